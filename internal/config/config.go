@@ -1,0 +1,175 @@
+// Package config loads the server configuration: one YAML file, every key
+// of which can also be set by an environment variable named
+// SYSTEMSYNC_<SECTION>_<KEY> (SYSTEMSYNC_LISTEN, SYSTEMSYNC_GITHUB_APP_WEBHOOK_SECRET, …).
+// The environment wins over the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix starts every environment variable the server reads.
+const EnvPrefix = "SYSTEMSYNC_"
+
+// Config is the whole server configuration.
+type Config struct {
+	// Listen is the address:port the server listens on.
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite database, cached clones, the generated admin
+	// key and, in local mode, the demo repository.
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL is sqlite:///path or postgres://…; empty means SQLite in DataDir.
+	DatabaseURL string `yaml:"database_url"`
+	// APIKey is the embedded controller's admin key; empty means one is
+	// generated into DataDir/admin.key on first start.
+	APIKey string `yaml:"api_key"`
+	// AdminEmail is the user the admin key acts as in the event log.
+	AdminEmail string `yaml:"admin_email"`
+	// ShutdownTimeout bounds how long in-flight requests may finish on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// Github is go-githubapp's section: v3_api_url, web_url, app.integration_id,
+	// app.webhook_secret, app.private_key. Unset in local mode.
+	Github githubapp.Config `yaml:"github"`
+}
+
+// Defaults returns the configuration of local mode.
+func Defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./var",
+		AdminEmail:      "admin@localhost",
+		ShutdownTimeout: 30 * time.Second,
+		LogLevel:        "info",
+	}
+}
+
+// Load reads the file at path (none when path is empty), then the
+// environment, over the defaults, and checks the result. Unknown keys in the
+// file are errors naming their line.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) /* an empty file */ {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	if err := fromEnv(reflect.ValueOf(&cfg).Elem(), strings.TrimSuffix(EnvPrefix, "_"), env); err != nil {
+		return Config{}, err
+	}
+	if cfg.DatabaseURL == "" {
+		abs, err := filepath.Abs(filepath.Join(cfg.DataDir, "systemsync.db"))
+		if err != nil {
+			return Config{}, fmt.Errorf("data_dir: %w", err)
+		}
+		cfg.DatabaseURL = "sqlite://" + abs
+	}
+	if err := cfg.check(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// GitHubConfigured reports whether the github section names an app.
+func (c Config) GitHubConfigured() bool { return c.Github.App.IntegrationID != 0 }
+
+func (c Config) check() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen (SYSTEMSYNC_LISTEN) is empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir (SYSTEMSYNC_DATA_DIR) is empty"))
+	}
+	if c.GitHubConfigured() {
+		if c.Github.App.WebhookSecret == "" {
+			errs = append(errs, errors.New("github.app.webhook_secret (SYSTEMSYNC_GITHUB_APP_WEBHOOK_SECRET) is required with github.app.integration_id"))
+		}
+		if c.Github.App.PrivateKey == "" {
+			errs = append(errs, errors.New("github.app.private_key (SYSTEMSYNC_GITHUB_APP_PRIVATE_KEY) is required with github.app.integration_id"))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level (SYSTEMSYNC_LOG_LEVEL) is %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// fromEnv sets each field from the variable named by its yaml path.
+func fromEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			if err := fromEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, ok := env[name]
+		if !ok {
+			continue
+		}
+		switch {
+		case f.Type == reflect.TypeOf(time.Duration(0)):
+			d, err := time.ParseDuration(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration such as 30s", name, raw)
+			}
+			fv.SetInt(int64(d))
+		case f.Type.Kind() == reflect.String:
+			fv.SetString(raw)
+		case f.Type.Kind() == reflect.Int64, f.Type.Kind() == reflect.Int:
+			n, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a whole number", name, raw)
+			}
+			fv.SetInt(n)
+		case f.Type.Kind() == reflect.Bool:
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not true or false", name, raw)
+			}
+			fv.SetBool(b)
+		default:
+			return fmt.Errorf("%s: cannot be set from the environment", name)
+		}
+	}
+	return nil
+}

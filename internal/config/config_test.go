@@ -1,0 +1,72 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLocalModeDefaults(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.DataDir != "./var" {
+		t.Fatalf("defaults: listen %q data_dir %q", cfg.Listen, cfg.DataDir)
+	}
+	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:///") || !strings.HasSuffix(cfg.DatabaseURL, "/var/systemsync.db") {
+		t.Fatalf("default database URL %q, want sqlite:///…/var/systemsync.db", cfg.DatabaseURL)
+	}
+	if cfg.GitHubConfigured() {
+		t.Fatal("local mode reports a GitHub app")
+	}
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(path, []byte(`listen: 0.0.0.0:9000
+data_dir: /srv/ss
+shutdown_timeout: 5s
+github:
+  v3_api_url: https://ghe.example.com/api/v3/
+  app:
+    integration_id: 12
+    webhook_secret: from-file
+    private_key: key
+`), 0o600)
+	cfg, err := Load(path, []string{
+		"SYSTEMSYNC_LISTEN=127.0.0.1:7000",
+		"SYSTEMSYNC_GITHUB_APP_WEBHOOK_SECRET=from-env",
+		"SYSTEMSYNC_GITHUB_APP_INTEGRATION_ID=42",
+		"SYSTEMSYNC_DATABASE_URL=postgres://u@h/db",
+		"OTHER=ignored",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:7000" || cfg.DataDir != "/srv/ss" || cfg.ShutdownTimeout != 5*time.Second {
+		t.Fatalf("got listen %q data_dir %q timeout %v", cfg.Listen, cfg.DataDir, cfg.ShutdownTimeout)
+	}
+	if cfg.Github.App.WebhookSecret != "from-env" || cfg.Github.App.IntegrationID != 42 || cfg.Github.V3APIURL != "https://ghe.example.com/api/v3/" {
+		t.Fatalf("github section %+v", cfg.Github)
+	}
+	if cfg.DatabaseURL != "postgres://u@h/db" {
+		t.Fatalf("database URL %q", cfg.DatabaseURL)
+	}
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(path, []byte("listen: x\nlisten_addr: y\n"), 0o600)
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "listen_addr") {
+		t.Fatalf("unknown key error = %v, want line 2 and the key", err)
+	}
+	if _, err := Load("", []string{"SYSTEMSYNC_GITHUB_APP_INTEGRATION_ID=abc"}); err == nil || !strings.Contains(err.Error(), "SYSTEMSYNC_GITHUB_APP_INTEGRATION_ID") {
+		t.Fatalf("bad int error = %v", err)
+	}
+	if _, err := Load("", []string{"SYSTEMSYNC_GITHUB_APP_INTEGRATION_ID=5"}); err == nil || !strings.Contains(err.Error(), "SYSTEMSYNC_GITHUB_APP_WEBHOOK_SECRET") {
+		t.Fatalf("missing secret error = %v", err)
+	}
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Migration is one versioned schema step. SQL runs on both dialects unless
+// Postgres is set, in which case SQLite runs SQL and PostgreSQL runs Postgres.
+type Migration struct {
+	Version  int
+	Name     string
+	SQL      string
+	Postgres string
+}
+
+// migrations is the schema history, oldest first. Append; never edit a
+// released step.
+var migrations = []Migration{
+	{
+		Version: 1,
+		Name:    "controller resources, events and API keys",
+		SQL: `
+CREATE TABLE revision_counter (
+	id INTEGER PRIMARY KEY,
+	revision BIGINT NOT NULL
+);
+INSERT INTO revision_counter (id, revision) VALUES (1, 0);
+CREATE TABLE resources (
+	kind TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	body TEXT NOT NULL,
+	resource_version BIGINT NOT NULL,
+	created_at TEXT NOT NULL,
+	modified_at TEXT NOT NULL,
+	PRIMARY KEY (kind, project, name)
+);
+CREATE INDEX resources_by_project ON resources (project, kind, name);
+CREATE TABLE events (
+	revision BIGINT PRIMARY KEY,
+	type TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	user_email TEXT NOT NULL,
+	time TEXT NOT NULL
+);
+CREATE TABLE api_keys (
+	key_hash TEXT PRIMARY KEY,
+	user_email TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);`,
+	},
+}
+
+// Migrations returns the schema history, oldest first.
+func Migrations() []Migration { return append([]Migration(nil), migrations...) }
+
+// Migrate brings the schema to the newest version, one transaction per
+// step, recording each in schema_migrations. It is safe to run from several
+// processes at once on PostgreSQL (an advisory lock serialises them).
+func (db *DB) Migrate(ctx context.Context) error {
+	return db.migrate(ctx, migrations)
+}
+
+func (db *DB) migrate(ctx context.Context, steps []Migration) error {
+	err := db.InTx(ctx, func(tx *Tx) error {
+		if err := db.lockMigrations(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	for _, m := range steps {
+		err := db.InTx(ctx, func(tx *Tx) error {
+			if err := db.lockMigrations(ctx, tx); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
+				return fmt.Errorf("read schema_migrations: %w", err)
+			}
+			if n > 0 {
+				return nil
+			}
+			q := m.SQL
+			if db.Dialect == Postgres && m.Postgres != "" {
+				q = m.Postgres
+			}
+			if _, err := tx.Tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, time.Now().UTC().Format(time.RFC3339Nano))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to version %d (%s): %w", m.Version, m.Name, err)
+		}
+	}
+	return nil
+}
+
+// Version returns the newest migration applied, 0 for an empty database.
+func (db *DB) Version(ctx context.Context) (int, error) {
+	var v int
+	err := db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// lockMigrations serialises migrators on PostgreSQL until tx ends; SQLite's
+// write lock, taken at BEGIN, already does.
+func (db *DB) lockMigrations(ctx context.Context, tx *Tx) error {
+	if db.Dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(727271)`); err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	return nil
+}

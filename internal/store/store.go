@@ -1,0 +1,170 @@
+// Package store opens the bot's database, SQLite or PostgreSQL, behind one
+// database/sql handle, and keeps its schema current with versioned migrations.
+// The same SQL runs on both: queries are written with '?' placeholders and
+// rebound for PostgreSQL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+// The engines the store speaks.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database with its dialect. It is safe for concurrent use.
+type DB struct {
+	*sql.DB
+	Dialect Dialect
+}
+
+// Open connects to url: `sqlite:///abs/path.db` (or `sqlite://rel/path.db`),
+// or `postgres://…` / `postgresql://…`. A SQLite database is created when
+// missing, in WAL mode with a busy timeout; its parent folder is created too.
+// Open does not migrate; call Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		if path == "" {
+			return nil, fmt.Errorf("open database: %q names no file", rawURL)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+		dsn := "file:" + path + "?_txlock=immediate" +
+			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+		sqlDB, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		// SQLite has one writer; a small pool keeps readers concurrent
+		// under WAL without piling up writers on the busy timeout.
+		sqlDB.SetMaxOpenConns(4)
+		db := &DB{DB: sqlDB, Dialect: SQLite}
+		if err := db.PingContext(ctx); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		return db, nil
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		sqlDB, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
+		}
+		sqlDB.SetMaxOpenConns(16)
+		db := &DB{DB: sqlDB, Dialect: Postgres}
+		if err := db.PingContext(ctx); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
+		}
+		return db, nil
+	default:
+		return nil, fmt.Errorf("open database: unsupported URL %q: want sqlite:///path or postgres://", Redact(rawURL))
+	}
+}
+
+// Redact hides a password in a database URL so it can be printed or logged.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Rebind rewrites '?' placeholders as $1, $2, … for PostgreSQL; SQLite
+// takes the query as written. Queries must not hold a literal '?'.
+func (db *DB) Rebind(query string) string {
+	if db.Dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// Tx is a transaction that rebinds its queries for the DB's dialect.
+type Tx struct {
+	*sql.Tx
+	db *DB
+}
+
+// Exec runs a statement written with '?' placeholders.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.db.Rebind(query), args...)
+}
+
+// Query runs a query written with '?' placeholders.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.db.Rebind(query), args...)
+}
+
+// QueryRow runs a one-row query written with '?' placeholders.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.db.Rebind(query), args...)
+}
+
+// Exec runs a statement written with '?' placeholders.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return db.DB.ExecContext(ctx, db.Rebind(query), args...)
+}
+
+// Query runs a query written with '?' placeholders.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.DB.QueryContext(ctx, db.Rebind(query), args...)
+}
+
+// QueryRow runs a one-row query written with '?' placeholders.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.DB.QueryRowContext(ctx, db.Rebind(query), args...)
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise. On SQLite the transaction takes the write lock at BEGIN,
+// so concurrent writers queue instead of failing on upgrade.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, db: db}
+	if err := fn(tx); err != nil {
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("roll back: %w", rbErr))
+		}
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
