@@ -1,0 +1,51 @@
+// Command app is the System Sync bot. With no configuration it runs local
+// mode: SQLite and the embedded controller under ./var, listening on
+// 127.0.0.1:8080.
+//
+//	app [serve] [-c FILE]     run the server (the default)
+//	app validate PATH...      check a repository folder (or spec files) as the bot would
+//	app healthcheck           exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz (for Docker)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
+}
+
+const usage = `usage:
+  app [serve] [-c FILE]   run the server; with no FILE and no SYSTEMSYNC_* settings, local mode
+  app validate PATH...    check repository folders or spec files; prints file:line: field: message, exit 1 on any problem
+  app healthcheck         exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz
+`
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCommand(ctx, args, stdout, stderr, environ)
+	case "validate":
+		return validateCommand(args, stdout, stderr)
+	case "healthcheck":
+		return healthcheckCommand(ctx, stderr, environ)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "app: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+}

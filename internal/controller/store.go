@@ -1,0 +1,382 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/spec"
+	"github.com/systemsync/systemsync/internal/store"
+)
+
+// Event types recorded in the log.
+const (
+	EventCreate = "Create"
+	EventUpdate = "Update"
+	EventDelete = "Delete"
+)
+
+// Stored is a resource as the controller holds it: the canonical object
+// (no server-owned fields) and its bookkeeping.
+type Stored struct {
+	Key             spec.Key
+	Object          map[string]any
+	ResourceVersion int64
+	CreatedAt       time.Time
+	ModifiedAt      time.Time
+}
+
+// View returns the object as the API shows it: the canonical object with
+// metadata.resourceVersion, createdAt and modifiedAt added.
+func (s Stored) View() map[string]any {
+	out := make(map[string]any, len(s.Object))
+	for k, v := range s.Object {
+		out[k] = v
+	}
+	meta := map[string]any{}
+	if m, ok := s.Object["metadata"].(map[string]any); ok {
+		for k, v := range m {
+			meta[k] = v
+		}
+	}
+	meta["resourceVersion"] = strconv.FormatInt(s.ResourceVersion, 10)
+	meta["createdAt"] = s.CreatedAt.UTC().Format(time.RFC3339Nano)
+	meta["modifiedAt"] = s.ModifiedAt.UTC().Format(time.RFC3339Nano)
+	out["metadata"] = meta
+	return out
+}
+
+// Event is one entry of the event log.
+type Event struct {
+	Revision int64     `json:"revision"`
+	Type     string    `json:"type"`
+	Kind     string    `json:"kind"`
+	Project  string    `json:"project"`
+	Name     string    `json:"name"`
+	User     string    `json:"user"`
+	Time     time.Time `json:"time"`
+}
+
+// Key returns the resource key the event is about.
+func (e Event) Key() spec.Key { return spec.Key{Kind: e.Kind, Project: e.Project, Name: e.Name} }
+
+// Error is a failure the API reports with an HTTP status.
+type Error struct {
+	Code     int
+	Message  string
+	Problems []spec.Problem
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Store keeps resources and the event log in the database.
+type Store struct {
+	db     *store.DB
+	notify *notifier
+	now    func() time.Time
+}
+
+// NewStore returns a Store over a migrated database.
+func NewStore(db *store.DB) *Store {
+	return &Store{db: db, notify: newNotifier(), now: time.Now}
+}
+
+// Get returns the resource with key k, or an *Error with code 404.
+func (s *Store) Get(ctx context.Context, k spec.Key) (Stored, error) {
+	row := s.db.QueryRow(ctx, `SELECT body, resource_version, created_at, modified_at FROM resources
+		WHERE kind = ? AND project = ? AND name = ?`, k.Kind, k.Project, k.Name)
+	st, err := scanStored(k, row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Stored{}, errorf(404, "%s %q not found%s", k.Kind, k.Name, inProject(k.Project))
+	}
+	if err != nil {
+		return Stored{}, fmt.Errorf("get %s: %w", k, err)
+	}
+	return st, nil
+}
+
+func inProject(p string) string {
+	if p == "" {
+		return ""
+	}
+	return fmt.Sprintf(" in project %q", p)
+}
+
+// List returns the resources of kind in project (project "" for Projects),
+// ordered by name, a page of at most limit from offset, and the total count.
+func (s *Store) List(ctx context.Context, kind, project string, limit, offset int) ([]Stored, int, error) {
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE kind = ? AND project = ?`, kind, project).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count %s in %q: %w", kind, project, err)
+	}
+	rows, err := s.db.Query(ctx, `SELECT name, body, resource_version, created_at, modified_at FROM resources
+		WHERE kind = ? AND project = ? ORDER BY name LIMIT ? OFFSET ?`, kind, project, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+	}
+	defer rows.Close()
+	var out []Stored
+	for rows.Next() {
+		var name string
+		var body string
+		var rv int64
+		var created, modified string
+		if err := rows.Scan(&name, &body, &rv, &created, &modified); err != nil {
+			return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+		}
+		st, err := decodeStored(spec.Key{Kind: kind, Project: project, Name: name}, body, rv, created, modified)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+	}
+	return out, total, nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanStored(k spec.Key, row rowScanner) (Stored, error) {
+	var body string
+	var rv int64
+	var created, modified string
+	if err := row.Scan(&body, &rv, &created, &modified); err != nil {
+		return Stored{}, err
+	}
+	return decodeStored(k, body, rv, created, modified)
+}
+
+func decodeStored(k spec.Key, body string, rv int64, created, modified string) (Stored, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return Stored{}, fmt.Errorf("decode stored %s: %w", k, err)
+	}
+	c, err := time.Parse(time.RFC3339Nano, created)
+	if err != nil {
+		return Stored{}, fmt.Errorf("decode stored %s createdAt: %w", k, err)
+	}
+	m, err := time.Parse(time.RFC3339Nano, modified)
+	if err != nil {
+		return Stored{}, fmt.Errorf("decode stored %s modifiedAt: %w", k, err)
+	}
+	norm, _ := spec.Normalize(obj).(map[string]any)
+	return Stored{Key: k, Object: norm, ResourceVersion: rv, CreatedAt: c, ModifiedAt: m}, nil
+}
+
+// Outcome says what an Apply did.
+type Outcome string
+
+// Apply outcomes.
+const (
+	Created   Outcome = "created"
+	Updated   Outcome = "updated"
+	Unchanged Outcome = "unchanged"
+)
+
+// Apply creates or updates the resource k with the canonical object obj on
+// behalf of user. expectVersion, when not empty, must equal the stored
+// resourceVersion (409 otherwise). A resource in a project that does not
+// exist gets 404. An object semantically equal to the stored one changes
+// nothing and records no event.
+func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user, expectVersion string) (Stored, Outcome, error) {
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return Stored{}, "", fmt.Errorf("apply %s: encode: %w", k, err)
+	}
+	var result Stored
+	var outcome Outcome
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		rev, err := nextRevision(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if k.Kind != "Project" {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE kind = 'Project' AND project = '' AND name = ?`, k.Project).Scan(&n); err != nil {
+				return fmt.Errorf("look up project %q: %w", k.Project, err)
+			}
+			if n == 0 {
+				return errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
+			}
+		}
+		row := tx.QueryRow(ctx, `SELECT body, resource_version, created_at, modified_at FROM resources
+			WHERE kind = ? AND project = ? AND name = ?`, k.Kind, k.Project, k.Name)
+		old, err := scanStored(k, row)
+		exists := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read current %s: %w", k, err)
+		}
+		if expectVersion != "" {
+			if !exists {
+				return errorf(409, "%s %q carries resourceVersion %s but does not exist", k.Kind, k.Name, expectVersion)
+			}
+			if expectVersion != strconv.FormatInt(old.ResourceVersion, 10) {
+				return errorf(409, "%s %q was modified: resourceVersion %s is stale, current is %d", k.Kind, k.Name, expectVersion, old.ResourceVersion)
+			}
+		}
+		now := s.now().UTC()
+		stamp := now.Format(time.RFC3339Nano)
+		switch {
+		case exists && spec.Equal(old.Object, obj):
+			result, outcome = old, Unchanged
+			return errUnchanged
+		case exists:
+			if _, err := tx.Exec(ctx, `UPDATE resources SET body = ?, resource_version = ?, modified_at = ?
+				WHERE kind = ? AND project = ? AND name = ?`, string(body), rev, stamp, k.Kind, k.Project, k.Name); err != nil {
+				return fmt.Errorf("update %s: %w", k, err)
+			}
+			result = Stored{Key: k, Object: obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now}
+			outcome = Updated
+		default:
+			if _, err := tx.Exec(ctx, `INSERT INTO resources (kind, project, name, body, resource_version, created_at, modified_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, k.Kind, k.Project, k.Name, string(body), rev, stamp, stamp); err != nil {
+				return fmt.Errorf("insert %s: %w", k, err)
+			}
+			result = Stored{Key: k, Object: obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now}
+			outcome = Created
+		}
+		typ := EventUpdate
+		if outcome == Created {
+			typ = EventCreate
+		}
+		return appendEvent(ctx, tx, Event{Revision: rev, Type: typ, Kind: k.Kind, Project: k.Project, Name: k.Name, User: user, Time: now})
+	})
+	if errors.Is(err, errUnchanged) {
+		return result, Unchanged, nil
+	}
+	if err != nil {
+		return Stored{}, "", wrapUnlessAPI(err, "apply "+k.String())
+	}
+	s.notify.broadcast()
+	return result, outcome, nil
+}
+
+// errUnchanged rolls back the revision taken for an apply that changed nothing.
+var errUnchanged = errors.New("unchanged")
+
+// Delete removes the resource k on behalf of user. A missing resource gets
+// 404; a project that still holds resources gets 409.
+func (s *Store) Delete(ctx context.Context, k spec.Key, user string) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		rev, err := nextRevision(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if k.Kind == "Project" {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE project = ?`, k.Name).Scan(&n); err != nil {
+				return fmt.Errorf("count resources of project %q: %w", k.Name, err)
+			}
+			if n > 0 {
+				return errorf(409, "project %q still holds %d resources: delete them first", k.Name, n)
+			}
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM resources WHERE kind = ? AND project = ? AND name = ?`, k.Kind, k.Project, k.Name)
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
+		} else if n == 0 {
+			return errorf(404, "%s %q not found%s", k.Kind, k.Name, inProject(k.Project))
+		}
+		return appendEvent(ctx, tx, Event{Revision: rev, Type: EventDelete, Kind: k.Kind, Project: k.Project, Name: k.Name, User: user, Time: s.now().UTC()})
+	})
+	if err != nil {
+		return wrapUnlessAPI(err, "delete "+k.String())
+	}
+	s.notify.broadcast()
+	return nil
+}
+
+func wrapUnlessAPI(err error, what string) error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// nextRevision takes the next revision. The row lock it holds until the
+// transaction ends orders commits by revision.
+func nextRevision(ctx context.Context, tx *store.Tx) (int64, error) {
+	var rev int64
+	if err := tx.QueryRow(ctx, `UPDATE revision_counter SET revision = revision + 1 WHERE id = 1 RETURNING revision`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("next revision: %w", err)
+	}
+	return rev, nil
+}
+
+func appendEvent(ctx context.Context, tx *store.Tx, e Event) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO events (revision, type, kind, project, name, user_email, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Revision, e.Type, e.Kind, e.Project, e.Name, e.User, e.Time.Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("append event %d: %w", e.Revision, err)
+	}
+	return nil
+}
+
+// Head returns the newest revision taken (0 for a new controller).
+func (s *Store) Head(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(revision), 0) FROM events`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("read head revision: %w", err)
+	}
+	return rev, nil
+}
+
+// Events returns up to limit events after revision since, oldest first.
+func (s *Store) Events(ctx context.Context, since int64, limit int) ([]Event, error) {
+	rows, err := s.db.Query(ctx, `SELECT revision, type, kind, project, name, user_email, time FROM events
+		WHERE revision > ? ORDER BY revision LIMIT ?`, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events since %d: %w", since, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var t string
+		if err := rows.Scan(&e.Revision, &e.Type, &e.Kind, &e.Project, &e.Name, &e.User, &t); err != nil {
+			return nil, fmt.Errorf("read events since %d: %w", since, err)
+		}
+		if e.Time, err = time.Parse(time.RFC3339Nano, t); err != nil {
+			return nil, fmt.Errorf("event %d time: %w", e.Revision, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// WaitEvents is Events that, when nothing is newer than since, waits up to
+// wait for the next change before answering (possibly with no events).
+func (s *Store) WaitEvents(ctx context.Context, since int64, limit int, wait time.Duration) ([]Event, error) {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		changed := s.notify.wait() // taken before the read so no change slips between
+		evs, err := s.Events(ctx, since, limit)
+		if err != nil || len(evs) > 0 || wait <= 0 {
+			return evs, err
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, nil
+		}
+	}
+}

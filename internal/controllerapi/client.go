@@ -1,0 +1,337 @@
+// Package controllerapi is a client of the controller's Rafay-v3-shaped REST
+// API. It works against the embedded controller or a remote one: it speaks
+// only HTTP and the paths of DESIGN.md.
+package controllerapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// Object is a resource as the API carries it.
+type Object = map[string]any
+
+// Client calls one controller with one API key. It is safe for concurrent use.
+type Client struct {
+	base     string
+	key      string
+	http     *http.Client
+	attempts int
+	backoff  time.Duration
+}
+
+// Option adjusts a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client used for requests.
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithRetries sets how many times a safe call is tried in all (at least 1)
+// and the first backoff, doubled after each failure.
+func WithRetries(attempts int, backoff time.Duration) Option {
+	return func(c *Client) { c.attempts, c.backoff = max(attempts, 1), backoff }
+}
+
+// New returns a client of the controller at baseURL (scheme://host[:port],
+// no trailing /apis) using apiKey.
+func New(baseURL, apiKey string, opts ...Option) *Client {
+	c := &Client{
+		base:     strings.TrimRight(baseURL, "/"),
+		key:      apiKey,
+		http:     &http.Client{Timeout: 90 * time.Second},
+		attempts: 4,
+		backoff:  100 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Error is an answer other than 2xx from the controller.
+type Error struct {
+	Code     int            // HTTP status
+	Message  string         // the controller's one-line summary
+	Problems []spec.Problem // each problem, with field path and line where known
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "controller answered %d: %s", e.Code, e.Message)
+	for _, p := range e.Problems {
+		if p.Message != e.Message {
+			b.WriteString("; ")
+			b.WriteString(p.String())
+		}
+	}
+	return b.String()
+}
+
+func codeOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 0
+}
+
+// IsNotFound reports whether err is the controller's 404.
+func IsNotFound(err error) bool { return codeOf(err) == http.StatusNotFound }
+
+// IsConflict reports whether err is the controller's 409 (a stale
+// resourceVersion, or a project that still holds resources).
+func IsConflict(err error) bool { return codeOf(err) == http.StatusConflict }
+
+// IsUnauthorized reports whether err is the controller's 401.
+func IsUnauthorized(err error) bool { return codeOf(err) == http.StatusUnauthorized }
+
+// Invalid returns the problems of a 400 answer, and false for any other error.
+func Invalid(err error) ([]spec.Problem, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.Code == http.StatusBadRequest {
+		return e.Problems, true
+	}
+	return nil, false
+}
+
+// collectionPath is the URL path of kind's collection in project.
+func collectionPath(kind, project string) (string, error) {
+	k, ok := spec.LookupKind(kind)
+	if !ok {
+		return "", fmt.Errorf("unknown kind %q", kind)
+	}
+	if !k.ProjectScoped {
+		return "/apis/" + k.Group + "/v3/" + k.Plural, nil
+	}
+	if project == "" {
+		return "", fmt.Errorf("%s needs a project", kind)
+	}
+	return "/apis/" + k.Group + "/v3/projects/" + url.PathEscape(project) + "/" + k.Plural, nil
+}
+
+// List is one page of a collection.
+type List struct {
+	Items  []Object
+	Count  int // total in the collection
+	Limit  int
+	Offset int
+}
+
+// List returns one page of kind in project (project ignored for Projects).
+// limit 0 takes the controller's default page size.
+func (c *Client) List(ctx context.Context, kind, project string, limit, offset int) (*List, error) {
+	p, err := collectionPath(kind, project)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", kind, err)
+	}
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if offset > 0 {
+		q.Set("offset", strconv.Itoa(offset))
+	}
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	var body struct {
+		Metadata struct {
+			Count  int `json:"count"`
+			Limit  int `json:"limit"`
+			Offset int `json:"offset"`
+		} `json:"metadata"`
+		Items []Object `json:"items"`
+	}
+	if err := c.do(ctx, http.MethodGet, p, nil, &body); err != nil {
+		return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
+	}
+	items := make([]Object, len(body.Items))
+	for i, it := range body.Items {
+		items[i], _ = spec.Normalize(it).(Object)
+	}
+	return &List{Items: items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
+}
+
+// ListAll returns every resource of kind in project, paging as needed.
+func (c *Client) ListAll(ctx context.Context, kind, project string) ([]Object, error) {
+	const page = 1000
+	var out []Object
+	for {
+		l, err := c.List(ctx, kind, project, page, len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Items...)
+		if len(l.Items) == 0 || len(out) >= l.Count {
+			return out, nil
+		}
+	}
+}
+
+// Get returns one resource; IsNotFound(err) when it does not exist.
+func (c *Client) Get(ctx context.Context, kind, project, name string) (Object, error) {
+	p, err := collectionPath(kind, project)
+	if err != nil {
+		return nil, fmt.Errorf("get %s %q: %w", kind, name, err)
+	}
+	var obj Object
+	if err := c.do(ctx, http.MethodGet, p+"/"+url.PathEscape(name), nil, &obj); err != nil {
+		return nil, fmt.Errorf("get %s %q in %q: %w", kind, name, project, err)
+	}
+	obj, _ = spec.Normalize(obj).(Object)
+	return obj, nil
+}
+
+// Apply creates or updates obj (its kind, metadata.project and metadata.name
+// say where) and returns the object the controller now holds. A
+// metadata.resourceVersion in obj makes it conditional: IsConflict(err) when
+// stale.
+func (c *Client) Apply(ctx context.Context, obj Object) (Object, error) {
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	project, _ := meta["project"].(string)
+	name, _ := meta["name"].(string)
+	p, err := collectionPath(kind, project)
+	if err != nil {
+		return nil, fmt.Errorf("apply %s %q: %w", kind, name, err)
+	}
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("apply %s %q: encode: %w", kind, name, err)
+	}
+	var out Object
+	if err := c.do(ctx, http.MethodPost, p, body, &out); err != nil {
+		return nil, fmt.Errorf("apply %s %q in %q: %w", kind, name, project, err)
+	}
+	out, _ = spec.Normalize(out).(Object)
+	return out, nil
+}
+
+// Delete removes one resource; IsNotFound(err) when it does not exist.
+func (c *Client) Delete(ctx context.Context, kind, project, name string) error {
+	p, err := collectionPath(kind, project)
+	if err != nil {
+		return fmt.Errorf("delete %s %q: %w", kind, name, err)
+	}
+	if err := c.do(ctx, http.MethodDelete, p+"/"+url.PathEscape(name), nil, nil); err != nil {
+		return fmt.Errorf("delete %s %q in %q: %w", kind, name, project, err)
+	}
+	return nil
+}
+
+// Event is one entry of the controller's event log.
+type Event struct {
+	Revision int64     `json:"revision"`
+	Type     string    `json:"type"` // Create, Update or Delete
+	Kind     string    `json:"kind"`
+	Project  string    `json:"project"`
+	Name     string    `json:"name"`
+	User     string    `json:"user"`
+	Time     time.Time `json:"time"`
+}
+
+// EventList is a read of the log: the events after the asked revision and
+// the newest revision the controller has.
+type EventList struct {
+	Revision int64   `json:"revision"`
+	Items    []Event `json:"items"`
+}
+
+// Events returns the events after revision since. With wait > 0 the
+// controller holds the request until something happens or wait passes.
+func (c *Client) Events(ctx context.Context, since int64, wait time.Duration) (*EventList, error) {
+	q := url.Values{}
+	q.Set("since", strconv.FormatInt(since, 10))
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	var out EventList
+	if err := c.do(ctx, http.MethodGet, "/apis/system.k8smgmt.io/v3/events?"+q.Encode(), nil, &out); err != nil {
+		return nil, fmt.Errorf("read events since %d: %w", since, err)
+	}
+	return &out, nil
+}
+
+// do sends one request and decodes a 2xx JSON answer into out. GET is safe
+// to repeat: it is retried with backoff on connection errors and 5xx.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	attempts := 1
+	if method == http.MethodGet {
+		attempts = c.attempts
+	}
+	backoff := c.backoff
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return errors.Join(lastErr, ctx.Err())
+			}
+			backoff *= 2
+		}
+		retry, err := c.once(ctx, method, path, body, out)
+		if err == nil || !retry {
+			return err
+		}
+		lastErr = err
+	}
+	return lastErr
+}
+
+func (c *Client) once(ctx context.Context, method, path string, body []byte, out any) (retry bool, err error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("X-API-KEY", c.key)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return ctx.Err() == nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return ctx.Err() == nil, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		apiErr := &Error{Code: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+		var eb struct {
+			External []spec.Problem `json:"external"`
+			Internal string         `json:"internal"`
+		}
+		if json.Unmarshal(data, &eb) == nil && eb.Internal != "" {
+			apiErr.Message = eb.Internal
+			apiErr.Problems = eb.External
+		}
+		return resp.StatusCode >= 500, apiErr
+	}
+	if out == nil {
+		return false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return false, fmt.Errorf("decode answer: %w", err)
+	}
+	return false, nil
+}

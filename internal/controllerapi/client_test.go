@@ -1,0 +1,175 @@
+package controllerapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/controller/controllertest"
+	"github.com/systemsync/systemsync/internal/controllerapi"
+)
+
+func namespace(name string) controllerapi.Object {
+	return controllerapi.Object{
+		"apiVersion": "infra.k8smgmt.io/v3",
+		"kind":       "Namespace",
+		"metadata":   map[string]any{"name": name, "project": "default"},
+		"spec":       map[string]any{"placement": map[string]any{"labels": []any{map[string]any{"key": "env", "value": "dev"}}}},
+	}
+}
+
+func TestClientAgainstEmbeddedController(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	cl := controllerapi.New(c.URL, controllertest.AdminKey)
+
+	for _, n := range []string{"alpha", "beta", "gamma"} {
+		out, err := cl.Apply(ctx, namespace(n))
+		if err != nil {
+			t.Fatalf("apply %s: %v", n, err)
+		}
+		if out["metadata"].(map[string]any)["resourceVersion"] == nil {
+			t.Fatalf("apply answer lacks resourceVersion: %v", out)
+		}
+	}
+	got, err := cl.Get(ctx, "Namespace", "default", "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := got["spec"].(map[string]any)["placement"].(map[string]any)["labels"].([]any)
+	if labels[0].(map[string]any)["value"] != "dev" {
+		t.Fatalf("get returned %v", got)
+	}
+	page, err := cl.List(ctx, "Namespace", "default", 2, 0)
+	if err != nil || len(page.Items) != 2 || page.Count != 3 {
+		t.Fatalf("list page: %+v %v", page, err)
+	}
+	all, err := cl.ListAll(ctx, "Namespace", "default")
+	if err != nil || len(all) != 3 {
+		t.Fatalf("list all: %d %v", len(all), err)
+	}
+	projects, err := cl.ListAll(ctx, "Project", "")
+	if err != nil || len(projects) != 1 {
+		t.Fatalf("projects: %v %v", projects, err)
+	}
+
+	evs, err := cl.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs.Items[len(evs.Items)-1]
+	if last.Type != "Create" || last.Name != "gamma" || last.User != controllertest.AdminEmail || evs.Revision != last.Revision {
+		t.Fatalf("events: %+v", evs)
+	}
+
+	if err := cl.Delete(ctx, "Namespace", "default", "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Get(ctx, "Namespace", "default", "beta"); !controllerapi.IsNotFound(err) {
+		t.Fatalf("get deleted: %v, want not found", err)
+	}
+	if err := cl.Delete(ctx, "Namespace", "default", "beta"); !controllerapi.IsNotFound(err) {
+		t.Fatalf("delete twice: %v, want not found", err)
+	}
+}
+
+func TestClientErrorsCanBeTested(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	cl := controllerapi.New(c.URL, controllertest.AdminKey)
+
+	bad := namespace("Bad_Name")
+	_, err := cl.Apply(ctx, bad)
+	problems, ok := controllerapi.Invalid(err)
+	if !ok || len(problems) == 0 || problems[0].Field != "metadata.name" {
+		t.Fatalf("invalid apply: %v (%v)", err, problems)
+	}
+
+	out, err := cl.Apply(ctx, namespace("ns"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := namespace("ns")
+	stale["metadata"].(map[string]any)["resourceVersion"] = "1"
+	stale["spec"] = map[string]any{"placement": map[string]any{}}
+	if _, err := cl.Apply(ctx, stale); !controllerapi.IsConflict(err) {
+		t.Fatalf("stale apply: %v, want conflict (current %v)", err, out["metadata"])
+	}
+
+	if _, err := controllerapi.New(c.URL, "wrong").Get(ctx, "Namespace", "default", "ns"); !controllerapi.IsUnauthorized(err) {
+		t.Fatalf("wrong key: %v, want unauthorized", err)
+	}
+}
+
+func TestClientWaitsForEvents(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	cl := controllerapi.New(c.URL, controllertest.AdminKey)
+	head, err := cl.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		cl.Apply(ctx, namespace("late"))
+	}()
+	got, err := cl.Events(ctx, head.Revision, 5*time.Second)
+	if err != nil || len(got.Items) != 1 || got.Items[0].Name != "late" {
+		t.Fatalf("waited events: %+v %v", got, err)
+	}
+}
+
+// flaky fronts the controller and answers 503 to the first n requests.
+func flaky(t *testing.T, target string, n int32) (*httptest.Server, *atomic.Int32) {
+	u, _ := url.Parse(target)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var seen atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen.Add(1) <= n {
+			http.Error(w, `{"code":503,"external":[{"message":"busy"}],"internal":"busy"}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &seen
+}
+
+func TestClientRetriesSafeCallsOnly(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	if _, err := controllerapi.New(c.URL, controllertest.AdminKey).Apply(ctx, namespace("ns")); err != nil {
+		t.Fatal(err)
+	}
+
+	srv, seen := flaky(t, c.URL, 2)
+	cl := controllerapi.New(srv.URL, controllertest.AdminKey, controllerapi.WithRetries(4, time.Millisecond))
+	if _, err := cl.Get(ctx, "Namespace", "default", "ns"); err != nil {
+		t.Fatalf("get through two 503s: %v", err)
+	}
+	if seen.Load() != 3 {
+		t.Fatalf("get took %d requests, want 3", seen.Load())
+	}
+
+	srv, seen = flaky(t, c.URL, 1)
+	cl = controllerapi.New(srv.URL, controllertest.AdminKey, controllerapi.WithRetries(4, time.Millisecond))
+	if _, err := cl.Apply(ctx, namespace("other")); err == nil {
+		t.Fatal("apply through a 503 succeeded; it must not be retried")
+	}
+	if seen.Load() != 1 {
+		t.Fatalf("apply took %d requests, want 1", seen.Load())
+	}
+
+	// A server that is down: the client tries, backs off, then reports.
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	cl = controllerapi.New(down.URL, controllertest.AdminKey, controllerapi.WithRetries(3, time.Millisecond))
+	if _, err := cl.Get(ctx, "Namespace", "default", "ns"); err == nil {
+		t.Fatal("get from a closed server succeeded")
+	}
+}
