@@ -53,6 +53,63 @@ CREATE TABLE api_keys (
 	created_at TEXT NOT NULL
 );`,
 	},
+	{
+		Version: 2,
+		Name:    "sync state, runs, installations, positions",
+		SQL: `
+CREATE TABLE counters (
+	name TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('run', 0);
+CREATE TABLE sync_state (
+	pipeline TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	path TEXT NOT NULL,
+	git_hash TEXT NOT NULL,
+	system_hash TEXT NOT NULL,
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (pipeline, kind, project, name)
+);
+CREATE TABLE runs (
+	id BIGINT PRIMARY KEY,
+	pipeline TEXT NOT NULL,
+	trigger_type TEXT NOT NULL,
+	status TEXT NOT NULL,
+	commit_sha TEXT NOT NULL,
+	message TEXT NOT NULL,
+	started_at TEXT NOT NULL,
+	ended_at TEXT NOT NULL,
+	payload TEXT NOT NULL
+);
+CREATE INDEX runs_by_pipeline ON runs (pipeline, id);
+CREATE TABLE run_rows (
+	run_id BIGINT NOT NULL,
+	seq INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	path TEXT NOT NULL,
+	action TEXT NOT NULL,
+	outcome TEXT NOT NULL,
+	message TEXT NOT NULL,
+	PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE installations (
+	id BIGINT PRIMARY KEY,
+	account TEXT NOT NULL,
+	action TEXT NOT NULL,
+	repositories TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE TABLE positions (
+	name TEXT PRIMARY KEY,
+	value TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.

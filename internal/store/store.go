@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
@@ -165,6 +166,44 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// NextID takes the next value of the named counter ("run"), in its own
+// transaction; values are unique and increasing.
+func (db *DB) NextID(ctx context.Context, counter string) (int64, error) {
+	var id int64
+	err := db.InTx(ctx, func(tx *Tx) error {
+		return tx.QueryRow(ctx, `UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value`, counter).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("next %s id: %w", counter, err)
+	}
+	return id, nil
+}
+
+// Position returns the stored value named name ("" when never set): where
+// a follower or poller got to, so that it resumes there after a restart.
+func (db *DB) Position(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.QueryRow(ctx, `SELECT value FROM positions WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read position %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// SetPosition stores value under name.
+func (db *DB) SetPosition(ctx context.Context, name, value string) error {
+	_, err := db.Exec(ctx, `INSERT INTO positions (name, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		name, value, time.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("store position %s: %w", name, err)
 	}
 	return nil
 }

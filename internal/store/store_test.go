@@ -104,3 +104,24 @@ func TestRebind(t *testing.T) {
 		t.Fatalf("sqlite rebind = %q", got)
 	}
 }
+
+func TestNextIDAndPositions(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	a, err := db.NextID(ctx, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := db.NextID(ctx, "run")
+	if a != 1 || b != 2 {
+		t.Fatalf("run ids %d, %d; want 1, 2", a, b)
+	}
+	if v, err := db.Position(ctx, "follower"); err != nil || v != "" {
+		t.Fatalf("unset position = %q, %v", v, err)
+	}
+	db.SetPosition(ctx, "follower", "41")
+	db.SetPosition(ctx, "follower", "42")
+	if v, _ := db.Position(ctx, "follower"); v != "42" {
+		t.Fatalf("position = %q, want 42", v)
+	}
+}

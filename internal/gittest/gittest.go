@@ -1,0 +1,135 @@
+// Package gittest gives tests real Git: bare repositories served over HTTP
+// by `git http-backend` (smart protocol, push enabled), and a working copy
+// driven by the git CLI, as a user's tools would drive it.
+package gittest
+
+import (
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Handler serves every bare repository under root at /<name>.git with
+// git http-backend, fetch and push both allowed, no authentication.
+func Handler(t testing.TB, root string) http.Handler {
+	t.Helper()
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatalf("git --exec-path: %v", err)
+	}
+	return &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env: []string{
+			"GIT_PROJECT_ROOT=" + root,
+			"GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true",
+		},
+		InheritEnv: []string{"PATH", "HOME"},
+	}
+}
+
+// Server is an HTTP server of bare repositories.
+type Server struct {
+	*httptest.Server
+	Root string // folder holding the bare repositories
+}
+
+// Serve starts a server of the bare repositories under a new temporary
+// folder; it stops at the test's end.
+func Serve(t testing.TB) *Server {
+	t.Helper()
+	root := t.TempDir()
+	srv := httptest.NewServer(Handler(t, root))
+	t.Cleanup(srv.Close)
+	return &Server{Server: srv, Root: root}
+}
+
+// NewBare creates an empty bare repository name.git (default branch main)
+// and returns its clone URL.
+func (s *Server) NewBare(t testing.TB, name string) string {
+	t.Helper()
+	Git(t, s.Root, "init", "--bare", "-q", "-b", "main", name+".git")
+	return s.URL + "/" + name + ".git"
+}
+
+// Git runs the git CLI in dir with a fixed identity and fails the test on error.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=Test Author", "GIT_AUTHOR_EMAIL=author@example.com",
+		"GIT_COMMITTER_NAME=Test Author", "GIT_COMMITTER_EMAIL=author@example.com",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Work is a working copy of a remote, for a test to change and push.
+type Work struct {
+	Dir string
+	t   testing.TB
+}
+
+// Clone clones url into a temporary folder (an empty remote is fine).
+func Clone(t testing.TB, url string) *Work {
+	t.Helper()
+	dir := t.TempDir()
+	Git(t, dir, "clone", "-q", url, ".")
+	Git(t, dir, "checkout", "-q", "-B", "main")
+	return &Work{Dir: dir, t: t}
+}
+
+// Write writes files (path → content, slash-separated paths) into the work tree.
+func (w *Work) Write(files map[string]string) *Work {
+	w.t.Helper()
+	for p, content := range files {
+		full := filepath.Join(w.Dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			w.t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// Remove deletes paths from the work tree.
+func (w *Work) Remove(paths ...string) *Work {
+	w.t.Helper()
+	for _, p := range paths {
+		if err := os.RemoveAll(filepath.Join(w.Dir, filepath.FromSlash(p))); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// Commit stages everything and commits with message; it returns the SHA.
+func (w *Work) Commit(message string) string {
+	w.t.Helper()
+	Git(w.t, w.Dir, "add", "-A")
+	Git(w.t, w.Dir, "commit", "-q", "--allow-empty", "-m", message)
+	return Git(w.t, w.Dir, "rev-parse", "HEAD")
+}
+
+// Push pushes HEAD to branch on origin.
+func (w *Work) Push(branch string) {
+	w.t.Helper()
+	Git(w.t, w.Dir, "push", "-q", "origin", "HEAD:refs/heads/"+branch)
+}
+
+// Run runs any git command in the work tree.
+func (w *Work) Run(args ...string) string {
+	w.t.Helper()
+	return Git(w.t, w.Dir, args...)
+}

@@ -1,0 +1,19 @@
+package gittest
+
+import "testing"
+
+func TestPushAndCloneOverHTTP(t *testing.T) {
+	srv := Serve(t)
+	url := srv.NewBare(t, "specs")
+	w := Clone(t, url)
+	sha := w.Write(map[string]string{"projects/default.yaml": "kind: Project\n"}).Commit("first")
+	w.Push("main")
+
+	again := Clone(t, url)
+	if got := again.Run("rev-parse", "HEAD"); got != sha {
+		t.Fatalf("clone over HTTP is at %s, want %s", got, sha)
+	}
+	if got := again.Run("show", "HEAD:projects/default.yaml"); got != "kind: Project" {
+		t.Fatalf("file content %q", got)
+	}
+}

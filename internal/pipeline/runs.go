@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/store"
+)
+
+// Run is one execution of a pipeline stage.
+type Run struct {
+	ID        int64           `json:"id"`
+	Pipeline  string          `json:"pipeline"` // project/name
+	Trigger   string          `json:"trigger"`
+	Status    string          `json:"status"`
+	Commit    string          `json:"commit,omitempty"`
+	Message   string          `json:"message,omitempty"`
+	StartedAt time.Time       `json:"startedAt"`
+	EndedAt   *time.Time      `json:"endedAt,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"` // the event that started it
+	Rows      []Row           `json:"rows"`
+}
+
+// Row is one resource's line in a run's output.
+type Row struct {
+	Kind    string `json:"kind"`
+	Project string `json:"project,omitempty"`
+	Name    string `json:"name"`
+	Path    string `json:"path,omitempty"`
+	Action  string `json:"action"`
+	Outcome string `json:"outcome"`
+	Message string `json:"message,omitempty"`
+}
+
+// ErrRunNotFound is returned for an unknown run id.
+var ErrRunNotFound = errors.New("run not found")
+
+// Runs stores run records.
+type Runs struct{ db *store.DB }
+
+// NewRuns returns the run store over a migrated database.
+func NewRuns(db *store.DB) *Runs { return &Runs{db: db} }
+
+// Start records a new run In Progress and returns its id.
+func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payload []byte) (int64, error) {
+	id, err := r.db.NextID(ctx, "run")
+	if err != nil {
+		return 0, err
+	}
+	if len(payload) == 0 || !json.Valid(payload) {
+		b, _ := json.Marshal(string(payload))
+		if len(payload) == 0 {
+			b = []byte("null")
+		}
+		payload = b
+	}
+	_, err = r.db.Exec(ctx, `INSERT INTO runs (id, pipeline, trigger_type, status, commit_sha, message, started_at, ended_at, payload)
+		VALUES (?, ?, ?, ?, ?, '', ?, '', ?)`, id, pipeline, trigger, StatusInProgress, commit, stamp(time.Now()), string(payload))
+	if err != nil {
+		return 0, fmt.Errorf("record run of %s: %w", pipeline, err)
+	}
+	return id, nil
+}
+
+// Finish sets a run's status, message and rows, and its end time.
+func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message string, rows []Row) error {
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE runs SET status = ?, commit_sha = CASE WHEN ? = '' THEN commit_sha ELSE ? END, message = ?, ended_at = ? WHERE id = ?`,
+			status, commit, commit, message, stamp(time.Now()), id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM run_rows WHERE run_id = ?`, id); err != nil {
+			return err
+		}
+		for i, row := range rows {
+			if _, err := tx.Exec(ctx, `INSERT INTO run_rows (run_id, seq, kind, project, name, path, action, outcome, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, i, row.Kind, row.Project, row.Name, row.Path, row.Action, row.Outcome, row.Message); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	return nil
+}
+
+// Get returns one run with its rows and payload.
+func (r *Runs) Get(ctx context.Context, id int64) (*Run, error) {
+	row := r.db.QueryRow(ctx, `SELECT id, pipeline, trigger_type, status, commit_sha, message, started_at, ended_at, payload FROM runs WHERE id = ?`, id)
+	run, err := scanRun(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %d: %w", id, ErrRunNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run %d: %w", id, err)
+	}
+	rows, err := r.db.Query(ctx, `SELECT kind, project, name, path, action, outcome, message FROM run_rows WHERE run_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read run %d rows: %w", id, err)
+	}
+	defer rows.Close()
+	run.Rows = []Row{}
+	for rows.Next() {
+		var rr Row
+		if err := rows.Scan(&rr.Kind, &rr.Project, &rr.Name, &rr.Path, &rr.Action, &rr.Outcome, &rr.Message); err != nil {
+			return nil, fmt.Errorf("read run %d rows: %w", id, err)
+		}
+		run.Rows = append(run.Rows, rr)
+	}
+	return run, rows.Err()
+}
+
+// List returns a pipeline's runs, newest first, without rows or payloads.
+func (r *Runs) List(ctx context.Context, pipeline string, limit int) ([]*Run, error) {
+	rows, err := r.db.Query(ctx, `SELECT id, pipeline, trigger_type, status, commit_sha, message, started_at, ended_at, '' FROM runs
+		WHERE pipeline = ? ORDER BY id DESC LIMIT ?`, pipeline, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs of %s: %w", pipeline, err)
+	}
+	defer rows.Close()
+	out := []*Run{}
+	for rows.Next() {
+		run, err := scanRun(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("list runs of %s: %w", pipeline, err)
+		}
+		out = append(out, run)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRun(s scanner, withPayload bool) (*Run, error) {
+	var run Run
+	var started, ended, payload string
+	if err := s.Scan(&run.ID, &run.Pipeline, &run.Trigger, &run.Status, &run.Commit, &run.Message, &started, &ended, &payload); err != nil {
+		return nil, err
+	}
+	run.StartedAt, _ = time.Parse(time.RFC3339Nano, started)
+	if ended != "" {
+		t, _ := time.Parse(time.RFC3339Nano, ended)
+		run.EndedAt = &t
+	}
+	if withPayload && payload != "" {
+		run.Payload = json.RawMessage(payload)
+	}
+	return &run, nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// StatusOf derives a run's status from its rows: Success when nothing
+// failed, was invalid, blocked or in conflict; Failed when something did and
+// nothing was applied; Partial otherwise.
+func StatusOf(rows []Row) string {
+	applied, bad := 0, 0
+	for _, r := range rows {
+		switch {
+		case r.Outcome == "applied" && r.Action != "no-op":
+			applied++
+		case r.Outcome == "failed", r.Action == "invalid", r.Action == "blocked", r.Action == "conflict":
+			bad++
+		}
+	}
+	switch {
+	case bad == 0:
+		return StatusSuccess
+	case applied == 0:
+		return StatusFailed
+	default:
+		return StatusPartial
+	}
+}

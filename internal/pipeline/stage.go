@@ -1,0 +1,237 @@
+// Package pipeline turns Pipeline resources into System Sync stages,
+// matches Git events to them, and runs them: a trigger becomes a reconcile
+// and a stored run record.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/reconcile"
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// Trigger types, as Rafay names them.
+const (
+	TriggerWebhook  = "Webhook"
+	TriggerInternal = "Internally Triggered"
+	TriggerManual   = "Manually Triggered"
+	TriggerCron     = "Cron"
+)
+
+// Run statuses.
+const (
+	StatusInProgress = "In Progress"
+	StatusSuccess    = "Success"
+	StatusFailed     = "Failed"
+	StatusPartial    = "Partial"
+)
+
+// RepoRef is a place in a Git repository: the Repository resource that
+// names it, the branch, and the folder ("" for the root).
+type RepoRef struct {
+	Repository string // name of a Repository resource
+	Revision   string // branch
+	Path       string // folder
+	URL        string // the Repository's spec.endpoint
+}
+
+// Stage is one System Sync stage of a pipeline.
+type Stage struct {
+	Pipeline    spec.Key // Kind Pipeline
+	Name        string
+	GitToSystem bool
+	SystemToGit bool
+	Source      RepoRef
+	Dest        RepoRef // the source itself when sourceAsDestination
+	Scope       reconcile.Scope
+	// Review asks system → Git changes to go through a pull request.
+	Review bool
+}
+
+// ID names the stage in runs and sync state: project/pipeline/stage.
+func (s Stage) ID() string { return s.Pipeline.Project + "/" + s.Pipeline.Name + "/" + s.Name }
+
+// PipelineName is project/pipeline, as runs are listed under.
+func (s Stage) PipelineName() string { return s.Pipeline.Project + "/" + s.Pipeline.Name }
+
+// Stages reads the SystemSync stages of one Pipeline object. repos maps a
+// Repository name to its endpoint, for the pipeline's project (and those
+// shared with it). A stage naming an unknown repository is an error; the
+// pipeline's other stages are still returned.
+func Stages(pipelineObj map[string]any, repos map[string]string) ([]Stage, []error) {
+	r := &spec.Resource{Object: pipelineObj}
+	spc, _ := pipelineObj["spec"].(map[string]any)
+	if active, ok := spc["active"].(bool); ok && !active {
+		return nil, nil
+	}
+	projects := map[string]bool{r.Project(): true}
+	if sharing, _ := spc["sharing"].(map[string]any); sharing != nil && sharing["enabled"] == true {
+		for _, p := range list(sharing["projects"]) {
+			name, _ := p.(map[string]any)["name"].(string)
+			if name == "*" {
+				projects = nil
+				break
+			}
+			if name != "" {
+				projects[name] = true
+			}
+		}
+	}
+	var out []Stage
+	var errs []error
+	for i, st := range list(spc["stages"]) {
+		sm, _ := st.(map[string]any)
+		if sm["type"] != "SystemSync" {
+			continue
+		}
+		cfg, _ := sm["config"].(map[string]any)
+		name, _ := sm["name"].(string)
+		s := Stage{
+			Pipeline:    r.Key(),
+			Name:        name,
+			GitToSystem: cfg["gitToSystemSync"] == true,
+			SystemToGit: cfg["systemToGitSync"] == true,
+			Source:      repoRef(cfg["sourceRepo"]),
+			Review:      cfg["review"] == true || cfg["createPullRequest"] == true,
+		}
+		s.Scope = reconcile.Scope{Projects: projects, Kinds: kindSet(cfg["includedResources"]), Excluded: kindSet(cfg["excludedResources"])}
+		if s.Scope.Excluded == nil {
+			s.Scope.Excluded = map[string]bool{}
+		}
+		dest := repoRef(cfg["destinationRepo"])
+		if cfg["sourceAsDestination"] == true || dest.Repository == "" {
+			s.Dest = s.Source
+		} else {
+			s.Dest = dest
+		}
+		var ok bool
+		if s.Source.URL, ok = repos[s.Source.Repository]; !ok {
+			errs = append(errs, fmt.Errorf("pipeline %s stage %s (spec.stages[%d]): source repository %q not found", r.Key(), name, i, s.Source.Repository))
+			continue
+		}
+		if s.Dest.URL, ok = repos[s.Dest.Repository]; !ok {
+			errs = append(errs, fmt.Errorf("pipeline %s stage %s (spec.stages[%d]): destination repository %q not found", r.Key(), name, i, s.Dest.Repository))
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, errs
+}
+
+func list(v any) []any { l, _ := v.([]any); return l }
+
+// kindSet reads [{name: Kind}…]; nil (every kind) when absent, empty, or it names "*".
+func kindSet(v any) map[string]bool {
+	items := list(v)
+	if len(items) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, it := range items {
+		name, _ := it.(map[string]any)["name"].(string)
+		if name == "*" {
+			return nil
+		}
+		out[name] = true
+	}
+	return out
+}
+
+func repoRef(v any) RepoRef {
+	m, _ := v.(map[string]any)
+	ref := RepoRef{}
+	ref.Repository, _ = m["repository"].(string)
+	ref.Revision, _ = m["revision"].(string)
+	if p, ok := m["path"].(map[string]any); ok {
+		ref.Path, _ = p["name"].(string)
+	}
+	ref.Path = strings.Trim(path.Clean("/"+ref.Path), "/")
+	return ref
+}
+
+// LoadStages reads every active SystemSync stage from the controller.
+// Problems with single pipelines are returned beside the stages that work.
+func LoadStages(ctx context.Context, sys *controllerapi.Client) ([]Stage, []error, error) {
+	projects, err := sys.ListAll(ctx, "Project", "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("load pipelines: %w", err)
+	}
+	endpoints := map[string]map[string]string{} // project → repository name → URL
+	var pipelines []map[string]any
+	for _, p := range projects {
+		name := (&spec.Resource{Object: p}).Name()
+		repos, err := sys.ListAll(ctx, "Repository", name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load repositories of %s: %w", name, err)
+		}
+		endpoints[name] = map[string]string{}
+		for _, r := range repos {
+			spc, _ := r["spec"].(map[string]any)
+			ep, _ := spc["endpoint"].(string)
+			endpoints[name][(&spec.Resource{Object: r}).Name()] = ep
+		}
+		ps, err := sys.ListAll(ctx, "Pipeline", name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load pipelines of %s: %w", name, err)
+		}
+		pipelines = append(pipelines, ps...)
+	}
+	var stages []Stage
+	var problems []error
+	for _, p := range pipelines {
+		s, errs := Stages(p, endpoints[(&spec.Resource{Object: p}).Project()])
+		stages = append(stages, s...)
+		problems = append(problems, errs...)
+	}
+	sort.Slice(stages, func(i, j int) bool { return stages[i].ID() < stages[j].ID() })
+	return stages, problems, nil
+}
+
+// NormalizeURL reduces a Git URL to host/path for matching: no scheme, no
+// credentials, no port for the default ones, no trailing ".git" or "/",
+// lower-case host. git@host:owner/repo forms are understood.
+func NormalizeURL(raw string) string {
+	s := strings.TrimSpace(raw)
+	if i := strings.Index(s, "@"); i >= 0 && !strings.Contains(s, "://") && strings.Contains(s[i:], ":") {
+		s = "ssh://" + s[:i+1] + strings.Replace(s[i+1:], ":", "/", 1)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		if strings.HasPrefix(s, "/") {
+			return "file:" + strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
+		}
+		return strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git"))
+	}
+	if u.Scheme == "file" {
+		return "file:" + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
+	}
+	host := strings.ToLower(u.Hostname())
+	if p := u.Port(); p != "" && p != "443" && p != "80" && p != "22" {
+		host += ":" + p
+	}
+	p := strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
+	return host + strings.ToLower(p)
+}
+
+// MatchPush returns the git → system stages whose source is repoURL at branch.
+func MatchPush(stages []Stage, repoURLs []string, branch string) []Stage {
+	want := map[string]bool{}
+	for _, u := range repoURLs {
+		if u != "" {
+			want[NormalizeURL(u)] = true
+		}
+	}
+	var out []Stage
+	for _, s := range stages {
+		if s.GitToSystem && s.Source.Revision == branch && want[NormalizeURL(s.Source.URL)] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

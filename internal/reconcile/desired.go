@@ -1,0 +1,225 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// MaxFileBytes is the largest spec file read; a larger one is a problem.
+const MaxFileBytes = 1 << 20
+
+// TreeEntry is one file of a folder at a commit.
+type TreeEntry struct {
+	Path      string // slash-separated, relative to the folder
+	BlobSHA   string
+	Size      int64
+	Symlink   bool
+	Submodule bool
+}
+
+// TreeSource reads a repository: a folder's files at a commit, and blobs.
+type TreeSource interface {
+	Entries(ctx context.Context, commit, folder string) ([]TreeEntry, error)
+	Blob(ctx context.Context, sha string, maxSize int64) ([]byte, error)
+}
+
+// File is one spec file of the folder as Git has it.
+type File struct {
+	Path     string   // repository-relative
+	Key      spec.Key // what the path says it holds
+	Resource *spec.Resource
+	Problems []spec.Problem // invalid when not empty
+	Blocked  bool           // holds a clear-text secret: never applied nor exported
+	Hash     string         // of the canonical resource, when valid
+	Ignored  string         // why the key is outside the pipeline's scope, or ""
+}
+
+// Valid reports whether the file holds one valid, secret-free resource.
+func (f *File) Valid() bool { return f.Resource != nil && len(f.Problems) == 0 }
+
+// Desired is what a folder at a commit asks for.
+type Desired struct {
+	Commit    string
+	Folder    string // repository-relative folder, "" for the root
+	Files     map[spec.Key]*File
+	Other     []*File           // files with problems and no key of their own
+	Artifacts []string          // repository-relative artifact paths
+	Gitkeeps  map[string]bool   // projects whose .gitkeep exists
+	Paths     map[string]string // repository path → blob SHA of every file read
+}
+
+// Loader reads folders into Desired, parsing and validating only blobs it
+// has not seen at that path before, so the cost of a run follows the change.
+// It is safe for concurrent use.
+type Loader struct {
+	mu    sync.Mutex
+	cache map[string]*File // blob SHA + "\x00" + repo path → checked file (scope not applied)
+}
+
+// NewLoader returns a Loader with an empty cache.
+func NewLoader() *Loader { return &Loader{cache: map[string]*File{}} }
+
+// Load reads folder at commit from src.
+func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string, scope Scope) (*Desired, error) {
+	folder = strings.Trim(path.Clean("/"+folder), "/")
+	entries, err := src.Entries(ctx, commit, folder)
+	if err != nil {
+		return nil, fmt.Errorf("read folder %q at %s: %w", folder, short(commit), err)
+	}
+	d := &Desired{Commit: commit, Folder: folder, Files: map[spec.Key]*File{}, Gitkeeps: map[string]bool{}, Paths: map[string]string{}}
+	var files []*File
+	for _, e := range entries {
+		repoPath := path.Join(folder, e.Path)
+		d.Paths[repoPath] = e.BlobSHA
+		info := spec.ClassifyPath(e.Path)
+		switch info.Type {
+		case spec.PathGitkeep:
+			d.Gitkeeps[info.Key.Project] = true
+			continue
+		case spec.PathArtifact:
+			d.Artifacts = append(d.Artifacts, repoPath)
+			continue
+		case spec.PathSpec, spec.PathProject:
+		default:
+			continue
+		}
+		f, err := l.check(ctx, src, e, repoPath, info)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	// The same key from two files: both are invalid, neither wins.
+	byKey := map[spec.Key][]*File{}
+	for _, f := range files {
+		byKey[f.Key] = append(byKey[f.Key], f)
+	}
+	for k, fs := range byKey {
+		if len(fs) > 1 {
+			var paths []string
+			for _, f := range fs {
+				paths = append(paths, f.Path)
+			}
+			sort.Strings(paths)
+			for i, f := range fs {
+				dup := *f
+				dup.Problems = append(append([]spec.Problem(nil), f.Problems...), spec.Problem{File: f.Path, Line: 1,
+					Message: fmt.Sprintf("%s is defined in %d files: %s", k, len(fs), strings.Join(paths, ", "))})
+				fs[i] = &dup
+			}
+			d.Files[k] = fs[0]
+			d.Other = append(d.Other, fs[1:]...)
+			continue
+		}
+		d.Files[k] = fs[0]
+	}
+	for k, f := range d.Files {
+		if reason := scope.ignoredReason(k); reason != "" {
+			c := *f
+			c.Ignored = reason
+			d.Files[k] = &c
+		}
+	}
+	sort.Strings(d.Artifacts)
+	return d, nil
+}
+
+// check returns the checked file for an entry, from the cache when the same
+// blob was checked at the same path before.
+func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPath string, info spec.PathInfo) (*File, error) {
+	cacheKey := e.BlobSHA + "\x00" + repoPath
+	l.mu.Lock()
+	f, ok := l.cache[cacheKey]
+	l.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f = &File{Path: repoPath, Key: info.Key}
+	fail := func(msg string) *File {
+		f.Problems = append(f.Problems, spec.Problem{File: repoPath, Message: msg})
+		return f
+	}
+	switch {
+	case e.Symlink:
+		fail("is a symbolic link: links are never followed, commit the file itself")
+	case e.Submodule:
+		fail("is a submodule, not a spec file")
+	case e.Size > MaxFileBytes:
+		fail(fmt.Sprintf("is %d bytes, over the limit of %d bytes for a spec file", e.Size, MaxFileBytes))
+	default:
+		data, err := src.Blob(ctx, e.BlobSHA, MaxFileBytes)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", repoPath, err)
+		}
+		l.checkContent(f, data, info)
+	}
+	l.mu.Lock()
+	l.cache[cacheKey] = f
+	l.mu.Unlock()
+	return f, nil
+}
+
+func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
+	add := func(p ...spec.Problem) { f.Problems = append(f.Problems, p...) }
+	if bytes.IndexByte(data, 0) >= 0 {
+		add(spec.Problem{File: f.Path, Message: "is a binary file, not a YAML spec"})
+		return
+	}
+	if spec.IsTemplate(data) {
+		add(spec.Problem{File: f.Path, Line: 1, Message: "is a Go template, not a spec: render it before committing"})
+		return
+	}
+	resources, problems := spec.Parse(f.Path, data)
+	if len(problems) > 0 {
+		add(problems...)
+		return
+	}
+	if len(resources) != 1 {
+		add(spec.Problem{File: f.Path, Line: 1, Message: fmt.Sprintf("holds %d resources; a spec file holds exactly one", len(resources))})
+		return
+	}
+	r := resources[0]
+	c := spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}
+	if p := spec.Validate(r, c); len(p) > 0 {
+		add(p...)
+		return
+	}
+	if info.Key.Project != "" && r.Project() == "" {
+		r.SetProject(info.Key.Project)
+	}
+	f.Resource = r
+	if p := spec.Secrets(r); len(p) > 0 {
+		f.Blocked = true
+		add(p...)
+		return
+	}
+	f.Hash = Hash(r.Object)
+}
+
+// Hash is the identity of a resource's content: equal for semantically
+// equal objects (it hashes the canonical form).
+func Hash(obj map[string]any) string {
+	data, err := json.Marshal(spec.Canonical(obj))
+	if err != nil {
+		return "unhashable:" + err.Error()
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

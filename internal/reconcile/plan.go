@@ -1,0 +1,309 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// Action is what a plan does with one key.
+type Action string
+
+// The actions of a plan.
+const (
+	Create       Action = "create"        // apply Git's new resource to the system
+	Update       Action = "update"        // apply Git's changed resource to the system
+	Delete       Action = "delete"        // the file was deleted: delete in the system
+	Export       Action = "export"        // write the system's resource to Git
+	ExportDelete Action = "export-delete" // the system deleted it: delete the file
+	NoOp         Action = "no-op"         // both sides agree
+	Record       Action = "record"        // both changed to the same thing: record only
+	Conflict     Action = "conflict"      // both changed differently: neither is overwritten
+	Invalid      Action = "invalid"       // the file is broken: the system keeps its version
+	Blocked      Action = "blocked"       // the file holds a clear-text secret
+	Ignored      Action = "ignored"       // outside the pipeline's kinds or projects
+)
+
+// Change is the plan for one key.
+type Change struct {
+	Key      spec.Key
+	Path     string // repository path of the file (the one Git has, or would have)
+	Action   Action
+	Diff     []FieldDiff    // for Update, Export and Conflict: system → Git differences
+	Problems []spec.Problem // for Invalid and Blocked
+	Reason   string         // for Ignored, Conflict and first-sync choices
+
+	desired  map[string]any // Git's object, to apply
+	gitHash  string
+	sysHash  string
+	hadState bool
+}
+
+// Desired returns Git's object for the change, or nil.
+func (c *Change) Desired() map[string]any { return c.desired }
+
+// Plan is every change for one pipeline stage, sorted by path.
+type Plan struct {
+	Commit  string
+	Changes []*Change
+}
+
+// Count returns how many changes have action a.
+func (p *Plan) Count(a Action) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Visible returns the changes worth showing a person: all but no-ops.
+func (p *Plan) Visible() []*Change {
+	var out []*Change
+	for _, c := range p.Changes {
+		if c.Action != NoOp {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// State is one key's sync state: both sides' content hashes at the last
+// successful sync, and the file's path.
+type State struct {
+	Path       string
+	GitHash    string
+	SystemHash string
+}
+
+// Direction is which way a first sync goes when both sides hold a key
+// and no sync state says which changed.
+type Direction int
+
+// Directions of a first sync.
+const (
+	GitWins    Direction = iota // a Git-triggered run
+	SystemWins                  // a system-triggered run
+)
+
+// Input is what a plan is made from.
+type Input struct {
+	Desired     *Desired
+	Actual      map[spec.Key]map[string]any // the system's objects in scope
+	State       map[spec.Key]State
+	FirstSync   Direction
+	SystemToGit bool // the stage writes system changes to Git (else they are left alone)
+}
+
+// MakePlan applies the three-way table of DESIGN.md to every key that Git,
+// the system or the sync state knows.
+func MakePlan(in Input) *Plan {
+	keys := map[spec.Key]bool{}
+	for k := range in.Desired.Files {
+		keys[k] = true
+	}
+	for k := range in.State {
+		keys[k] = true
+	}
+	for k := range in.Actual {
+		keys[k] = true
+	}
+	plan := &Plan{Commit: in.Desired.Commit}
+	for k := range keys {
+		plan.Changes = append(plan.Changes, planKey(in, k))
+	}
+	for _, f := range in.Desired.Other {
+		plan.Changes = append(plan.Changes, &Change{Key: f.Key, Path: f.Path, Action: Invalid, Problems: f.Problems})
+	}
+	sort.Slice(plan.Changes, func(i, j int) bool {
+		a, b := plan.Changes[i], plan.Changes[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Key.String() < b.Key.String()
+	})
+	return plan
+}
+
+func planKey(in Input, k spec.Key) *Change {
+	f := in.Desired.Files[k]
+	y, inSystem := in.Actual[k]
+	s, hadState := in.State[k]
+	c := &Change{Key: k, Path: repoPath(in.Desired.Folder, k), hadState: hadState}
+	if f != nil {
+		c.Path = f.Path
+	} else if hadState && s.Path != "" {
+		c.Path = s.Path
+	}
+	if inSystem {
+		c.sysHash = Hash(y)
+	}
+	switch {
+	case f != nil && f.Ignored != "":
+		c.Action, c.Reason = Ignored, f.Ignored
+		return c
+	case f != nil && f.Blocked:
+		c.Action, c.Problems = Blocked, f.Problems
+		return c
+	case f != nil && !f.Valid():
+		c.Action, c.Problems = Invalid, f.Problems
+		return c
+	}
+	inGit := f != nil
+	if inGit {
+		c.desired, c.gitHash = f.Resource.Object, f.Hash
+	}
+	exportOr := func(a Action) Action {
+		if in.SystemToGit {
+			return a
+		}
+		return NoOp
+	}
+
+	if !hadState {
+		switch {
+		case inGit && !inSystem:
+			c.Action = Create
+		case inGit && c.gitHash == c.sysHash:
+			c.Action = Record
+		case inGit && in.FirstSync == GitWins:
+			c.Action, c.Reason = Update, "first sync of this key: Git wins for a Git-triggered run"
+			c.Diff = Diff(y, c.desired)
+		case inGit:
+			c.Action, c.Reason = exportOr(Export), "first sync of this key: the system wins for a system-triggered run"
+			c.Diff = Diff(y, c.desired)
+		case inSystem:
+			c.Action = exportOr(Export)
+		default:
+			c.Action = NoOp
+		}
+		return c
+	}
+
+	gitChanged := !inGit || c.gitHash != s.GitHash
+	sysChanged := !inSystem || c.sysHash != s.SystemHash
+	switch {
+	case !gitChanged && !sysChanged:
+		c.Action = NoOp
+	case gitChanged && !sysChanged:
+		if inGit {
+			c.Action = Update
+			c.Diff = Diff(y, c.desired)
+		} else {
+			c.Action = Delete
+		}
+	case !gitChanged && sysChanged:
+		if inSystem {
+			c.Action = exportOr(Export)
+			c.Diff = Diff(y, c.desired)
+		} else {
+			c.Action = exportOr(ExportDelete)
+		}
+	default: // both changed since the last sync
+		switch {
+		case !inGit && !inSystem:
+			c.Action, c.Reason = Record, "deleted on both sides"
+		case inGit && inSystem && c.gitHash == c.sysHash:
+			c.Action, c.Reason = Record, "changed on both sides to the same content"
+		default:
+			c.Action = Conflict
+			c.Reason = conflictReason(inGit, inSystem)
+			if inGit && inSystem {
+				c.Diff = Diff(y, c.desired)
+			}
+		}
+	}
+	return c
+}
+
+func conflictReason(inGit, inSystem bool) string {
+	switch {
+	case !inGit:
+		return "deleted in Git but changed in the system since the last sync; neither side is overwritten"
+	case !inSystem:
+		return "changed in Git but deleted in the system since the last sync; neither side is overwritten"
+	default:
+		return "changed in Git and in the system since the last sync, differently; neither side is overwritten"
+	}
+}
+
+// repoPath is where key k's file lives in a folder.
+func repoPath(folder string, k spec.Key) string {
+	p := spec.PathFor(k)
+	if folder == "" {
+		return p
+	}
+	return folder + "/" + p
+}
+
+// System is the controller as reconcile uses it; controllerapi.Client is one.
+type System interface {
+	ListAll(ctx context.Context, kind, project string) ([]map[string]any, error)
+	Apply(ctx context.Context, obj map[string]any) (map[string]any, error)
+	Delete(ctx context.Context, kind, project, name string) error
+}
+
+// LoadActual lists the system's resources in scope, keyed, eight lists at a time.
+func LoadActual(ctx context.Context, sys System, scope Scope) (map[spec.Key]map[string]any, error) {
+	out := map[spec.Key]map[string]any{}
+	projects, err := sys.ListAll(ctx, "Project", "")
+	if err != nil {
+		return nil, err
+	}
+	var covered []string
+	for _, p := range projects {
+		r := &spec.Resource{Object: p}
+		if !scope.ProjectCovered(r.Name()) {
+			continue
+		}
+		covered = append(covered, r.Name())
+		if scope.KindIncluded("Project") {
+			out[r.Key()] = p
+		}
+	}
+	type job struct{ kind, project string }
+	var jobs []job
+	for _, kind := range scope.SyncedKinds() {
+		if kind == "Project" {
+			continue
+		}
+		for _, p := range covered {
+			jobs = append(jobs, job{kind, p})
+		}
+	}
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			items, err := sys.ListAll(ctx, j.kind, j.project)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("list %s in %s: %w", j.kind, j.project, err)
+				}
+				return
+			}
+			for _, it := range items {
+				r := &spec.Resource{Object: it}
+				out[r.Key()] = it
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
