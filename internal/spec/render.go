@@ -1,0 +1,218 @@
+package spec
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Render writes obj as canonical YAML: 2-space indent, sequences not indented under their key
+// (go.yaml.in/yaml/v3's Encoder has CompactSeqIndent()), keys sorted. Round-trips: Parse(Render(x)) == x.
+//
+// Keys sort byte-wise. Strings that would read back as another type (true,
+// 1.25, 2022-07-01, yes, null) are double-quoted, multi-line strings use a
+// literal block, and a float64 always carries a decimal point so that it
+// reads back as a float. obj is normalized first (see Normalize); an error
+// means it could not be encoded.
+func Render(obj map[string]any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(toNode(obj)); err != nil {
+		return nil, fmt.Errorf("render YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("render YAML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// toNode builds the YAML node for a value.
+func toNode(v any) *yaml.Node {
+	switch x := v.(type) {
+	case nil:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+	case string:
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x}
+		if !strings.Contains(x, "\n") && (x == "" || resolveTag(x) != "!!str" || isOldBool(x) || isBase60Like(x)) {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+		return n
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(x)}
+	case int64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(x, 10)}
+	case float64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: formatFloat(x)}
+	case map[string]any:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		n.Content = make([]*yaml.Node, 0, 2*len(keys))
+		for _, k := range keys {
+			n.Content = append(n.Content, toNode(k), toNode(x[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: make([]*yaml.Node, len(x))}
+		for i, e := range x {
+			n.Content[i] = toNode(e)
+		}
+		return n
+	}
+	return toNode(Normalize(v))
+}
+
+// formatFloat writes f so that it reads back as a float64.
+func formatFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return ".nan"
+	case math.IsInf(f, 1):
+		return ".inf"
+	case math.IsInf(f, -1):
+		return "-.inf"
+	}
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	return s
+}
+
+// isOldBool reports whether s is a YAML 1.1 boolean, which other parsers
+// would not read as a string.
+func isOldBool(s string) bool {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+		"n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return true
+	}
+	return false
+}
+
+// isBase60Like reports whether s could be a YAML 1.1 base-60 number
+// (such as 1:20), which other parsers would not read as a string.
+func isBase60Like(s string) bool {
+	if s == "" || !strings.Contains(s, ":") {
+		return false
+	}
+	c := s[0]
+	if c != '+' && c != '-' && (c < '0' || c > '9') {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r != ':' && r != '.' && r != '_' && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Canonical returns obj with server-owned fields removed (status, metadata.resourceVersion,
+// metadata.createdAt, metadata.modifiedAt, metadata.id), the apiVersion normalized to the kind's
+// primary group, empty labels/annotations maps removed, normalized values.
+//
+// Numbers compare by value: an integral float64 (within ±2^53) becomes an
+// int64, so 1.0 from a YAML file equals 1 from a JSON body. The result is a
+// new map; obj is not modified. A nil obj gives an empty map.
+func Canonical(obj map[string]any) map[string]any {
+	out, _ := canonicalValue(obj).(map[string]any)
+	if out == nil {
+		out = map[string]any{}
+	}
+	delete(out, "status")
+	if md, ok := out["metadata"].(map[string]any); ok {
+		for _, f := range []string{"resourceVersion", "createdAt", "modifiedAt", "id"} {
+			delete(md, f)
+		}
+		for _, f := range []string{"labels", "annotations"} {
+			if v, has := md[f]; has {
+				if m, ok := v.(map[string]any); v == nil || ok && len(m) == 0 {
+					delete(md, f)
+				}
+			}
+		}
+	}
+	if av, ok := out["apiVersion"].(string); ok {
+		if k, known := LookupKind(stringAt(out, "kind")); known {
+			if group, version, _ := strings.Cut(av, "/"); version == "v3" && k.acceptsGroup(group) {
+				out["apiVersion"] = k.APIVersion()
+			}
+		}
+	}
+	return out
+}
+
+// canonicalValue normalizes v and turns integral floats into int64.
+func canonicalValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonicalValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonicalValue(e)
+		}
+		return out
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+			return int64(x)
+		}
+		return x
+	case nil, string, bool, int64:
+		return x
+	}
+	return canonicalValue(Normalize(v))
+}
+
+// Equal reports semantic equality: Canonical(a) deep-equals Canonical(b).
+// NaN equals NaN.
+func Equal(a, b map[string]any) bool {
+	return equalValue(Canonical(a), Canonical(b))
+}
+
+func equalValue(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, has := y[k]
+			if !has || !equalValue(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case float64:
+		y, ok := b.(float64)
+		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
+	}
+	return a == b
+}

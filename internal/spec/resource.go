@@ -1,0 +1,284 @@
+package spec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Key identifies a resource in the system: its kind, project and name.
+// Project is empty for Project resources.
+type Key struct {
+	Kind    string
+	Project string
+	Name    string
+}
+
+// String renders the key as Kind/project/name (Kind/name for a Project).
+func (k Key) String() string {
+	if k.Project == "" {
+		return k.Kind + "/" + k.Name
+	}
+	return k.Kind + "/" + k.Project + "/" + k.Name
+}
+
+// Problem is one thing wrong with an input, located as an editor counts:
+// File may be empty (an API body), Line counts from 1 (0 when unknown),
+// Field is a path such as spec.config.managedNodeGroups[0].instanceType.
+type Problem struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// String renders the problem as file:line: field: message, leaving out
+// the parts that are unknown.
+func (p Problem) String() string {
+	s := ""
+	if p.File != "" {
+		s = p.File
+		if p.Line > 0 {
+			s += fmt.Sprintf(":%d", p.Line)
+		}
+		s += ": "
+	} else if p.Line > 0 {
+		s = fmt.Sprintf("line %d: ", p.Line)
+	}
+	if p.Field != "" {
+		s += p.Field + ": "
+	}
+	return s + p.Message
+}
+
+// Resource is one parsed spec. Object holds the document as plain Go values
+// (map[string]any, []any, string, bool, int64, float64, nil) with `status`
+// removed; doc, when the resource came from YAML, is the document's mapping
+// node so that field paths can be mapped back to lines.
+type Resource struct {
+	Object map[string]any
+	File   string // path it was read from; empty for an API body
+	Line   int    // line where the document starts, from 1
+	doc    *yaml.Node
+}
+
+// APIVersion returns the resource's apiVersion, or "" when it is missing or
+// not a string.
+func (r *Resource) APIVersion() string { return stringAt(r.Object, "apiVersion") }
+
+// KindName returns the resource's kind, or "" when it is missing or not a
+// string.
+func (r *Resource) KindName() string { return stringAt(r.Object, "kind") }
+
+// Name returns metadata.name, or "" when it is missing or not a string.
+func (r *Resource) Name() string { return stringAt(mapAt(r.Object, "metadata"), "name") }
+
+// Project returns metadata.project, or "" when it is missing or not a
+// string.
+func (r *Resource) Project() string { return stringAt(mapAt(r.Object, "metadata"), "project") }
+
+// Key returns the resource's identity as its content states it. A Project's
+// key has an empty Project even if metadata.project is (wrongly) set.
+func (r *Resource) Key() Key {
+	k := Key{Kind: r.KindName(), Name: r.Name()}
+	if k.Kind != "Project" {
+		k.Project = r.Project()
+	}
+	return k
+}
+
+// SetProject sets metadata.project to p in Object, creating metadata when it
+// is missing; an empty p removes metadata.project. It does nothing when
+// metadata is present but not a mapping. Line lookups for the new field fall
+// back to metadata's line.
+func (r *Resource) SetProject(p string) {
+	if r.Object == nil {
+		r.Object = map[string]any{}
+	}
+	raw, ok := r.Object["metadata"]
+	if !ok || raw == nil {
+		if p == "" {
+			return
+		}
+		r.Object["metadata"] = map[string]any{"project": p}
+		return
+	}
+	md, ok := raw.(map[string]any)
+	if !ok {
+		return
+	}
+	if p == "" {
+		delete(md, "project")
+		return
+	}
+	md["project"] = p
+}
+
+// LineOf returns the line (from 1) that holds the field at path, such as
+// "spec.config.managedNodeGroups[0].instanceType" or
+// `metadata.labels["rafay.dev/opa"]`. When the field does not exist it
+// returns the line of the nearest ancestor that does, and r.Line when not
+// even the first segment exists. It returns 0 for a resource that did not
+// come from YAML.
+func (r *Resource) LineOf(field string) int {
+	if r == nil || r.doc == nil {
+		return 0
+	}
+	line := r.Line
+	cur := r.doc
+	for _, s := range splitPath(field) {
+		cur = deref(cur)
+		if cur == nil {
+			break
+		}
+		if s.isIndex {
+			if cur.Kind != yaml.SequenceNode || s.index < 0 || s.index >= len(cur.Content) {
+				break
+			}
+			cur = cur.Content[s.index]
+			line = cur.Line
+			continue
+		}
+		if cur.Kind != yaml.MappingNode {
+			break
+		}
+		k, v := lookupKey(cur, s.key, 0)
+		if k == nil {
+			break
+		}
+		line = k.Line
+		cur = v
+	}
+	return line
+}
+
+// deref follows alias nodes to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// lookupKey finds key in mapping node m, looking through merge keys (<<)
+// when m does not hold it itself. It returns the key and value nodes.
+func lookupKey(m *yaml.Node, key string, depth int) (*yaml.Node, *yaml.Node) {
+	if depth > 20 {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key && !isMergeKey(k) {
+			return k, m.Content[i+1]
+		}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !isMergeKey(m.Content[i]) {
+			continue
+		}
+		v := deref(m.Content[i+1])
+		var sources []*yaml.Node
+		if v != nil && v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		} else {
+			sources = []*yaml.Node{v}
+		}
+		for _, s := range sources {
+			if s = deref(s); s != nil && s.Kind == yaml.MappingNode {
+				if k, val := lookupKey(s, key, depth+1); k != nil {
+					return k, val
+				}
+			}
+		}
+	}
+	return nil, nil
+}
+
+// isMergeKey reports whether n is the YAML merge key "<<".
+func isMergeKey(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Value == "<<" && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 &&
+		(n.Tag == "" || n.Tag == "!" || n.Tag == "!!merge" || n.Tag == "tag:yaml.org,2002:merge")
+}
+
+// pathSeg is one step of a field path: a mapping key or a sequence index.
+type pathSeg struct {
+	key     string
+	index   int
+	isIndex bool
+}
+
+// splitPath parses a field path: keys separated by dots, [n] for sequence
+// indexes and ["quoted key"] for keys that hold dots or brackets.
+func splitPath(p string) []pathSeg {
+	var segs []pathSeg
+	for i := 0; i < len(p); {
+		switch p[i] {
+		case '.':
+			i++
+		case '[':
+			rest := p[i+1:]
+			if strings.HasPrefix(rest, `"`) {
+				q, err := strconv.QuotedPrefix(rest)
+				if err == nil {
+					key, _ := strconv.Unquote(q)
+					segs = append(segs, pathSeg{key: key})
+					i += 1 + len(q)
+					if i < len(p) && p[i] == ']' {
+						i++
+					}
+					continue
+				}
+			}
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				segs = append(segs, pathSeg{key: rest})
+				return segs
+			}
+			n, err := strconv.Atoi(rest[:end])
+			if err != nil {
+				segs = append(segs, pathSeg{key: rest[:end]})
+			} else {
+				segs = append(segs, pathSeg{index: n, isIndex: true})
+			}
+			i += end + 2
+		default:
+			j := i
+			for j < len(p) && p[j] != '.' && p[j] != '[' {
+				j++
+			}
+			segs = append(segs, pathSeg{key: p[i:j]})
+			i = j
+		}
+	}
+	return segs
+}
+
+// joinKey appends a mapping key to a field path, quoting keys that could
+// not be read back from a dotted path.
+func joinKey(parent, key string) string {
+	if key == "" || strings.ContainsAny(key, ".[]\" ") {
+		return parent + "[" + strconv.Quote(key) + "]"
+	}
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// joinIndex appends a sequence index to a field path.
+func joinIndex(parent string, i int) string {
+	return parent + "[" + strconv.Itoa(i) + "]"
+}
+
+// mapAt returns m[key] when it is a mapping, else nil.
+func mapAt(m map[string]any, key string) map[string]any {
+	v, _ := m[key].(map[string]any)
+	return v
+}
+
+// stringAt returns m[key] when it is a string, else "".
+func stringAt(m map[string]any, key string) string {
+	v, _ := m[key].(string)
+	return v
+}
