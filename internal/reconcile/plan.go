@@ -73,6 +73,19 @@ func (p *Plan) Visible() []*Change {
 	return out
 }
 
+// GitToSystem returns the plan without its system → Git changes (Export,
+// ExportDelete): what applying Git to the system does, as a pull request's
+// plan shows it.
+func (p *Plan) GitToSystem() *Plan {
+	out := &Plan{Commit: p.Commit}
+	for _, c := range p.Changes {
+		if c.Action != Export && c.Action != ExportDelete {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	return out
+}
+
 // State is one key's sync state: both sides' content hashes at the last
 // successful sync, and the file's path.
 type State struct {

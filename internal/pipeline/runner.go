@@ -1,0 +1,193 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/reconcile"
+	"github.com/systemsync/systemsync/internal/store"
+)
+
+// Runner runs stages: fetch, plan, apply, record. Runs of one stage never
+// overlap in a process.
+type Runner struct {
+	DB     *store.DB
+	Git    *gitrepo.Manager
+	Loader *reconcile.Loader
+	System *controllerapi.Client
+	Runs   *Runs
+	Log    *slog.Logger
+
+	locks sync.Map // stage ID → *sync.Mutex
+}
+
+func (r *Runner) lock(id string) func() {
+	m, _ := r.locks.LoadOrStore(id, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// repoSource adapts a cached clone to reconcile.TreeSource.
+type repoSource struct{ repo *gitrepo.Repo }
+
+func (s repoSource) Entries(ctx context.Context, commit, folder string) ([]reconcile.TreeEntry, error) {
+	entries, err := s.repo.ReadTree(ctx, commit, folder)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reconcile.TreeEntry, len(entries))
+	for i, e := range entries {
+		out[i] = reconcile.TreeEntry{Path: e.Path, BlobSHA: e.BlobSHA, Size: e.Size,
+			Symlink: e.Mode == gitrepo.Symlink, Submodule: e.Mode == gitrepo.Submodule}
+	}
+	return out, nil
+}
+
+func (s repoSource) Blob(ctx context.Context, sha string, maxSize int64) ([]byte, error) {
+	return s.repo.Blob(ctx, sha, maxSize)
+}
+
+// Planned is a plan of one stage at one commit.
+type Planned struct {
+	Stage  Stage
+	Commit string
+	Plan   *reconcile.Plan
+}
+
+// Plan fetches ref (a branch, refs/pull/N/head or a SHA) of the stage's
+// source repository and plans the folder there against the system and the
+// sync state. It changes nothing.
+func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref string) (*Planned, error) {
+	repo, err := r.Git.Repo(ctx, st.Source.URL)
+	if err != nil {
+		return nil, err
+	}
+	sha, err := repo.Fetch(ctx, auth, ref)
+	if err != nil {
+		return nil, err
+	}
+	return r.planAt(ctx, st, repo, sha, reconcile.GitWins)
+}
+
+func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha string, dir reconcile.Direction) (*Planned, error) {
+	desired, err := r.Loader.Load(ctx, repoSource{repo}, sha, st.Source.Path, st.Scope)
+	if err != nil {
+		return nil, err
+	}
+	actual, err := reconcile.LoadActual(ctx, r.System, st.Scope)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", st.ID(), err)
+	}
+	state, err := NewSyncState(r.DB, st.ID()).Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
+	return &Planned{Stage: st, Commit: sha, Plan: plan}, nil
+}
+
+// Touches reports whether anything under the stage's folder changed
+// between two commits of its source (before "" or all zeros: yes).
+func (r *Runner) Touches(ctx context.Context, st Stage, auth gitrepo.Auth, before, after string) (bool, error) {
+	if before == "" || strings.Trim(before, "0") == "" {
+		return true, nil
+	}
+	repo, err := r.Git.Repo(ctx, st.Source.URL)
+	if err != nil {
+		return false, err
+	}
+	if _, err := repo.Fetch(ctx, auth, before); err != nil {
+		if errors.Is(err, gitrepo.ErrRefNotFound) {
+			return true, nil // history rewritten: treat as touched
+		}
+		return false, err
+	}
+	paths, err := repo.ChangedPaths(ctx, before, after)
+	if err != nil {
+		return false, err
+	}
+	prefix := st.Source.Path
+	for _, p := range paths {
+		if prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Applied is the outcome of an apply run.
+type Applied struct {
+	Run     *Run
+	Planned *Planned
+	Results []reconcile.Result
+}
+
+// Apply fetches ref, plans it with Git winning first syncs, applies the
+// git → system half and records a run with trigger and the event payload.
+// The run is recorded In Progress before anything is applied, and finished
+// even when the apply fails part-way.
+func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, trigger string, payload []byte) (*Applied, error) {
+	defer r.lock(st.ID())()
+	repo, err := r.Git.Repo(ctx, st.Source.URL)
+	if err != nil {
+		return nil, err
+	}
+	sha, err := repo.Fetch(ctx, auth, ref)
+	if err != nil {
+		return nil, err
+	}
+	id, err := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Applied, error) {
+		if ferr := r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil); ferr != nil {
+			return nil, errors.Join(err, ferr)
+		}
+		return nil, err
+	}
+	planned, err := r.planAt(ctx, st, repo, sha, reconcile.GitWins)
+	if err != nil {
+		return fail(err)
+	}
+	results, err := reconcile.ApplyToSystem(ctx, planned.Plan, r.System, NewSyncState(r.DB, st.ID()))
+	rows := RowsOf(results)
+	status := StatusOf(rows)
+	msg := ""
+	if err != nil {
+		status, msg = StatusFailed, err.Error()
+	}
+	if ferr := r.Runs.Finish(context.WithoutCancel(ctx), id, status, sha, msg, rows); ferr != nil {
+		return nil, errors.Join(err, ferr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("apply %s at %s: %w", st.ID(), sha, err)
+	}
+	run, err := r.Runs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.Log.Info("applied", "stage", st.ID(), "commit", sha, "run", id, "status", status, "rows", len(rows))
+	return &Applied{Run: run, Planned: planned, Results: results}, nil
+}
+
+// RowsOf turns results into run rows, leaving out keys with nothing to do.
+func RowsOf(results []reconcile.Result) []Row {
+	var rows []Row
+	for _, res := range results {
+		c := res.Change
+		if c.Action == reconcile.NoOp || res.Outcome == reconcile.Pending {
+			continue // nothing done, or left to the system → Git export
+		}
+		rows = append(rows, Row{Kind: c.Key.Kind, Project: c.Key.Project, Name: c.Key.Name, Path: c.Path,
+			Action: string(c.Action), Outcome: string(res.Outcome), Message: res.Message})
+	}
+	return rows
+}
