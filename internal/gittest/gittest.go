@@ -4,12 +4,15 @@
 package gittest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,7 +25,7 @@ func Handler(t testing.TB, root string) http.Handler {
 	if err != nil {
 		t.Fatalf("git --exec-path: %v", err)
 	}
-	return &cgi.Handler{
+	backend := &cgi.Handler{
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + root,
@@ -31,6 +34,22 @@ func Handler(t testing.TB, root string) http.Handler {
 		},
 		InheritEnv: []string{"PATH", "HOME"},
 	}
+	// git sends pushes over 1 MiB chunked; CGI needs a Content-Length, so
+	// such a body is read whole first.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+			r.TransferEncoding = nil
+		}
+		backend.ServeHTTP(w, r)
+	})
 }
 
 // Server is an HTTP server of bare repositories.

@@ -17,3 +17,18 @@ func TestPushAndCloneOverHTTP(t *testing.T) {
 		t.Fatalf("file content %q", got)
 	}
 }
+
+func TestPushOverOneMebibyte(t *testing.T) {
+	srv := Serve(t)
+	url := srv.NewBare(t, "big")
+	w := Clone(t, url)
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(i*7919 + i/13) // poorly compressible
+	}
+	w.Write(map[string]string{"blob.bin": string(big)}).Commit("big")
+	w.Push("main")
+	if got := Clone(t, url).Run("rev-parse", "HEAD"); got != w.Run("rev-parse", "HEAD") {
+		t.Fatal("big push did not arrive")
+	}
+}
