@@ -41,6 +41,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// PollInterval is how often plain Git remotes (no webhooks) are
+	// fetched; 0 means 2s in local mode and 30s otherwise.
+	PollInterval time.Duration `yaml:"poll_interval"`
 	// Github is go-githubapp's section: v3_api_url, web_url, app.integration_id,
 	// app.webhook_secret, app.private_key. Unset in local mode.
 	Github githubapp.Config `yaml:"github"`
@@ -89,11 +92,21 @@ func Load(path string, environ []string) (Config, error) {
 		}
 		cfg.DatabaseURL = "sqlite://" + abs
 	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 30 * time.Second
+		if cfg.LocalMode() {
+			cfg.PollInterval = 2 * time.Second
+		}
+	}
 	if err := cfg.check(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
+
+// LocalMode reports whether the bot runs without a GitHub App: the
+// embedded controller and a demo repository polled for pushes.
+func (c Config) LocalMode() bool { return !c.GitHubConfigured() }
 
 // GitHubConfigured reports whether the github section names an app.
 func (c Config) GitHubConfigured() bool { return c.Github.App.IntegrationID != 0 }

@@ -1,0 +1,262 @@
+// Command bench measures the controller: applies per second through the
+// HTTP API (1 and 8 clients, SQLite and PostgreSQL) against the floor of
+// the same applies straight into the store, and how fast a change reaches a
+// client long-polling the event log. It prints Markdown for BENCHMARKS.md.
+//
+//	go run ./cmd/bench [-n 10000] [-postgres postgres://postgres@127.0.0.1:5432/test] [-events 500]
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/controller"
+	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/spec"
+	"github.com/systemsync/systemsync/internal/spec/spectest"
+	"github.com/systemsync/systemsync/internal/store"
+)
+
+const benchKey = "bench-key"
+
+func main() {
+	n := flag.Int("n", 10000, "resources to apply")
+	pg := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL URL (empty: SQLite only)")
+	events := flag.Int("events", 500, "changes to time through the event log")
+	flag.Parse()
+	if err := run(context.Background(), *n, *pg, *events); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int, pgURL string, events int) error {
+	objs, err := objects(n)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Machine: %s/%s, %d cores, %s; %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Printf("### Apply %d resources\n\n", len(objs))
+	fmt.Println("| database | clients | floor: store only (applies/s) | HTTP API (applies/s) | HTTP / floor time |")
+	fmt.Println("| --- | --- | --- | --- | --- |")
+	dbs := []string{"sqlite"}
+	if pgURL != "" {
+		dbs = append(dbs, "postgres")
+	}
+	for _, dbName := range dbs {
+		for _, clients := range []int{1, 8} {
+			floor, err := measure(ctx, dbName, pgURL, objs, clients, false)
+			if err != nil {
+				return err
+			}
+			api, err := measure(ctx, dbName, pgURL, objs, clients, true)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f |\n", dbName, clients, rate(len(objs), floor), rate(len(objs), api), api.Seconds()/floor.Seconds())
+		}
+	}
+	if events > 0 {
+		fmt.Printf("\n### Event log: change → long-polling client (%d changes)\n\n", events)
+		fmt.Println("| database | p50 | p99 | max |")
+		fmt.Println("| --- | --- | --- | --- |")
+		for _, dbName := range dbs {
+			lat, err := eventLatency(ctx, dbName, pgURL, events)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %s | %v | %v | %v |\n", dbName, pct(lat, 50), pct(lat, 99), lat[len(lat)-1])
+		}
+	}
+	return nil
+}
+
+func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+// objects returns n generated resources, projects first.
+func objects(n int) ([]map[string]any, error) {
+	var projects, rest []map[string]any
+	for _, f := range spectest.Generate(n, 1) {
+		rs, probs := spec.Parse(f.Path, f.Data)
+		if len(probs) > 0 {
+			return nil, fmt.Errorf("generated file %s: %v", f.Path, probs[0])
+		}
+		for _, r := range rs {
+			if r.KindName() == "Project" {
+				projects = append(projects, r.Object)
+			} else {
+				rest = append(rest, r.Object)
+			}
+		}
+	}
+	return append(projects, rest...), nil
+}
+
+// env is a fresh controller on a fresh database.
+type env struct {
+	st      *controller.Store
+	url     string
+	cleanup func()
+}
+
+func newEnv(ctx context.Context, dbName, pgURL string) (*env, error) {
+	var dbURL string
+	var drop func()
+	switch dbName {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "ssbench")
+		if err != nil {
+			return nil, err
+		}
+		dbURL = "sqlite://" + filepath.Join(dir, "bench.db")
+		drop = func() { os.RemoveAll(dir) }
+	default:
+		admin, err := store.Open(ctx, pgURL)
+		if err != nil {
+			return nil, err
+		}
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		schema := "bench_" + hex.EncodeToString(b[:])
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+			return nil, err
+		}
+		u, _ := url.Parse(pgURL)
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		dbURL = u.String()
+		drop = func() { admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); admin.Close() }
+	}
+	db, err := store.Open(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	keys := controller.NewKeys(db)
+	if err := keys.Ensure(ctx, benchKey, "bench@example.com"); err != nil {
+		return nil, err
+	}
+	st := controller.NewStore(db)
+	srv := httptest.NewServer(controller.NewAPI(st, keys, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	return &env{st: st, url: srv.URL, cleanup: func() { srv.Close(); db.Close(); drop() }}, nil
+}
+
+// measure applies objs with the given number of workers, through the HTTP
+// API or straight into the store, on a fresh database; projects go first.
+func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, workers int, viaHTTP bool) (time.Duration, error) {
+	e, err := newEnv(ctx, dbName, pgURL)
+	if err != nil {
+		return 0, err
+	}
+	defer e.cleanup()
+	cl := controllerapi.New(e.url, benchKey)
+	apply := func(o map[string]any) error {
+		if viaHTTP {
+			_, err := cl.Apply(ctx, o)
+			return err
+		}
+		r := &spec.Resource{Object: o}
+		_, _, err := e.st.Apply(ctx, r.Key(), spec.Canonical(o), "bench@example.com", "")
+		return err
+	}
+	start := time.Now()
+	i := 0
+	for ; i < len(objs) && objs[i]["kind"] == "Project"; i++ {
+		if err := apply(objs[i]); err != nil {
+			return 0, err
+		}
+	}
+	work := make(chan map[string]any)
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				if err := apply(o); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, o := range objs[i:] {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return 0, err
+	default:
+	}
+	return time.Since(start), nil
+}
+
+// eventLatency times, for each of n changes, from just before the apply is
+// sent to when a client blocked in events?wait= receives it.
+func eventLatency(ctx context.Context, dbName, pgURL string, n int) ([]time.Duration, error) {
+	e, err := newEnv(ctx, dbName, pgURL)
+	if err != nil {
+		return nil, err
+	}
+	defer e.cleanup()
+	cl := controllerapi.New(e.url, benchKey)
+	if _, err := cl.Apply(ctx, map[string]any{"apiVersion": "system.k8smgmt.io/v3", "kind": "Project", "metadata": map[string]any{"name": "p"}}); err != nil {
+		return nil, err
+	}
+	head, err := cl.Events(ctx, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	since := head.Revision
+	lat := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		got := make(chan time.Time, 1)
+		ready := make(chan struct{})
+		go func() {
+			close(ready)
+			evs, err := cl.Events(ctx, since, 10*time.Second)
+			if err == nil && len(evs.Items) > 0 {
+				since = evs.Items[len(evs.Items)-1].Revision
+			}
+			got <- time.Now()
+		}()
+		<-ready
+		time.Sleep(2 * time.Millisecond) // let the poll reach the server and block
+		t0 := time.Now()
+		obj := map[string]any{"apiVersion": "infra.k8smgmt.io/v3", "kind": "Namespace",
+			"metadata": map[string]any{"name": "ns", "project": "p"}, "spec": map[string]any{"revision": int64(i)}}
+		if _, err := cl.Apply(ctx, obj); err != nil {
+			return nil, err
+		}
+		lat = append(lat, (<-got).Sub(t0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, nil
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i].Round(10 * time.Microsecond)
+}

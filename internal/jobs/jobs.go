@@ -1,0 +1,166 @@
+// Package jobs is the bot's durable work queue, River on the bot's own
+// database (SQLite or PostgreSQL): a webhook delivery is stored as a job
+// before it is acknowledged, de-duplicated by its delivery ID, and worked
+// with retries and backoff, surviving restarts.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/systemsync/systemsync/internal/store"
+)
+
+// EventArgs is one GitHub webhook delivery to process.
+type EventArgs struct {
+	DeliveryID string `json:"delivery_id" river:"unique"`
+	Event      string `json:"event"`
+	Payload    []byte `json:"payload"` // the body as GitHub sent it (base64 in the job, so byte-exact)
+}
+
+// Kind names the job type in River.
+func (EventArgs) Kind() string { return "github_event" }
+
+// InsertOpts makes a delivery unique: the same X-GitHub-Delivery is stored once.
+func (EventArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Handler does the work of a delivery; an error retries it with backoff.
+type Handler interface {
+	Handle(ctx context.Context, event, deliveryID string, payload []byte) error
+}
+
+type eventWorker struct {
+	river.WorkerDefaults[EventArgs]
+	handler Handler
+}
+
+func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error {
+	return w.handler.Handle(ctx, job.Args.Event, job.Args.DeliveryID, job.Args.Payload)
+}
+
+// Options tune the queue.
+type Options struct {
+	Workers      int           // concurrent jobs (default 4)
+	PollInterval time.Duration // how often SQLite is polled for new jobs (default 200ms)
+	JobTimeout   time.Duration // default 30 minutes: a full apply of a large folder takes time
+}
+
+// Queue stores and works jobs.
+type Queue struct {
+	insert func(ctx context.Context, args EventArgs) (bool, error)
+	start  func(ctx context.Context) error
+	stop   func(ctx context.Context) error
+	close  func()
+}
+
+// Open connects River to the database at dbURL, runs River's migrations,
+// and returns a queue whose workers call h. Call Start to work jobs; a
+// queue that is never started still stores them.
+func Open(ctx context.Context, dbURL string, h Handler, log *slog.Logger, opt Options) (*Queue, error) {
+	if opt.Workers == 0 {
+		opt.Workers = 4
+	}
+	if opt.PollInterval == 0 {
+		opt.PollInterval = 200 * time.Millisecond
+	}
+	if opt.JobTimeout == 0 {
+		opt.JobTimeout = 30 * time.Minute
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &eventWorker{handler: h})
+	cfg := &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opt.Workers}},
+		Workers:           workers,
+		Logger:            log,
+		FetchPollInterval: opt.PollInterval,
+		FetchCooldown:     min(opt.PollInterval, river.FetchCooldownDefault),
+		JobTimeout:        opt.JobTimeout,
+	}
+	if strings.HasPrefix(dbURL, "sqlite://") {
+		db, err := store.Open(ctx, dbURL)
+		if err != nil {
+			return nil, err
+		}
+		// River's SQLite driver wants a single connection: its internal
+		// operations run in parallel and SQLite has one writer.
+		db.SetMaxOpenConns(1)
+		q, err := open(ctx, riversqlite.New(db.DB), cfg)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		q.close = func() { db.Close() }
+		return q, nil
+	}
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("open job queue database %s: %w", store.Redact(dbURL), err)
+	}
+	q, err := open(ctx, riverpgxv5.New(pool), cfg)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	q.close = pool.Close
+	return q, nil
+}
+
+func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg *river.Config) (*Queue, error) {
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("job queue client: %w", err)
+	}
+	return &Queue{
+		insert: func(ctx context.Context, args EventArgs) (bool, error) {
+			res, err := client.Insert(ctx, args, nil)
+			if err != nil {
+				return false, err
+			}
+			return res.UniqueSkippedAsDuplicate, nil
+		},
+		start: client.Start,
+		stop:  client.Stop,
+	}, nil
+}
+
+// Enqueue stores a delivery; it is durable when Enqueue returns. duplicate
+// is true when the same delivery ID was stored before (nothing is added).
+func (q *Queue) Enqueue(ctx context.Context, args EventArgs) (duplicate bool, err error) {
+	dup, err := q.insert(ctx, args)
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s delivery %s: %w", args.Event, args.DeliveryID, err)
+	}
+	return dup, nil
+}
+
+// Start begins working jobs in the background.
+func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
+
+// Stop waits for running jobs to finish, then closes the connections.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.stop(ctx)
+	q.close()
+	return err
+}
+
+// Close releases the connections of a queue that was never started.
+func (q *Queue) Close() { q.close() }

@@ -1,0 +1,117 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/jobs"
+	"github.com/systemsync/systemsync/internal/store/storetest"
+)
+
+type recorder struct {
+	mu       sync.Mutex
+	calls    map[string]int
+	failOnce map[string]bool
+	done     chan string
+}
+
+func newRecorder() *recorder {
+	return &recorder{calls: map[string]int{}, failOnce: map[string]bool{}, done: make(chan string, 100)}
+}
+
+func (r *recorder) Handle(_ context.Context, event, delivery string, payload []byte) error {
+	r.mu.Lock()
+	r.calls[delivery]++
+	fail := r.failOnce[delivery] && r.calls[delivery] == 1
+	r.mu.Unlock()
+	if fail {
+		return errors.New("transient failure")
+	}
+	r.done <- delivery + ":" + event + ":" + string(payload)
+	return nil
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func waitFor(t *testing.T, r *recorder, want string, within time.Duration) {
+	t.Helper()
+	select {
+	case got := <-r.done:
+		if got != want {
+			t.Fatalf("handled %q, want %q", got, want)
+		}
+	case <-time.After(within):
+		t.Fatalf("%q not handled within %v", want, within)
+	}
+}
+
+func TestDeliveriesAreDurableAndDeduplicated(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.URL(t)
+	rec := newRecorder()
+
+	// Stored while no worker runs, as when the bot dies right after the 202.
+	q, err := jobs.Open(ctx, url, rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := jobs.EventArgs{DeliveryID: "d-1", Event: "push", Payload: []byte(`{"ref":"refs/heads/main"}`)}
+	if dup, err := q.Enqueue(ctx, args); err != nil || dup {
+		t.Fatalf("first enqueue: dup %v err %v", dup, err)
+	}
+	if dup, err := q.Enqueue(ctx, args); err != nil || !dup {
+		t.Fatalf("second enqueue of the same delivery: dup %v err %v", dup, err)
+	}
+	q.Close()
+
+	// A new process picks it up.
+	q, err = jobs.Open(ctx, url, rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	waitFor(t, rec, `d-1:push:{"ref":"refs/heads/main"}`, 10*time.Second)
+
+	// Redelivered after it ran: still once.
+	if dup, err := q.Enqueue(ctx, args); err != nil || !dup {
+		t.Fatalf("enqueue after completion: dup %v err %v", dup, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	rec.mu.Lock()
+	n := rec.calls["d-1"]
+	rec.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("delivery handled %d times", n)
+	}
+}
+
+func TestFailedJobIsRetried(t *testing.T) {
+	ctx := context.Background()
+	rec := newRecorder()
+	rec.failOnce["d-2"] = true
+	q, err := jobs.Open(ctx, storetest.URL(t), rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "d-2", Event: "pull_request", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rec, "d-2:pull_request:{}", 15*time.Second)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.calls["d-2"] != 2 {
+		t.Fatalf("handled %d times, want a failure then a success", rec.calls["d-2"])
+	}
+}

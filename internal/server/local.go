@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// Local mode's names, as a user finds them.
+const (
+	DemoRepository = "demo"
+	DemoPipeline   = "system-sync"
+)
+
+// DemoRepoPath is the bare repository local mode serves, under the data dir.
+func DemoRepoPath(dataDir string) string { return filepath.Join(dataDir, "repos", "demo.git") }
+
+// seedLocal creates, when missing, the demo bare repository (with a first
+// commit holding the default project), the Repository `demo` naming it and
+// the Pipeline `system-sync` that syncs it both ways, shared with all
+// projects. Nothing a user changed is overwritten.
+func seedLocal(ctx context.Context, s *Server) error {
+	path, err := filepath.Abs(DemoRepoPath(s.Config.DataDir))
+	if err != nil {
+		return err
+	}
+	url := "file://" + path
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := initDemoRepo(ctx, s, path, url); err != nil {
+			return fmt.Errorf("create demo repository %s: %w", path, err)
+		}
+	}
+	seed := []map[string]any{
+		{
+			"apiVersion": "integrations.k8smgmt.io/v3", "kind": "Repository",
+			"metadata": map[string]any{"name": DemoRepository, "project": DefaultProject, "description": "Local mode's demo repository"},
+			"spec":     map[string]any{"type": "Git", "endpoint": url},
+		},
+		{
+			"apiVersion": "gitops.k8smgmt.io/v3", "kind": "Pipeline",
+			"metadata": map[string]any{"name": DemoPipeline, "project": DefaultProject, "description": "Local mode: syncs the demo repository both ways"},
+			"spec": map[string]any{
+				"active":  true,
+				"sharing": map[string]any{"enabled": true, "projects": []any{map[string]any{"name": "*"}}},
+				"stages": []any{map[string]any{"name": "system-sync-stage", "type": "SystemSync", "config": map[string]any{
+					"gitToSystemSync": true, "systemToGitSync": true, "sourceAsDestination": true, "destinationRepo": map[string]any{},
+					"sourceRepo": map[string]any{"repository": DemoRepository, "revision": "main"},
+				}}},
+				"triggers": []any{map[string]any{"name": "demo-push", "type": "Webhook", "config": map[string]any{
+					"repo": map[string]any{"provider": "Git", "repository": DemoRepository, "revision": "main"}}}},
+			},
+		},
+	}
+	for _, obj := range seed {
+		r := &spec.Resource{Object: obj}
+		if _, err := s.Store.Get(ctx, r.Key()); err == nil {
+			continue
+		}
+		if _, _, err := s.Store.Apply(ctx, r.Key(), spec.Canonical(obj), s.Config.AdminEmail, ""); err != nil {
+			return fmt.Errorf("seed %s: %w", r.Key(), err)
+		}
+	}
+	return nil
+}
+
+func initDemoRepo(ctx context.Context, s *Server, path, url string) error {
+	repo, err := git.PlainInit(path, true)
+	if err != nil {
+		return err
+	}
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName("main"))); err != nil {
+		return err
+	}
+	project, err := s.Store.Get(ctx, spec.Key{Kind: "Project", Name: DefaultProject})
+	if err != nil {
+		return err
+	}
+	data, err := spec.Render(spec.Canonical(project.Object))
+	if err != nil {
+		return err
+	}
+	readme := "# System Sync demo repository\n\nSpecs live at projects/<project>/<kind plural>/<name>.yaml.\n" +
+		"Push a change and the system follows; change the system and pull the commit.\n"
+	clone, err := s.git.Repo(ctx, url)
+	if err != nil {
+		return err
+	}
+	sig := gitrepo.Signature{Name: "System Sync", Email: "systemsync@localhost", When: time.Now()}
+	sha, err := clone.Commit(ctx, "", []gitrepo.FileChange{
+		{Path: "README.md", Data: []byte(readme)},
+		{Path: spec.PathFor(spec.Key{Kind: "Project", Name: DefaultProject}), Data: data},
+		{Path: spec.GitkeepPath(DefaultProject), Data: []byte{}},
+	}, sig, sig, "Initial commit: the default project")
+	if err != nil {
+		return err
+	}
+	return clone.Push(ctx, gitrepo.Auth{}, sha, "main", false)
+}

@@ -1,0 +1,266 @@
+// Package server wires the bot together: database, embedded controller,
+// Git cache, pipeline runner, GitHub webhook endpoint and job queue (when a
+// GitHub App is configured), the poller for plain Git remotes, and the
+// HTTP routes. cmd/app runs it; end-to-end tests run it the same way.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/systemsync/systemsync/internal/config"
+	"github.com/systemsync/systemsync/internal/controller"
+	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/githubflow"
+	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/handlers"
+	"github.com/systemsync/systemsync/internal/jobs"
+	"github.com/systemsync/systemsync/internal/pipeline"
+	"github.com/systemsync/systemsync/internal/reconcile"
+	"github.com/systemsync/systemsync/internal/spec"
+	"github.com/systemsync/systemsync/internal/store"
+	"github.com/systemsync/systemsync/internal/web"
+)
+
+// DefaultProject is the project every new controller has.
+const DefaultProject = "default"
+
+// Server is a configured bot, listening but not yet serving.
+type Server struct {
+	Config config.Config
+	Log    *slog.Logger
+	// BaseURL is where the server listens, http://host:port.
+	BaseURL string
+	// AdminKeySource says where the admin key came from (a file path, or the environment).
+	AdminKeySource string
+
+	DB     *store.DB
+	Store  *controller.Store
+	Keys   *controller.Keys
+	Runner *pipeline.Runner
+	Queue  *jobs.Queue // nil in local mode
+	Poller *pipeline.Poller
+
+	ln      net.Listener
+	handler http.Handler
+	git     *gitrepo.Manager
+}
+
+// New opens everything the configuration names and binds the listener.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{Config: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	if s.DB, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err := s.DB.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	s.Keys = controller.NewKeys(s.DB)
+	adminKey, source, err := adminKey(ctx, cfg, s.Keys)
+	if err != nil {
+		return nil, err
+	}
+	s.AdminKeySource = source
+	s.Store = controller.NewStore(s.DB)
+	if err := ensureProject(ctx, s.Store, DefaultProject, cfg.AdminEmail); err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.BaseURL = "http://" + s.ln.Addr().String()
+
+	// The bot reaches its embedded controller over HTTP, as it would a remote one.
+	system := controllerapi.New(s.BaseURL, adminKey)
+	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log)
+	runs := pipeline.NewRuns(s.DB)
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log}
+	s.Poller = &pipeline.Poller{Runner: s.Runner, Interval: cfg.PollInterval, Log: log}
+
+	mux := http.NewServeMux()
+	mux.Handle("/apis/", controller.NewAPI(s.Store, s.Keys, log))
+	web.NewAPI(runs, s.Keys, log).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain")
+		if err := s.DB.PingContext(pctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "database unreachable")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+
+	if cfg.GitHubConfigured() {
+		apps, err := githubapp.NewDefaultCachingClientCreator(cfg.Github, githubapp.WithClientUserAgent("systemsync"))
+		if err != nil {
+			return nil, fmt.Errorf("GitHub App client: %w", err)
+		}
+		flow := &githubflow.Flow{Apps: apps, Runner: s.Runner, DB: s.DB, Log: log,
+			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}
+		if s.Queue, err = jobs.Open(ctx, cfg.DatabaseURL, flow, log, jobs.Options{}); err != nil {
+			return nil, err
+		}
+		mux.Handle("POST "+handlers.Route, handlers.New(cfg.Github.App.WebhookSecret, s.Queue, log))
+		webHost := pipeline.NormalizeURL(cfg.Github.WebURL)
+		s.Poller.Webhooked = func(remote string) bool {
+			return webHost != "" && strings.HasPrefix(pipeline.NormalizeURL(remote), strings.TrimSuffix(webHost, "/")+"/")
+		}
+	} else {
+		if err := seedLocal(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	s.handler = mux
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Run serves until ctx ends, with the job queue and the poller in the
+// background, then shuts down gracefully: no new connections, in-flight
+// requests and running jobs finish, then the database closes.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.close()
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	if s.Queue != nil {
+		if err := s.Queue.Start(bg); err != nil {
+			return fmt.Errorf("start job queue: %w", err)
+		}
+	}
+	pollDone := make(chan struct{})
+	go func() { defer close(pollDone); s.Poller.Run(bg) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(s.ln) }()
+	s.Log.Info("serving", "addr", s.BaseURL, "data_dir", s.Config.DataDir, "local_mode", s.Config.LocalMode())
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down: finishing in-flight requests and jobs", "timeout", s.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serveErr == nil {
+		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
+			serveErr = e
+		}
+	}
+	stopBG()
+	<-pollDone
+	if s.Queue != nil {
+		err = errors.Join(err, s.Queue.Stop(sctx))
+		s.Queue = nil
+	}
+	s.Log.Info("stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return errors.Join(fmt.Errorf("serve: %w", serveErr), err)
+	}
+	return err
+}
+
+func (s *Server) close() {
+	if s.Queue != nil {
+		s.Queue.Close()
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.git != nil {
+		s.git.Close()
+	}
+	if s.DB != nil {
+		s.DB.Close()
+	}
+}
+
+// NewLogger returns the structured logger the server uses.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// adminKey registers the admin key, from the configuration or from
+// DataDir/admin.key (generated, mode 0600, on first start), and says where
+// it came from. The key itself is never printed or logged.
+func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys) (key, source string, err error) {
+	key, source = cfg.APIKey, "from SYSTEMSYNC_API_KEY"
+	if key == "" {
+		path := filepath.Join(cfg.DataDir, "admin.key")
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			key = strings.TrimSpace(string(data))
+		case errors.Is(err, os.ErrNotExist):
+			if key, err = controller.NewKey(); err != nil {
+				return "", "", err
+			}
+			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+				return "", "", fmt.Errorf("write admin key: %w", err)
+			}
+		default:
+			return "", "", fmt.Errorf("read admin key: %w", err)
+		}
+		if key == "" {
+			return "", "", fmt.Errorf("admin key file %s is empty: delete it to generate a new key", path)
+		}
+		abs, _ := filepath.Abs(path)
+		source = abs
+	}
+	if err := keys.Ensure(ctx, key, cfg.AdminEmail); err != nil {
+		return "", "", err
+	}
+	return key, source, nil
+}
+
+// ensureProject creates project name when it does not exist.
+func ensureProject(ctx context.Context, st *controller.Store, name, user string) error {
+	k := spec.Key{Kind: "Project", Name: name}
+	if _, err := st.Get(ctx, k); err == nil {
+		return nil
+	}
+	obj := map[string]any{
+		"apiVersion": "system.k8smgmt.io/v3",
+		"kind":       "Project",
+		"metadata":   map[string]any{"name": name, "description": "Created by System Sync at first start"},
+		"spec":       map[string]any{"default": name == DefaultProject},
+	}
+	if _, _, err := st.Apply(ctx, k, obj, user, ""); err != nil {
+		return fmt.Errorf("create project %q: %w", name, err)
+	}
+	return nil
+}
