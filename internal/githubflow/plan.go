@@ -38,6 +38,10 @@ func (f *Flow) planPR(ctx context.Context, log *slog.Logger, inst int64, repo *g
 			return fmt.Errorf("create check run on %s: %w", headSHA, err)
 		}
 		planned, err := f.Runner.Plan(ctx, st, gitrepo.Auth{Token: token}, fmt.Sprintf("refs/pull/%d/head", number))
+		if err == nil && headSHA != "" && planned.Commit != headSHA {
+			// The pull ref has moved on (or not caught up): plan the commit the event names.
+			planned, err = f.Runner.Plan(ctx, st, gitrepo.Auth{Token: token}, headSHA)
+		}
 		if err != nil {
 			f.finishCheck(ctx, gh, owner, name, CheckPlan, check.GetID(), "failure", "The plan could not be made", err.Error(), "", nil)
 			return err

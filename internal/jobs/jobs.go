@@ -44,10 +44,16 @@ type Handler interface {
 type eventWorker struct {
 	river.WorkerDefaults[EventArgs]
 	handler Handler
+	log     *slog.Logger
 }
 
 func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error {
-	return w.handler.Handle(ctx, job.Args.Event, job.Args.DeliveryID, job.Args.Payload)
+	err := w.handler.Handle(ctx, job.Args.Event, job.Args.DeliveryID, job.Args.Payload)
+	if err != nil {
+		w.log.Warn("job failed; it will be retried", "event", job.Args.Event, "delivery", job.Args.DeliveryID,
+			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+	}
+	return err
 }
 
 // Options tune the queue.
@@ -79,7 +85,7 @@ func Open(ctx context.Context, dbURL string, h Handler, log *slog.Logger, opt Op
 		opt.JobTimeout = 30 * time.Minute
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &eventWorker{handler: h})
+	river.AddWorker(workers, &eventWorker{handler: h, log: log})
 	cfg := &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opt.Workers}},
 		Workers:           workers,
