@@ -50,14 +50,18 @@ func run(ctx context.Context, n int, pgURL string, events int) error {
 	}
 	fmt.Printf("Machine: %s/%s, %d cores, %s; %s\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Printf("### Apply %d resources\n\n", len(objs))
-	fmt.Println("| database | clients | floor: store only (applies/s) | HTTP API (applies/s) | HTTP / floor time |")
-	fmt.Println("| --- | --- | --- | --- | --- |")
+	fmt.Println("| database | clients | floor: 1-row commits/s | store only (applies/s) | HTTP API (applies/s) | HTTP / store time | HTTP / 1-row-commit time |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
 	dbs := []string{"sqlite"}
 	if pgURL != "" {
 		dbs = append(dbs, "postgres")
 	}
 	for _, dbName := range dbs {
 		for _, clients := range []int{1, 8} {
+			commits, err := commitFloor(ctx, dbName, pgURL, len(objs), clients)
+			if err != nil {
+				return err
+			}
 			floor, err := measure(ctx, dbName, pgURL, objs, clients, false)
 			if err != nil {
 				return err
@@ -66,7 +70,8 @@ func run(ctx context.Context, n int, pgURL string, events int) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f |\n", dbName, clients, rate(len(objs), floor), rate(len(objs), api), api.Seconds()/floor.Seconds())
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", dbName, clients, rate(len(objs), commits), rate(len(objs), floor),
+				rate(len(objs), api), api.Seconds()/floor.Seconds(), api.Seconds()/commits.Seconds())
 		}
 	}
 	if events > 0 {
@@ -107,6 +112,7 @@ func objects(n int) ([]map[string]any, error) {
 
 // env is a fresh controller on a fresh database.
 type env struct {
+	db      *store.DB
 	st      *controller.Store
 	url     string
 	cleanup func()
@@ -154,7 +160,7 @@ func newEnv(ctx context.Context, dbName, pgURL string) (*env, error) {
 	}
 	st := controller.NewStore(db)
 	srv := httptest.NewServer(controller.NewAPI(st, keys, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	return &env{st: st, url: srv.URL, cleanup: func() { srv.Close(); db.Close(); drop() }}, nil
+	return &env{db: db, st: st, url: srv.URL, cleanup: func() { srv.Close(); db.Close(); drop() }}, nil
 }
 
 // measure applies objs with the given number of workers, through the HTTP
@@ -201,6 +207,49 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 		work <- o
 	}
 	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return 0, err
+	default:
+	}
+	return time.Since(start), nil
+}
+
+// commitFloor is what the database itself allows: n transactions that each
+// insert one small row and commit durably, from the given number of clients.
+func commitFloor(ctx context.Context, dbName, pgURL string, n, workers int) (time.Duration, error) {
+	e, err := newEnv(ctx, dbName, pgURL)
+	if err != nil {
+		return 0, err
+	}
+	defer e.cleanup()
+	if _, err := e.db.Exec(ctx, `CREATE TABLE floor_rows (id BIGINT PRIMARY KEY, body TEXT NOT NULL)`); err != nil {
+		return 0, err
+	}
+	var next sync.Mutex
+	i := 0
+	take := func() (int, bool) {
+		next.Lock()
+		defer next.Unlock()
+		i++
+		return i, i <= n
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id, ok := take(); ok; id, ok = take() {
+				if _, err := e.db.Exec(ctx, `INSERT INTO floor_rows (id, body) VALUES (?, ?)`, id, "x"); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
 	wg.Wait()
 	select {
 	case err := <-errc:

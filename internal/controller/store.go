@@ -83,6 +83,7 @@ type Store struct {
 	db     *store.DB
 	notify *notifier
 	now    func() time.Time
+	batch  batcher
 }
 
 // NewStore returns a Store over a migrated database.
@@ -198,7 +199,7 @@ func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user,
 	}
 	var result Stored
 	var outcome Outcome
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		rev, err := nextRevision(ctx, tx)
 		if err != nil {
 			return err
@@ -260,7 +261,6 @@ func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user,
 	if err != nil {
 		return Stored{}, "", wrapUnlessAPI(err, "apply "+k.String())
 	}
-	s.notify.broadcast()
 	return result, outcome, nil
 }
 
@@ -270,7 +270,7 @@ var errUnchanged = errors.New("unchanged")
 // Delete removes the resource k on behalf of user. A missing resource gets
 // 404; a project that still holds resources gets 409.
 func (s *Store) Delete(ctx context.Context, k spec.Key, user string) error {
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		rev, err := nextRevision(ctx, tx)
 		if err != nil {
 			return err
@@ -298,7 +298,6 @@ func (s *Store) Delete(ctx context.Context, k spec.Key, user string) error {
 	if err != nil {
 		return wrapUnlessAPI(err, "delete "+k.String())
 	}
-	s.notify.broadcast()
 	return nil
 }
 
