@@ -91,6 +91,10 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 			continue
 		case spec.PathSpec, spec.PathProject:
 		default:
+			if folderName, ok := unknownKindFolder(e.Path); ok {
+				d.Other = append(d.Other, &File{Path: repoPath, Problems: []spec.Problem{{File: repoPath, Line: 1, Field: "kind",
+					Message: fmt.Sprintf("folder %q is not the folder of a kind that syncs (%s)", folderName, pluralList())}}})
+			}
 			continue
 		}
 		f, err := l.check(ctx, src, e, repoPath, info)
@@ -132,6 +136,30 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 	}
 	sort.Strings(d.Artifacts)
 	return d, nil
+}
+
+// unknownKindFolder reports whether rel is shaped like a spec,
+// projects/<p>/<folder>/<name>.yaml, in a folder no kind owns: most likely
+// a typo, which a person should hear about.
+func unknownKindFolder(rel string) (string, bool) {
+	seg := strings.Split(rel, "/")
+	if len(seg) != 4 || seg[0] != "projects" || !strings.HasSuffix(seg[3], ".yaml") {
+		return "", false
+	}
+	if _, ok := spec.LookupPlural(seg[2]); ok {
+		return "", false
+	}
+	return seg[2], true
+}
+
+func pluralList() string {
+	var out []string
+	for _, k := range spec.Kinds() {
+		if k.ProjectScoped {
+			out = append(out, k.Plural)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // check returns the checked file for an entry, from the cache when the same

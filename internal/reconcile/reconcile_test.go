@@ -242,7 +242,11 @@ func TestBrokenFilesFailAloneAndOthersSync(t *testing.T) {
 			"projects/default/namespaces/up.yaml":        namespace("default", "up", "dev"),
 			"projects/default/repositories/git.yaml": "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: git\n  project: default\nspec:\n  type: Git\n  endpoint: https://example.com/r.git\n" +
 				"  credentials:\n    username: u\n    password: hunter2\n",
-			"projects/default/agents/a1.yaml": "apiVersion: gitops.k8smgmt.io/v3\nkind: Agent\nmetadata:\n  name: a1\n  project: default\nspec:\n  type: Docker\n",
+			"projects/default/agents/a1.yaml":         "apiVersion: gitops.k8smgmt.io/v3\nkind: Agent\nmetadata:\n  name: a1\n  project: default\nspec:\n  type: Docker\n",
+			"projects/default/gadgets/g.yaml":         namespace("default", "g", "dev"),
+			"projects/default/namespaces/gadget.yaml": "apiVersion: infra.k8smgmt.io/v3\nkind: Gadget\nmetadata:\n  name: gadget\n  project: default\nspec: {}\n",
+			"projects/default/namespaces/dup.yaml":    namespace("default", "good", "prod"),
+			"projects/default/namespaces/dots.yaml":   namespace("default", "../etc", "dev"),
 		},
 		symlinks: map[string]bool{"projects/default/namespaces/link.yaml": true},
 	}
@@ -282,6 +286,11 @@ func TestBrokenFilesFailAloneAndOthersSync(t *testing.T) {
 	expect("projects/default/namespaces/big.yaml", reconcile.Invalid, 0, "", "over the limit")
 	expect("projects/default/repositories/git.yaml", reconcile.Blocked, 11, "spec.credentials.password", "SecretSealer")
 	expect("projects/default/agents/a1.yaml", reconcile.Ignored, 0, "", "Agent is not included")
+	expect("projects/default/gadgets/g.yaml", reconcile.Invalid, 1, "kind", `folder "gadgets" is not the folder of a kind`)
+	expect("projects/default/namespaces/gadget.yaml", reconcile.Invalid, 2, "kind", "Gadget")
+	// The same key as good.yaml declared in another file: refused, good.yaml still applies.
+	expect("projects/default/namespaces/dup.yaml", reconcile.Invalid, 4, "metadata.name", "dup")
+	expect("projects/default/namespaces/dots.yaml", reconcile.Invalid, 4, "metadata.name", "../etc")
 	if byPath["projects/default/namespaces/good.yaml"].Action != reconcile.Create || byPath["projects/default/namespaces/up.yaml"].Action != reconcile.Create {
 		t.Fatal("valid files are not planned for creation")
 	}
