@@ -204,21 +204,26 @@ func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user,
 		if err != nil {
 			return err
 		}
-		if k.Kind != "Project" {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE kind = 'Project' AND project = '' AND name = ?`, k.Project).Scan(&n); err != nil {
-				return fmt.Errorf("look up project %q: %w", k.Project, err)
-			}
-			if n == 0 {
-				return errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
-			}
-		}
-		row := tx.QueryRow(ctx, `SELECT body, resource_version, created_at, modified_at FROM resources
-			WHERE kind = ? AND project = ? AND name = ?`, k.Kind, k.Project, k.Name)
-		old, err := scanStored(k, row)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// One round trip: does the project exist, and what is stored now.
+		var projects int
+		var stored sql.NullString
+		var rv sql.NullInt64
+		var created, modified sql.NullString
+		if err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM resources WHERE kind = 'Project' AND project = '' AND name = ?),
+				r.body, r.resource_version, r.created_at, r.modified_at
+			FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = ? AND r.project = ? AND r.name = ?`,
+			k.Project, k.Kind, k.Project, k.Name).Scan(&projects, &stored, &rv, &created, &modified); err != nil {
 			return fmt.Errorf("read current %s: %w", k, err)
+		}
+		if k.Kind != "Project" && projects == 0 {
+			return errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
+		}
+		exists := stored.Valid
+		var old Stored
+		if exists {
+			if old, err = decodeStored(k, stored.String, rv.Int64, created.String, modified.String); err != nil {
+				return err
+			}
 		}
 		if expectVersion != "" {
 			if !exists {
