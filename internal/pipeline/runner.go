@@ -11,6 +11,7 @@ import (
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/reconcile"
+	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/store"
 )
 
@@ -23,6 +24,9 @@ type Runner struct {
 	System *controllerapi.Client
 	Runs   *Runs
 	Log    *slog.Logger
+	// Snapshot, when set, keeps the system's objects between runs and
+	// follows the controller's event log instead of listing everything.
+	Snapshot *reconcile.Snapshot
 
 	locks sync.Map // stage ID → *sync.Mutex
 }
@@ -77,19 +81,32 @@ func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref stri
 }
 
 func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha string, dir reconcile.Direction) (*Planned, error) {
+	// Git and the system are read at the same time.
+	var actual map[spec.Key]map[string]any
+	var hashes map[spec.Key]string
+	var actualErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if r.Snapshot != nil {
+			actual, hashes, actualErr = r.Snapshot.Actual(ctx, r.System, r.System, st.Scope)
+		} else {
+			actual, actualErr = reconcile.LoadActual(ctx, r.System, st.Scope)
+		}
+	}()
 	desired, err := r.Loader.Load(ctx, repoSource{repo}, sha, st.Source.Path, st.Scope)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	actual, err := reconcile.LoadActual(ctx, r.System, st.Scope)
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", st.ID(), err)
+	if actualErr != nil {
+		return nil, fmt.Errorf("plan %s: %w", st.ID(), actualErr)
 	}
 	state, err := NewSyncState(r.DB, st.ID()).Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
+	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
 	return &Planned{Stage: st, Commit: sha, Plan: plan}, nil
 }
 

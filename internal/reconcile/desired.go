@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -63,11 +64,36 @@ type Desired struct {
 // It is safe for concurrent use.
 type Loader struct {
 	mu    sync.Mutex
-	cache map[string]*File // blob SHA + "\x00" + repo path → checked file (scope not applied)
+	cache map[string]*cached // blob SHA + "\x00" + repo path → checked file (scope not applied)
+	loads int                // Load calls so far
 }
 
+type cached struct {
+	file     *File
+	lastLoad int
+}
+
+// keepLoads is how many loads a cached file survives without being seen:
+// enough for a base branch and the pull requests planned against it.
+const keepLoads = 32
+
 // NewLoader returns a Loader with an empty cache.
-func NewLoader() *Loader { return &Loader{cache: map[string]*File{}} }
+func NewLoader() *Loader { return &Loader{cache: map[string]*cached{}} }
+
+// evict drops files no recent load has seen, and counts the load.
+func (l *Loader) evict() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.loads++
+	if l.loads%keepLoads != 0 {
+		return
+	}
+	for k, c := range l.cache {
+		if l.loads-c.lastLoad > keepLoads {
+			delete(l.cache, k)
+		}
+	}
+}
 
 // Load reads folder at commit from src.
 func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string, scope Scope) (*Desired, error) {
@@ -77,7 +103,12 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		return nil, fmt.Errorf("read folder %q at %s: %w", folder, short(commit), err)
 	}
 	d := &Desired{Commit: commit, Folder: folder, Files: map[spec.Key]*File{}, Gitkeeps: map[string]bool{}, Paths: map[string]string{}}
-	var files []*File
+	type todo struct {
+		e        TreeEntry
+		repoPath string
+		info     spec.PathInfo
+	}
+	var work []todo
 	for _, e := range entries {
 		repoPath := path.Join(folder, e.Path)
 		d.Paths[repoPath] = e.BlobSHA
@@ -97,12 +128,33 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 			}
 			continue
 		}
-		f, err := l.check(ctx, src, e, repoPath, info)
+		work = append(work, todo{e, repoPath, info})
+	}
+	// Check files on every core; cached ones cost a map lookup.
+	files := make([]*File, len(work))
+	errs := make([]error, len(work))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < max(1, runtime.GOMAXPROCS(0)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				files[i], errs[i] = l.check(ctx, src, work[i].e, work[i].repoPath, work[i].info)
+			}
+		}()
+	}
+	for i := range work {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, f)
 	}
+	l.evict()
 	// The same key from two files: both are invalid, neither wins.
 	byKey := map[spec.Key][]*File{}
 	for _, f := range files {
@@ -167,12 +219,15 @@ func pluralList() string {
 func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPath string, info spec.PathInfo) (*File, error) {
 	cacheKey := e.BlobSHA + "\x00" + repoPath
 	l.mu.Lock()
-	f, ok := l.cache[cacheKey]
+	c, ok := l.cache[cacheKey]
+	if ok {
+		c.lastLoad = l.loads
+	}
 	l.mu.Unlock()
 	if ok {
-		return f, nil
+		return c.file, nil
 	}
-	f = &File{Path: repoPath, Key: info.Key}
+	f := &File{Path: repoPath, Key: info.Key}
 	fail := func(msg string) *File {
 		f.Problems = append(f.Problems, spec.Problem{File: repoPath, Message: msg})
 		return f
@@ -191,8 +246,11 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 		}
 		l.checkContent(f, data, info)
 	}
+	if f.Resource != nil {
+		f.Resource.DropLines() // problems are known; keep only the object
+	}
 	l.mu.Lock()
-	l.cache[cacheKey] = f
+	l.cache[cacheKey] = &cached{file: f, lastLoad: l.loads}
 	l.mu.Unlock()
 	return f, nil
 }

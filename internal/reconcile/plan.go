@@ -108,6 +108,7 @@ const (
 type Input struct {
 	Desired     *Desired
 	Actual      map[spec.Key]map[string]any // the system's objects in scope
+	ActualHash  map[spec.Key]string         // their hashes, when known (else computed)
 	State       map[spec.Key]State
 	FirstSync   Direction
 	SystemToGit bool // the stage writes system changes to Git (else they are left alone)
@@ -154,7 +155,11 @@ func planKey(in Input, k spec.Key) *Change {
 		c.Path = s.Path
 	}
 	if inSystem {
-		c.sysHash = Hash(y)
+		if h, ok := in.ActualHash[k]; ok {
+			c.sysHash = h
+		} else {
+			c.sysHash = Hash(y)
+		}
 	}
 	switch {
 	case f != nil && f.Ignored != "":

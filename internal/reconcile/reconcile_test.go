@@ -378,3 +378,47 @@ func TestThreeWayTable(t *testing.T) {
 		t.Fatalf("the conflict overwrote the system: %v", got)
 	}
 }
+
+func TestSnapshotFollowsTheEventLog(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	sys := controllerapi.New(c.URL, controllertest.AdminKey)
+	apply := func(name, v string) {
+		t.Helper()
+		r, _ := spec.Parse("", []byte(namespace("default", name, v)))
+		if _, err := sys.Apply(ctx, r[0].Object); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply("a", "v1")
+	apply("b", "v1")
+	snap := reconcile.NewSnapshot()
+	scope := reconcile.Scope{Kinds: map[string]bool{"Namespace": true}}
+	check := func(when string) {
+		t.Helper()
+		got, hashes, err := snap.Actual(ctx, sys, sys, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := reconcile.LoadActual(ctx, sys, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: snapshot has %d objects, the controller %d", when, len(got), len(want))
+		}
+		for k, w := range want {
+			if !spec.Equal(got[k], w) || hashes[k] != reconcile.Hash(w) {
+				t.Fatalf("%s: %s differs from the controller", when, k)
+			}
+		}
+	}
+	check("first load")
+	apply("b", "v2")
+	apply("c", "v1")
+	sys.Delete(ctx, "Namespace", "default", "a")
+	check("after an update, a create and a delete")
+	sys.Delete(ctx, "Namespace", "default", "c")
+	apply("c", "v3")
+	check("after a delete and a re-create")
+}

@@ -93,7 +93,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	system := controllerapi.New(s.BaseURL, adminKey)
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log)
 	runs := pipeline.NewRuns(s.DB)
-	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log}
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log,
+		Snapshot: reconcile.NewSnapshot()}
 	s.Poller = &pipeline.Poller{Runner: s.Runner, Interval: cfg.PollInterval, Log: log}
 
 	mux := http.NewServeMux()

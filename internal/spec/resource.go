@@ -282,3 +282,8 @@ func stringAt(m map[string]any, key string) string {
 	v, _ := m[key].(string)
 	return v
 }
+
+// DropLines releases the YAML node tree kept for line numbers; LineOf
+// returns r.Line afterwards. A caller that keeps many checked resources
+// calls it once their problems are known, to hold only the plain object.
+func (r *Resource) DropLines() { r.doc = nil }
