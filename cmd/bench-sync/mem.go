@@ -86,7 +86,7 @@ func child(args []string) error {
 		}
 	case "plan":
 		r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(dir, nil), Loader: reconcile.NewLoader(),
-			System: controllerapi.New(*ctlURL, benchKey), Runs: pipeline.NewRuns(db), Log: discard}
+			System: controllerapi.New(*ctlURL, benchKey), Runs: pipeline.NewRuns(db), Log: discard, Snapshot: reconcile.NewSnapshot()}
 		defer r.Git.Close()
 		st := pipeline.Stage{Pipeline: spec.Key{Kind: "Pipeline", Project: "default", Name: "bench"}, Name: "sync", GitToSystem: true,
 			Source: pipeline.RepoRef{Repository: "specs", Revision: "main", URL: *repoURL}}

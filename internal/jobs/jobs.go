@@ -58,7 +58,7 @@ func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error
 
 // Options tune the queue.
 type Options struct {
-	Workers      int           // concurrent jobs (default 10: jobs mostly wait on GitHub and Git)
+	Workers      int           // concurrent jobs (default 4 on SQLite, 10 on PostgreSQL)
 	PollInterval time.Duration // how often SQLite is polled for new jobs (default 200ms)
 	JobTimeout   time.Duration // default 30 minutes: a full apply of a large folder takes time
 }
@@ -76,7 +76,13 @@ type Queue struct {
 // queue that is never started still stores them.
 func Open(ctx context.Context, dbURL string, h Handler, log *slog.Logger, opt Options) (*Queue, error) {
 	if opt.Workers == 0 {
+		// On SQLite River has one connection, which the webhook's insert
+		// shares with the workers' fetches and completions: fewer workers
+		// keep acknowledgements fast. PostgreSQL has a pool.
 		opt.Workers = 10
+		if strings.HasPrefix(dbURL, "sqlite://") {
+			opt.Workers = 4
+		}
 	}
 	if opt.PollInterval == 0 {
 		opt.PollInterval = 200 * time.Millisecond
