@@ -80,6 +80,10 @@ func (f *Flow) apply(ctx context.Context, log *slog.Logger, inst int64, repo *gi
 		return err
 	}
 	run := applied.Run
+	if run == nil {
+		return f.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), "success", "Nothing to apply",
+			fmt.Sprintf("`%s` at `%s`: the system already matches this commit.", st.ID(), sha), "", nil)
+	}
 	runURL := ""
 	if f.RunURL != nil {
 		runURL = f.RunURL(run.ID)

@@ -58,6 +58,14 @@ func (s repoSource) Blob(ctx context.Context, sha string, maxSize int64) ([]byte
 	return s.repo.Blob(ctx, sha, maxSize)
 }
 
+// emptyTree is the folder of a repository with no commits yet.
+type emptyTree struct{}
+
+func (emptyTree) Entries(context.Context, string, string) ([]reconcile.TreeEntry, error) { return nil, nil }
+func (emptyTree) Blob(context.Context, string, int64) ([]byte, error) {
+	return nil, errors.New("empty repository")
+}
+
 // Planned is a plan of one stage at one commit.
 type Planned struct {
 	Stage  Stage
@@ -77,10 +85,11 @@ func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref stri
 	if err != nil {
 		return nil, err
 	}
-	return r.planAt(ctx, st, repo, sha, reconcile.GitWins)
+	return r.planAt(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins)
 }
 
-func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha string, dir reconcile.Direction) (*Planned, error) {
+// planAt plans folder of repo at sha (sha "" is an empty repository).
+func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder string, dir reconcile.Direction) (*Planned, error) {
 	// Git and the system are read at the same time.
 	var actual map[spec.Key]map[string]any
 	var hashes map[spec.Key]string
@@ -94,7 +103,11 @@ func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha s
 			actual, actualErr = reconcile.LoadActual(ctx, r.System, st.Scope)
 		}
 	}()
-	desired, err := r.Loader.Load(ctx, repoSource{repo}, sha, st.Source.Path, st.Scope)
+	var src reconcile.TreeSource = repoSource{repo}
+	if sha == "" {
+		src = emptyTree{}
+	}
+	desired, err := r.Loader.Load(ctx, src, sha, folder, st.Scope)
 	<-done
 	if err != nil {
 		return nil, err
@@ -148,8 +161,10 @@ type Applied struct {
 
 // Apply fetches ref, plans it with Git winning first syncs, applies the
 // git → system half and records a run with trigger and the event payload.
-// The run is recorded In Progress before anything is applied, and finished
-// even when the apply fails part-way.
+// A plan that changes the system is recorded In Progress before anything
+// is applied, and finished even when the apply fails part-way. A plan with
+// nothing to report (the bot's own export commit, a comment-only edit)
+// records no run unless the trigger is manual: Applied.Run is then nil.
 func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, trigger string, payload []byte) (*Applied, error) {
 	defer r.lock(st.ID())()
 	repo, err := r.Git.Repo(ctx, st.Source.URL)
@@ -160,22 +175,33 @@ func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, tr
 	if err != nil {
 		return nil, err
 	}
-	id, err := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload)
+	planned, err := r.planAt(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins)
 	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Applied, error) {
-		if ferr := r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil); ferr != nil {
-			return nil, errors.Join(err, ferr)
+		if id, serr := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); serr == nil {
+			_ = r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil)
 		}
 		return nil, err
 	}
-	planned, err := r.planAt(ctx, st, repo, sha, reconcile.GitWins)
-	if err != nil {
-		return fail(err)
+	var id int64
+	changesSystem := planned.Plan.Count(reconcile.Create)+planned.Plan.Count(reconcile.Update)+planned.Plan.Count(reconcile.Delete) > 0
+	if changesSystem || trigger == TriggerManual {
+		if id, err = r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); err != nil {
+			return nil, err
+		}
 	}
 	results, err := reconcile.ApplyToSystem(ctx, planned.Plan, r.System, NewSyncState(r.DB, st.ID()))
 	rows := RowsOf(results)
+	if id == 0 && len(rows) > 0 && err == nil {
+		if id, err = r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); err != nil {
+			return nil, err
+		}
+	}
+	if id == 0 {
+		if err != nil {
+			return nil, fmt.Errorf("apply %s at %s: %w", st.ID(), sha, err)
+		}
+		return &Applied{Planned: planned, Results: results}, nil
+	}
 	status := StatusOf(rows)
 	msg := ""
 	if err != nil {

@@ -37,6 +37,7 @@ type Change struct {
 	Reason   string         // for Ignored, Conflict and first-sync choices
 
 	desired  map[string]any // Git's object, to apply
+	system   map[string]any // the system's object, to export
 	gitHash  string
 	sysHash  string
 	hadState bool
@@ -44,6 +45,9 @@ type Change struct {
 
 // Desired returns Git's object for the change, or nil.
 func (c *Change) Desired() map[string]any { return c.desired }
+
+// System returns the system's object for the change, or nil.
+func (c *Change) System() map[string]any { return c.system }
 
 // Plan is every change for one pipeline stage, sorted by path.
 type Plan struct {
@@ -155,6 +159,7 @@ func planKey(in Input, k spec.Key) *Change {
 		c.Path = s.Path
 	}
 	if inSystem {
+		c.system = y
 		if h, ok := in.ActualHash[k]; ok {
 			c.sysHash = h
 		} else {
