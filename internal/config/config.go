@@ -37,6 +37,11 @@ type Config struct {
 	APIKey string `yaml:"api_key"`
 	// AdminEmail is the user the admin key acts as in the event log.
 	AdminEmail string `yaml:"admin_email"`
+	// BotEmail is the bot's own user: the event log records its applies
+	// under it (so they are not exported back) and it commits as it.
+	BotEmail string `yaml:"bot_email"`
+	// CommitWindow is how long system changes are gathered into one commit.
+	CommitWindow time.Duration `yaml:"commit_window"`
 	// ShutdownTimeout bounds how long in-flight requests may finish on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error.
@@ -55,6 +60,8 @@ func Defaults() Config {
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "./var",
 		AdminEmail:      "admin@localhost",
+		BotEmail:        "systemsync-bot@localhost",
+		CommitWindow:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        "info",
 	}

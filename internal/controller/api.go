@@ -31,12 +31,21 @@ type API struct {
 	keys  *Keys
 	log   *slog.Logger
 	mux   *http.ServeMux
+
+	draining context.Context // done once Drain is called
+	drain    context.CancelFunc
 }
+
+// Drain ends every long-poll in progress at once (they answer with what
+// they have): call it when the server shuts down, so that a follower's
+// 30-second wait does not hold the shutdown.
+func (a *API) Drain() { a.drain() }
 
 // NewAPI returns the API handler; mount it at the server's root (its routes
 // all start with /apis/).
 func NewAPI(st *Store, keys *Keys, log *slog.Logger) *API {
 	a := &API{store: st, keys: keys, log: log, mux: http.NewServeMux()}
+	a.draining, a.drain = context.WithCancel(context.Background())
 	a.mux.HandleFunc("GET /apis/{group}/v3/projects/{project}/{plural}", a.list)
 	a.mux.HandleFunc("POST /apis/{group}/v3/projects/{project}/{plural}", a.apply)
 	a.mux.HandleFunc("GET /apis/{group}/v3/projects/{project}/{plural}/{name}", a.get)
@@ -264,7 +273,10 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	evs, err := a.store.WaitEvents(r.Context(), since, limit, wait)
+	wctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(a.draining, cancel)()
+	evs, err := a.store.WaitEvents(wctx, since, limit, wait)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -70,6 +70,7 @@ func (emptyTree) Blob(context.Context, string, int64) ([]byte, error) {
 type Planned struct {
 	Stage  Stage
 	Commit string
+	Folder string // the folder planned, repository-relative
 	Plan   *reconcile.Plan
 }
 
@@ -120,7 +121,7 @@ func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, 
 		return nil, err
 	}
 	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
-	return &Planned{Stage: st, Commit: sha, Plan: plan}, nil
+	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan}, nil
 }
 
 // Touches reports whether anything under the stage's folder changed

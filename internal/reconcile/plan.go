@@ -51,9 +51,13 @@ func (c *Change) System() map[string]any { return c.system }
 
 // Plan is every change for one pipeline stage, sorted by path.
 type Plan struct {
-	Commit  string
-	Changes []*Change
+	Commit   string
+	Changes  []*Change
+	gitkeeps map[string]bool
 }
+
+// HasGitkeep reports whether the folder holds projects/<project>/.gitkeep.
+func (p *Plan) HasGitkeep(project string) bool { return p.gitkeeps[project] }
 
 // Count returns how many changes have action a.
 func (p *Plan) Count(a Action) int {
@@ -131,7 +135,7 @@ func MakePlan(in Input) *Plan {
 	for k := range in.Actual {
 		keys[k] = true
 	}
-	plan := &Plan{Commit: in.Desired.Commit}
+	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps}
 	for k := range keys {
 		plan.Changes = append(plan.Changes, planKey(in, k))
 	}

@@ -49,11 +49,13 @@ type Server struct {
 	Store  *controller.Store
 	Keys   *controller.Keys
 	Runner *pipeline.Runner
-	Queue  *jobs.Queue // nil in local mode
-	Poller *pipeline.Poller
+	Queue    *jobs.Queue // nil in local mode
+	Poller   *pipeline.Poller
+	Follower *pipeline.Follower
 
 	ln      net.Listener
 	handler http.Handler
+	api     *controller.API
 	git     *gitrepo.Manager
 }
 
@@ -75,11 +77,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.Keys = controller.NewKeys(s.DB)
-	adminKey, source, err := adminKey(ctx, cfg, s.Keys)
+	_, source, err := adminKey(ctx, cfg, s.Keys)
 	if err != nil {
 		return nil, err
 	}
 	s.AdminKeySource = source
+	botKey, err := fileKey(ctx, filepath.Join(cfg.DataDir, "bot.key"), cfg.BotEmail, s.Keys)
+	if err != nil {
+		return nil, err
+	}
 	s.Store = controller.NewStore(s.DB)
 	if err := ensureProject(ctx, s.Store, DefaultProject, cfg.AdminEmail); err != nil {
 		return nil, err
@@ -90,16 +96,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.BaseURL = "http://" + s.ln.Addr().String()
 
 	// The bot reaches its embedded controller over HTTP, as it would a remote one.
-	system := controllerapi.New(s.BaseURL, adminKey)
+	system := controllerapi.New(s.BaseURL, botKey)
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log)
 	runs := pipeline.NewRuns(s.DB)
 	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log,
 		Snapshot: reconcile.NewSnapshot()}
 	s.Poller = &pipeline.Poller{Runner: s.Runner, Interval: cfg.PollInterval, Log: log}
+	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
+	s.Follower = &pipeline.Follower{Runner: s.Runner, Window: cfg.CommitWindow, Bot: bot, Log: log}
+	syncNow := func(ctx context.Context, project, name string) ([]int64, error) {
+		return s.Runner.SyncNow(ctx, project, name, s.Follower.Auth, pipeline.ExportOptions{Open: s.Follower.Open, Bot: bot})
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/apis/", controller.NewAPI(s.Store, s.Keys, log))
-	web.NewAPI(runs, s.Keys, log).Register(mux)
+	s.api = controller.NewAPI(s.Store, s.Keys, log)
+	mux.Handle("/apis/", s.api)
+	web.NewAPI(runs, s.Keys, syncNow, log).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -127,6 +139,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			return nil, err
 		}
 		mux.Handle("POST "+handlers.Route, handlers.New(cfg.Github.App.WebhookSecret, s.Queue, log))
+		s.Follower.Auth, s.Follower.Open = flow.AuthFor, flow.OpenPullRequest
 		webHost := pipeline.NormalizeURL(cfg.Github.WebURL)
 		s.Poller.Webhooked = func(remote string) bool {
 			return webHost != "" && strings.HasPrefix(pipeline.NormalizeURL(remote), strings.TrimSuffix(webHost, "/")+"/")
@@ -153,6 +166,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(s.api.Drain)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if s.Queue != nil {
@@ -162,6 +176,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	pollDone := make(chan struct{})
 	go func() { defer close(pollDone); s.Poller.Run(bg) }()
+	followDone := make(chan struct{})
+	go func() { defer close(followDone); s.Follower.Run(bg) }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(s.ln) }()
@@ -174,17 +190,21 @@ func (s *Server) Run(ctx context.Context) error {
 	s.Log.Info("shutting down: finishing in-flight requests and jobs", "timeout", s.Config.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	// The follower and poller stop first; running jobs finish while the
+	// API they call still answers; then the HTTP server drains.
+	stopBG()
+	<-pollDone
+	<-followDone
+	var err error
+	if s.Queue != nil {
+		err = s.Queue.Stop(sctx)
+		s.Queue = nil
+	}
+	err = errors.Join(err, srv.Shutdown(sctx))
 	if serveErr == nil {
 		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
 			serveErr = e
 		}
-	}
-	stopBG()
-	<-pollDone
-	if s.Queue != nil {
-		err = errors.Join(err, s.Queue.Stop(sctx))
-		s.Queue = nil
 	}
 	s.Log.Info("stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
@@ -246,6 +266,27 @@ func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys) (ke
 		return "", "", err
 	}
 	return key, source, nil
+}
+
+// fileKey registers the key kept in path (generated, mode 0600, when
+// missing) for the user email, and returns it.
+func fileKey(ctx context.Context, path, email string, keys *controller.Keys) (string, error) {
+	data, err := os.ReadFile(path)
+	key := strings.TrimSpace(string(data))
+	if errors.Is(err, os.ErrNotExist) || (err == nil && key == "") {
+		if key, err = controller.NewKey(); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write %s: %w", path, err)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := keys.Ensure(ctx, key, email); err != nil {
+		return "", err
+	}
+	return key, nil
 }
 
 // ensureProject creates project name when it does not exist.

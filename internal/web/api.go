@@ -2,6 +2,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -19,12 +20,17 @@ type API struct {
 	keys *controller.Keys
 	log  *slog.Logger
 	mux  *http.ServeMux
+	sync SyncFunc
 }
 
-// NewAPI returns the run API.
-func NewAPI(runs *pipeline.Runs, keys *controller.Keys, log *slog.Logger) *API {
-	a := &API{runs: runs, keys: keys, log: log, mux: http.NewServeMux()}
+// SyncFunc runs a full sync of a pipeline both ways and returns the run ids.
+type SyncFunc func(ctx context.Context, project, name string) ([]int64, error)
+
+// NewAPI returns the run API; sync serves POST /api/pipelines/{project}/{name}/run.
+func NewAPI(runs *pipeline.Runs, keys *controller.Keys, sync SyncFunc, log *slog.Logger) *API {
+	a := &API{runs: runs, keys: keys, log: log, mux: http.NewServeMux(), sync: sync}
 	a.mux.HandleFunc("GET /api/pipelines/{project}/{name}/runs", a.listRuns)
+	a.mux.HandleFunc("POST /api/pipelines/{project}/{name}/run", a.runNow)
 	a.mux.HandleFunc("GET /api/runs/{id}", a.getRun)
 	return a
 }
@@ -32,7 +38,27 @@ func NewAPI(runs *pipeline.Runs, keys *controller.Keys, log *slog.Logger) *API {
 // Register mounts the API's routes on mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/pipelines/{project}/{name}/runs", a)
+	mux.Handle("POST /api/pipelines/{project}/{name}/run", a)
 	mux.Handle("GET /api/runs/{id}", a)
+}
+
+// runNow is the Run button: a full sync both ways, Manually Triggered.
+func (a *API) runNow(w http.ResponseWriter, r *http.Request) {
+	ids, err := a.sync(r.Context(), r.PathValue("project"), r.PathValue("name"))
+	if errors.Is(err, pipeline.ErrPipelineNotFound) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		a.log.Error("manual run", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 500, "message": err.Error(), "runs": ids})
+		return
+	}
+	var first int64
+	if len(ids) > 0 {
+		first = ids[0]
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": first, "runs": ids})
 }
 
 // ServeHTTP authenticates and routes.

@@ -1,0 +1,339 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/reconcile"
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// Change is one change the system made, as its event log tells it.
+type Change struct {
+	Key  spec.Key
+	Type string // Create, Update or Delete
+	User string // who made it (email)
+}
+
+// Identity is who the bot commits as.
+type Identity struct {
+	Name  string
+	Email string
+}
+
+// Exported is the outcome of an export run.
+type Exported struct {
+	Run    *Run
+	Commit string // the commit pushed, "" when nothing was written
+	Branch string // where it was pushed
+	Review bool   // pushed to a review branch instead of the stage's branch
+}
+
+// ExportOptions are the less common settings of an export.
+type ExportOptions struct {
+	Open      ReviewOpener // opens a pull request for a review branch; nil leaves the branch
+	Bot       Identity     // the committer
+	RunID     int64        // record into this run (a manual sync's), not a new one
+	PriorRows []Row        // that run's rows so far
+}
+
+// ReviewOpener opens a pull request for a review branch (GitHub); nil for
+// plain Git, where the branch is left for people to merge.
+type ReviewOpener func(ctx context.Context, st Stage, branch, title, body string) error
+
+// maxPushTries bounds how often a non-fast-forward push is retried on the new tip.
+const maxPushTries = 5
+
+// Export writes the system's changes of the stage's scope to its
+// destination branch in one commit: changed resources are edited in place
+// (spec.Update keeps comments and key order), deleted ones removed, new
+// ones written Rafay-style, each project's .gitkeep restored. The author is
+// the user who made the changes (the latest, others as Co-authored-by), the
+// committer the bot, with a Systemsync-Run trailer. A push that is not a
+// fast-forward is retried on the new tip; one the remote refuses, or a
+// stage that asks for review, goes to the branch systemsync/<run id>
+// (opened as a pull request by open, when set). A resource holding a
+// clear-text secret is not written: its row fails and points at the Secret
+// Sealer. Nothing to write records no run (unless the trigger is manual).
+func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigger string, changes []Change, opt ExportOptions) (*Exported, error) {
+	defer r.lock(st.ID())()
+	repo, err := r.Git.Repo(ctx, st.Dest.URL)
+	if err != nil {
+		return nil, err
+	}
+	open, bot := opt.Open, opt.Bot
+	payload, _ := json.Marshal(map[string]any{"changes": changes})
+	id := opt.RunID
+	start := func(sha string) error {
+		if id != 0 {
+			return nil
+		}
+		id, err = r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload)
+		return err
+	}
+	if trigger == TriggerManual {
+		if err := start(""); err != nil {
+			return nil, err
+		}
+	}
+	for try := 1; ; try++ {
+		base, err := repo.Fetch(ctx, auth, st.Dest.Revision)
+		if err != nil && !errors.Is(err, gitrepo.ErrRefNotFound) {
+			return nil, err
+		}
+		planned, err := r.planAt(ctx, st, repo, base, st.Dest.Path, reconcile.SystemWins)
+		if err != nil {
+			return nil, err
+		}
+		files, rows, saves := r.exportFiles(ctx, repo, base, planned)
+		rows = append(append([]Row(nil), opt.PriorRows...), rows...)
+		if len(files) == 0 && len(rows) == 0 {
+			if id == 0 {
+				return &Exported{}, nil
+			}
+			return r.finishExport(ctx, id, base, "", rows, &Exported{})
+		}
+		if err := start(base); err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return r.finishExport(ctx, id, base, "", rows, &Exported{})
+		}
+		author := authorOf(changes, bot)
+		now := time.Now()
+		msg := commitMessage(trigger, changes, rows, id, bot)
+		sha, err := repo.Commit(ctx, base, files, gitrepo.Signature{Name: author.Name, Email: author.Email, When: now},
+			gitrepo.Signature{Name: bot.Name, Email: bot.Email, When: now}, msg)
+		if errors.Is(err, gitrepo.ErrNoChanges) {
+			return r.finishExport(ctx, id, base, "", rows, &Exported{})
+		}
+		if err != nil {
+			return r.failExport(ctx, id, base, rows, err)
+		}
+		out := &Exported{Commit: sha, Branch: st.Dest.Revision}
+		if !st.Review {
+			err = repo.Push(ctx, auth, sha, st.Dest.Revision, false)
+			if errors.Is(err, gitrepo.ErrNonFastForward) && try < maxPushTries {
+				continue // someone pushed meanwhile: plan again on the new tip
+			}
+		}
+		if st.Review || errors.Is(err, gitrepo.ErrPushRejected) {
+			reason := "the pipeline asks for review"
+			if err != nil {
+				reason = "the push to " + st.Dest.Revision + " was refused: " + firstLine(err.Error())
+			}
+			out.Branch, out.Review = fmt.Sprintf("systemsync/%d", id), true
+			if err = repo.Push(ctx, auth, sha, out.Branch, true); err == nil && open != nil {
+				err = open(ctx, st, out.Branch, firstLine(msg), reviewBody(reason, changes, rows))
+			}
+		}
+		if err != nil {
+			return r.failExport(ctx, id, base, rows, err)
+		}
+		if !out.Review {
+			// Both sides now hold these resources: record them as synced.
+			state := NewSyncState(r.DB, st.ID())
+			for _, s := range saves {
+				if s.remove {
+					err = errors.Join(err, state.Remove(ctx, s.key))
+				} else {
+					err = errors.Join(err, state.Save(ctx, s.key, s.state))
+				}
+			}
+			if err != nil {
+				return r.failExport(ctx, id, sha, rows, err)
+			}
+		}
+		return r.finishExport(ctx, id, sha, out.Branch, rows, out)
+	}
+}
+
+type stateSave struct {
+	key    spec.Key
+	state  reconcile.State
+	remove bool
+}
+
+// exportFiles turns the plan's system → Git changes into file changes.
+func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned) ([]gitrepo.FileChange, []Row, []stateSave) {
+	var files []gitrepo.FileChange
+	var rows []Row
+	var saves []stateSave
+	projects := map[string]bool{}
+	row := func(c *reconcile.Change, outcome, msg string) {
+		rows = append(rows, Row{Kind: c.Key.Kind, Project: c.Key.Project, Name: c.Key.Name, Path: c.Path,
+			Action: string(c.Action), Outcome: outcome, Message: msg})
+	}
+	for _, c := range p.Plan.Changes {
+		if c.Key.Project != "" && c.System() != nil {
+			projects[c.Key.Project] = true
+		}
+		switch c.Action {
+		case reconcile.Export:
+			obj := c.System()
+			res := &spec.Resource{Object: obj}
+			if probs := spec.Secrets(res); len(probs) > 0 {
+				row(c, string(reconcile.Failed), "not written to Git: "+probs[0].Field+" holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…")
+				continue
+			}
+			var existing []byte
+			if base != "" {
+				data, err := repo.ReadFile(ctx, base, c.Path)
+				if err != nil && !errors.Is(err, gitrepo.ErrNotFound) {
+					row(c, string(reconcile.Failed), err.Error())
+					continue
+				}
+				existing = data
+			}
+			data, err := fileFor(existing, spec.Canonical(obj))
+			if err != nil {
+				row(c, string(reconcile.Failed), err.Error())
+				continue
+			}
+			files = append(files, gitrepo.FileChange{Path: c.Path, Data: data})
+			saves = append(saves, stateSave{key: c.Key, state: reconcile.State{Path: c.Path, GitHash: reconcile.Hash(obj), SystemHash: reconcile.Hash(obj)}})
+			row(c, string(reconcile.Applied), "")
+		case reconcile.ExportDelete:
+			files = append(files, gitrepo.FileChange{Path: c.Path, Delete: true})
+			saves = append(saves, stateSave{key: c.Key, remove: true})
+			row(c, string(reconcile.Applied), "")
+		case reconcile.Conflict:
+			row(c, string(reconcile.Skipped), c.Reason)
+		}
+	}
+	// Every project with resources keeps its .gitkeep, as Rafay writes it.
+	if len(files) > 0 {
+		var ps []string
+		for proj := range projects {
+			ps = append(ps, proj)
+		}
+		sort.Strings(ps)
+		for _, proj := range ps {
+			if !p.Plan.HasGitkeep(proj) {
+				path := spec.GitkeepPath(proj)
+				if p.Folder != "" {
+					path = p.Folder + "/" + path
+				}
+				files = append(files, gitrepo.FileChange{Path: path, Data: []byte{}})
+			}
+		}
+	}
+	return files, rows, saves
+}
+
+func (r *Runner) finishExport(ctx context.Context, id int64, sha, branch string, rows []Row, out *Exported) (*Exported, error) {
+	status := StatusOf(rows)
+	msg := ""
+	if branch != "" && out.Review {
+		msg = "pushed to " + branch + " for review"
+	}
+	if err := r.Runs.Finish(context.WithoutCancel(ctx), id, status, sha, msg, rows); err != nil {
+		return nil, err
+	}
+	run, err := r.Runs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out.Run = run
+	r.Log.Info("exported", "run", id, "commit", sha, "branch", branch, "status", status, "rows", len(rows))
+	return out, nil
+}
+
+func (r *Runner) failExport(ctx context.Context, id int64, sha string, rows []Row, err error) (*Exported, error) {
+	if ferr := r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), rows); ferr != nil {
+		return nil, errors.Join(err, ferr)
+	}
+	return nil, err
+}
+
+// authorOf is the user of the latest change; the bot when none is known.
+func authorOf(changes []Change, bot Identity) Identity {
+	for i := len(changes) - 1; i >= 0; i-- {
+		if u := changes[i].User; u != "" {
+			return Identity{Name: u, Email: u}
+		}
+	}
+	return bot
+}
+
+// commitMessage follows Rafay's System Sync: "Resource <Kind>/<name>,
+// <Create|Update|Delete>" for one change, a summary and a list for several,
+// "Manually Triggered System Sync" for a manual run; then who else changed
+// things (Co-authored-by) and the run.
+func commitMessage(trigger string, changes []Change, rows []Row, runID int64, bot Identity) string {
+	var b strings.Builder
+	written := 0
+	for _, r := range rows {
+		if r.Outcome == string(reconcile.Applied) {
+			written++
+		}
+	}
+	switch {
+	case trigger == TriggerManual:
+		b.WriteString("Manually Triggered System Sync\n")
+	case len(changes) == 1:
+		c := changes[0]
+		fmt.Fprintf(&b, "Resource %s/%s, %s\n", c.Key.Kind, c.Key.Name, c.Type)
+	default:
+		fmt.Fprintf(&b, "System Sync: %d resources changed in the system\n", written)
+	}
+	if trigger == TriggerManual || len(changes) != 1 {
+		b.WriteString("\n")
+		for _, r := range rows {
+			if r.Outcome == string(reconcile.Applied) {
+				fmt.Fprintf(&b, "- %s %s/%s\n", r.Action, r.Kind, r.Name)
+			}
+		}
+	}
+	b.WriteString("\n")
+	author := authorOf(changes, bot)
+	seen := map[string]bool{author.Email: true}
+	for _, c := range changes {
+		if c.User != "" && !seen[c.User] {
+			seen[c.User] = true
+			fmt.Fprintf(&b, "Co-authored-by: %s <%s>\n", c.User, c.User)
+		}
+	}
+	fmt.Fprintf(&b, "Systemsync-Run: %d\n", runID)
+	return b.String()
+}
+
+func reviewBody(reason string, changes []Change, rows []Row) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "System Sync wrote these changes made in the system to a branch because %s.\n\n", reason)
+	b.WriteString("| change | resource | by |\n| --- | --- | --- |\n")
+	by := map[spec.Key]string{}
+	for _, c := range changes {
+		by[c.Key] = c.User
+	}
+	for _, r := range rows {
+		if r.Outcome == string(reconcile.Applied) {
+			k := spec.Key{Kind: r.Kind, Project: r.Project, Name: r.Name}
+			fmt.Fprintf(&b, "| %s | %s `%s` | %s |\n", r.Action, r.Kind, r.Name, by[k])
+		}
+	}
+	return b.String()
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// fileFor returns the bytes of a spec file holding obj: the existing bytes
+// when they already hold it (an unchanged resource is never rewritten),
+// else obj written Rafay-style.
+func fileFor(existing []byte, obj map[string]any) ([]byte, error) {
+	if len(existing) > 0 {
+		if rs, probs := spec.Parse("", existing); len(probs) == 0 && len(rs) == 1 && spec.Equal(rs[0].Object, obj) {
+			return existing, nil
+		}
+	}
+	return spec.Render(obj)
+}

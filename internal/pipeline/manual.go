@@ -1,0 +1,61 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/systemsync/systemsync/internal/gitrepo"
+)
+
+// ErrPipelineNotFound is returned for a pipeline with no active SystemSync stage.
+var ErrPipelineNotFound = errors.New("pipeline not found")
+
+// SyncNow runs a full sync of every SystemSync stage of one pipeline, both
+// ways, as the Run button does: Git → system first (when the stage does
+// it), then system → Git, recorded as one run per stage with trigger
+// Manually Triggered. It returns the run ids.
+func (r *Runner) SyncNow(ctx context.Context, project, name string, auth func(ctx context.Context, st Stage) (gitrepo.Auth, error), opt ExportOptions) ([]int64, error) {
+	stages, _, err := LoadStages(ctx, r.System)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	found := false
+	for _, st := range stages {
+		if st.Pipeline.Project != project || st.Pipeline.Name != name {
+			continue
+		}
+		found = true
+		var a gitrepo.Auth
+		if auth != nil {
+			if a, err = auth(ctx, st); err != nil {
+				return ids, err
+			}
+		}
+		o := opt
+		if st.GitToSystem {
+			applied, err := r.Apply(ctx, st, a, st.Source.Revision, TriggerManual, []byte(`{"manual": true}`))
+			if err != nil {
+				return ids, err
+			}
+			o.RunID, o.PriorRows = applied.Run.ID, applied.Run.Rows
+		}
+		if st.SystemToGit {
+			out, err := r.Export(ctx, st, a, TriggerManual, nil, o)
+			if err != nil {
+				return ids, err
+			}
+			if out.Run != nil {
+				o.RunID = out.Run.ID
+			}
+		}
+		if o.RunID != 0 {
+			ids = append(ids, o.RunID)
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: no active SystemSync stage in pipeline %s/%s", ErrPipelineNotFound, project, name)
+	}
+	return ids, nil
+}
