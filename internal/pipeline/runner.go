@@ -61,7 +61,9 @@ func (s repoSource) Blob(ctx context.Context, sha string, maxSize int64) ([]byte
 // emptyTree is the folder of a repository with no commits yet.
 type emptyTree struct{}
 
-func (emptyTree) Entries(context.Context, string, string) ([]reconcile.TreeEntry, error) { return nil, nil }
+func (emptyTree) Entries(context.Context, string, string) ([]reconcile.TreeEntry, error) {
+	return nil, nil
+}
 func (emptyTree) Blob(context.Context, string, int64) ([]byte, error) {
 	return nil, errors.New("empty repository")
 }

@@ -45,10 +45,10 @@ type Server struct {
 	// AdminKeySource says where the admin key came from (a file path, or the environment).
 	AdminKeySource string
 
-	DB     *store.DB
-	Store  *controller.Store
-	Keys   *controller.Keys
-	Runner *pipeline.Runner
+	DB       *store.DB
+	Store    *controller.Store
+	Keys     *controller.Keys
+	Runner   *pipeline.Runner
 	Queue    *jobs.Queue // nil in local mode
 	Poller   *pipeline.Poller
 	Follower *pipeline.Follower
