@@ -277,13 +277,13 @@ func commitMessage(trigger string, changes []Change, rows []Row, runID int64, bo
 	switch {
 	case trigger == TriggerManual:
 		b.WriteString("Manually Triggered System Sync\n")
-	case len(changes) == 1:
+	case len(changes) == 1 && written == 1:
 		c := changes[0]
 		fmt.Fprintf(&b, "Resource %s/%s, %s\n", c.Key.Kind, c.Key.Name, c.Type)
 	default:
 		fmt.Fprintf(&b, "System Sync: %d resources changed in the system\n", written)
 	}
-	if trigger == TriggerManual || len(changes) != 1 {
+	if trigger == TriggerManual || len(changes) != 1 || written != 1 {
 		b.WriteString("\n")
 		for _, r := range rows {
 			if r.Outcome == string(reconcile.Applied) {

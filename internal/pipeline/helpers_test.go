@@ -13,3 +13,10 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+func writeHook(t *testing.T, path, script string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

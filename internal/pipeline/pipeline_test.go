@@ -46,13 +46,20 @@ func ns(project, name, value string) string {
 }
 
 type env struct {
-	sys    *controllerapi.Client
-	runner *pipeline.Runner
-	poller *pipeline.Poller
-	work   *gittest.Work
+	sys     *controllerapi.Client
+	runner  *pipeline.Runner
+	poller  *pipeline.Poller
+	work    *gittest.Work
+	bareDir string
 }
 
 func setup(t *testing.T, folder string) *env {
+	t.Helper()
+	e, _ := setupWithController(t, folder)
+	return e
+}
+
+func setupWithController(t *testing.T, folder string) (*env, *controllertest.Controller) {
 	t.Helper()
 	ctx := context.Background()
 	c := controllertest.Start(t)
@@ -69,7 +76,8 @@ func setup(t *testing.T, folder string) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(filepath.Join(t.TempDir(), "git"), log), Loader: reconcile.NewLoader(),
 		System: sys, Runs: pipeline.NewRuns(db), Log: log, Snapshot: reconcile.NewSnapshot()}
-	return &env{sys: sys, runner: r, poller: &pipeline.Poller{Runner: r, Interval: time.Second, Log: log}, work: gittest.Clone(t, url)}
+	return &env{sys: sys, runner: r, poller: &pipeline.Poller{Runner: r, Interval: time.Second, Log: log}, work: gittest.Clone(t, url),
+		bareDir: filepath.Join(srv.Root, "specs.git")}, c
 }
 
 func TestStagesFromRealPipelines(t *testing.T) {

@@ -1,0 +1,193 @@
+package pipeline_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/controller/controllertest"
+	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/gittest"
+	"github.com/systemsync/systemsync/internal/pipeline"
+	"github.com/systemsync/systemsync/internal/spec"
+)
+
+// userClient is a person working in the console: their own key and email.
+func userClient(t *testing.T, c *controllertest.Controller, email string) *controllerapi.Client {
+	t.Helper()
+	key := "key-of-" + email
+	if err := c.Keys.Ensure(context.Background(), key, email); err != nil {
+		t.Fatal(err)
+	}
+	return controllerapi.New(c.URL, key)
+}
+
+func nsObj(name, value string) map[string]any {
+	r, _ := spec.Parse("", []byte(ns("default", name, value)))
+	return r[0].Object
+}
+
+// runFollower runs the follower until the test ends.
+func runFollower(t *testing.T, e *env) {
+	t.Helper()
+	f := &pipeline.Follower{Runner: e.runner, Window: 300 * time.Millisecond,
+		Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}, Log: e.runner.Log}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestConsoleChangeBecomesOneCommitByItsAuthor(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"projects/default/namespaces/a.yaml": "# kept comment\n" + ns("default", "a", "dev")}).Commit("a")
+	e.work.Push("main")
+	// A manual run syncs both ways: a.yaml into the system, the system's
+	// Project, Repository and Pipeline into Git.
+	ids, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("manual run: %v %v", ids, err)
+	}
+	run, _ := e.runner.Runs.Get(ctx, ids[0])
+	if run.Trigger != pipeline.TriggerManual || run.Status != pipeline.StatusSuccess {
+		t.Fatalf("manual run %+v", run)
+	}
+	e.work.Run("pull", "-q", "origin", "main")
+	if got := e.work.Run("log", "-1", "--format=%s"); got != "Manually Triggered System Sync" {
+		t.Fatalf("manual run commit: %s", got)
+	}
+	for _, f := range []string{"projects/default.yaml", "projects/default/.gitkeep", "projects/default/repositories/specs.yaml", "projects/default/pipelines/system-sync.yaml"} {
+		if !strings.Contains(e.work.Run("ls-files"), f) {
+			t.Fatalf("%s not exported by the manual run", f)
+		}
+	}
+	if got := e.work.Run("show", "HEAD:projects/default/namespaces/a.yaml"); !strings.HasPrefix(got, "# kept comment") {
+		t.Fatalf("a.yaml was rewritten: %s", got)
+	}
+	runFollower(t, e)
+	time.Sleep(200 * time.Millisecond) // the follower takes its starting position
+
+	alice := userClient(t, c, "alice@example.com")
+	if _, err := alice.Apply(ctx, nsObj("b", "dev")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the commit of b", func() bool {
+		e.work.Run("pull", "-q", "origin", "main")
+		return strings.Contains(e.work.Run("log", "--format=%s", "-1"), "Namespace/b")
+	})
+	if got := e.work.Run("log", "-1", "--format=%an <%ae>|%cn <%ce>|%s"); got != "alice@example.com <alice@example.com>|System Sync <admin@example.com>|Resource Namespace/b, Create" {
+		t.Fatalf("commit: %s", got)
+	}
+	if body := e.work.Run("log", "-1", "--format=%b"); !strings.Contains(body, "Systemsync-Run: ") {
+		t.Fatalf("no run trailer: %s", body)
+	}
+	if got := e.work.Run("show", "HEAD:projects/default/namespaces/b.yaml"); !strings.Contains(got, "name: b") {
+		t.Fatalf("b.yaml: %s", got)
+	}
+	if out := e.work.Run("show", "--stat", "--format=", "HEAD"); strings.Contains(out, "a.yaml") {
+		t.Fatalf("an unchanged file was rewritten: %s", out)
+	}
+
+	// A burst from two people in one window: one commit.
+	bob := userClient(t, c, "bob@example.com")
+	before := e.work.Run("rev-parse", "HEAD")
+	alice.Apply(ctx, nsObj("c", "dev"))
+	bob.Apply(ctx, nsObj("d", "dev"))
+	alice.Delete(ctx, "Namespace", "default", "b")
+	waitFor(t, "the burst's commit", func() bool {
+		e.work.Run("pull", "-q", "origin", "main")
+		return e.work.Run("rev-parse", "HEAD") != before
+	})
+	time.Sleep(time.Second) // nothing else may follow
+	e.work.Run("pull", "-q", "origin", "main")
+	if n := e.work.Run("rev-list", "--count", before+"..HEAD"); n != "1" {
+		t.Fatalf("%s commits for one burst", n)
+	}
+	msg := e.work.Run("log", "-1", "--format=%B")
+	if !strings.Contains(msg, "3 resources changed") || !strings.Contains(msg, "Co-authored-by: bob@example.com") {
+		t.Fatalf("burst message:\n%s", msg)
+	}
+	files := e.work.Run("ls-files")
+	if strings.Contains(files, "b.yaml") || !strings.Contains(files, "c.yaml") || !strings.Contains(files, "d.yaml") ||
+		!strings.Contains(files, "projects/default/.gitkeep") {
+		t.Fatalf("files after the burst:\n%s", files)
+	}
+
+	// The bot's own commits are not applied back: the poller finds nothing to do.
+	runsBefore, _ := e.runner.Runs.List(ctx, "default/system-sync", 100)
+	e.poller.PollOnce(ctx)
+	runsAfter, _ := e.runner.Runs.List(ctx, "default/system-sync", 100)
+	if len(runsAfter) != len(runsBefore) {
+		t.Fatalf("the bot's own commit started a run: %d → %d runs", len(runsBefore), len(runsAfter))
+	}
+}
+
+func TestSecretIsNotExportedOthersAre(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
+	e.work.Push("main")
+	runFollower(t, e)
+	time.Sleep(200 * time.Millisecond)
+	alice := userClient(t, c, "alice@example.com")
+	withPassword := map[string]any{"apiVersion": "integrations.k8smgmt.io/v3", "kind": "Repository",
+		"metadata": map[string]any{"name": "creds", "project": "default"},
+		"spec":     map[string]any{"type": "Git", "endpoint": "https://example.com/r.git", "credentials": map[string]any{"username": "u", "password": "hunter2"}}}
+	if _, err := alice.Apply(ctx, withPassword); err != nil {
+		t.Fatal(err)
+	}
+	alice.Apply(ctx, nsObj("ok", "dev"))
+	waitFor(t, "the export", func() bool {
+		e.work.Run("pull", "-q", "origin", "main")
+		return strings.Contains(e.work.Run("ls-files"), "namespaces/ok.yaml")
+	})
+	if strings.Contains(e.work.Run("ls-files"), "creds.yaml") {
+		t.Fatal("a clear-text password was written to Git")
+	}
+	var failed bool
+	runs, _ := e.runner.Runs.List(ctx, "default/system-sync", 10)
+	for _, r := range runs {
+		run, _ := e.runner.Runs.Get(ctx, r.ID)
+		for _, row := range run.Rows {
+			if row.Name == "creds" && row.Outcome == "failed" && strings.Contains(row.Message, "SecretSealer") {
+				failed = true
+			}
+		}
+	}
+	if !failed {
+		t.Fatal("no failed run row pointing at the Secret Sealer")
+	}
+}
+
+func TestProtectedBranchGoesToAReviewBranch(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
+	e.work.Push("main")
+	gittest.Git(t, e.bareDir, "config", "receive.denyCurrentBranch", "ignore")
+	hook := e.bareDir + "/hooks/pre-receive"
+	writeHook(t, hook, "#!/bin/sh\nwhile read old new ref; do [ \"$ref\" = refs/heads/main ] && { echo 'protected branch hook declined'; exit 1; }; done\nexit 0\n")
+	runFollower(t, e)
+	time.Sleep(200 * time.Millisecond)
+	userClient(t, c, "alice@example.com").Apply(ctx, nsObj("p", "dev"))
+	waitFor(t, "a systemsync/ branch", func() bool {
+		return strings.Contains(gittest.Git(t, e.bareDir, "branch", "--list", "systemsync/*"), "systemsync/")
+	})
+	if got := gittest.Git(t, e.bareDir, "log", "-1", "--format=%s", "main"); got != "init" {
+		t.Fatalf("main moved: %s", got)
+	}
+}
