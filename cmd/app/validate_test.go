@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"projects/default.yaml": "apiVersion: system.k8smgmt.io/v3\nkind: Project\nmetadata:\n  name: default\nspec:\n  default: true\n",
+		"projects/default/namespaces/good.yaml": namespaceYAML("good"),
+		"projects/default/namespaces/bad.yaml":  strings.Replace(namespaceYAML("bad"), "name: bad", "name: Bad_Name", 1),
+		"projects/default/repositories/git.yaml": "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: git\n  project: default\nspec:\n" +
+			"  type: Git\n  endpoint: https://example.com/r.git\n  credentials:\n    password: hunter2\n",
+		"README.md": "not a spec\n",
+	})
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"validate", dir}, &out, &errb, nil)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{
+		"projects/default/namespaces/bad.yaml:4: metadata.name:",
+		"projects/default/repositories/git.yaml:10: spec.credentials.password:",
+	}
+	if len(lines) < len(want) {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	for _, w := range want {
+		found := false
+		for _, l := range lines {
+			if strings.HasPrefix(l, w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line starting %q in:\n%s", w, out.String())
+		}
+	}
+	if !strings.Contains(errb.String(), "4 spec files checked") {
+		t.Errorf("summary: %s", errb.String())
+	}
+}
+
+func TestValidateCleanTreeExits0(t *testing.T) {
+	dir := writeTree(t, map[string]string{"projects/default/namespaces/good.yaml": namespaceYAML("good")})
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"validate", dir}, &out, &errb, nil); code != 0 || out.Len() != 0 {
+		t.Fatalf("exit %d, output %q %q", code, out.String(), errb.String())
+	}
+	if code := run(context.Background(), []string{"validate", filepath.Join(dir, "missing")}, &out, &errb, nil); code != 2 {
+		t.Fatalf("missing path: exit %d", code)
+	}
+}
