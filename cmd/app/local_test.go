@@ -24,12 +24,13 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestLocalModePushChangesTheSystem walks the README: clone the demo
-// repository, push a namespace, and see the system follow.
-func TestLocalModePushChangesTheSystem(t *testing.T) {
+// TestLocalModeSyncsBothWays walks the README: clone the demo repository,
+// push a namespace and see the system follow; change the system through the
+// API and pull the commit.
+func TestLocalModeSyncsBothWays(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"SYSTEMSYNC_DATA_DIR=" + dir, "SYSTEMSYNC_LISTEN=127.0.0.1:0", "SYSTEMSYNC_API_KEY=local-key",
-		"SYSTEMSYNC_POLL_INTERVAL=200ms", "SYSTEMSYNC_DATABASE_URL=" + storetest.URL(t)}
+		"SYSTEMSYNC_POLL_INTERVAL=200ms", "SYSTEMSYNC_COMMIT_WINDOW=200ms", "SYSTEMSYNC_DATABASE_URL=" + storetest.URL(t)}
 	base, stdout, _, _ := startInProcess(t, env)
 	repo := filepath.Join(dir, "repos", "demo.git")
 	if !strings.Contains(stdout.String(), "git clone "+repo) {
@@ -58,9 +59,28 @@ func TestLocalModePushChangesTheSystem(t *testing.T) {
 			if code != 200 || !strings.Contains(body, `"status":"Success"`) {
 				t.Fatalf("runs after the push: %d %s", code, body)
 			}
-			return
+			break
+		}
+		if time.Now().After(deadline.Add(-100 * time.Millisecond)) {
+			t.Fatal("the pushed namespace did not reach the system within 20s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("the pushed namespace did not reach the system within 20s")
+
+	// The other way: a change through the API becomes a commit, by the key's user.
+	if code, body := do(t, "POST", base+"/apis/infra.k8smgmt.io/v3/projects/default/namespaces", "local-key", namespaceYAML("from-console")); code != 201 {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		git(t, work, "pull", "-q", "origin", "main")
+		if _, err := os.Stat(filepath.Join(work, "projects", "default", "namespaces", "from-console.yaml")); err == nil {
+			if got := git(t, work, "log", "-1", "--format=%ae|%ce"); got != "admin@localhost|systemsync-bot@localhost" {
+				t.Fatalf("commit author|committer = %s", got)
+			}
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the console change did not reach the demo repository within 20s")
 }
