@@ -93,6 +93,21 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		}
 		files, rows, saves := r.exportFiles(ctx, repo, base, planned)
 		rows = append(append([]Row(nil), opt.PriorRows...), rows...)
+		conflicts := conflictFiles(ctx, repo, base, planned, changes)
+		if len(conflicts) > 0 {
+			if err := start(base); err != nil {
+				return nil, err
+			}
+			if msg, err := r.pushConflicts(ctx, repo, auth, st, base, id, conflicts, opt); err != nil {
+				return r.failExport(ctx, id, base, rows, err)
+			} else {
+				for i := range rows {
+					if rows[i].Action == string(reconcile.Conflict) {
+						rows[i].Message += "; " + msg
+					}
+				}
+			}
+		}
 		if len(files) == 0 && len(rows) == 0 {
 			if id == 0 {
 				return &Exported{}, nil
@@ -152,6 +167,63 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		}
 		return r.finishExport(ctx, id, sha, out.Branch, rows, out)
 	}
+}
+
+// conflictFiles are the system's versions of the keys in conflict.
+// Only keys among changes count (all, for a manual run): a conflict is
+// shown once, when the change that made it arrives, not on every export.
+func conflictFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, changes []Change) []gitrepo.FileChange {
+	var out []gitrepo.FileChange
+	changed := map[spec.Key]bool{}
+	for _, c := range changes {
+		changed[c.Key] = true
+	}
+	for _, c := range p.Plan.Changes {
+		if c.Action != reconcile.Conflict || (changes != nil && !changed[c.Key]) {
+			continue
+		}
+		if c.System() == nil {
+			out = append(out, gitrepo.FileChange{Path: c.Path, Delete: true})
+			continue
+		}
+		if len(spec.Secrets(&spec.Resource{Object: c.System()})) > 0 {
+			continue
+		}
+		var existing []byte
+		if base != "" {
+			existing, _ = repo.ReadFile(ctx, base, c.Path)
+		}
+		if data, err := fileFor(existing, spec.Canonical(c.System())); err == nil {
+			out = append(out, gitrepo.FileChange{Path: c.Path, Data: data})
+		}
+	}
+	return out
+}
+
+// pushConflicts puts the system's versions of conflicting resources on the
+// branch systemsync/conflict-<run id> (a pull request on GitHub) for people
+// to decide; neither side is overwritten.
+func (r *Runner) pushConflicts(ctx context.Context, repo *gitrepo.Repo, auth gitrepo.Auth, st Stage, base string, id int64, files []gitrepo.FileChange, opt ExportOptions) (string, error) {
+	branch := fmt.Sprintf("systemsync/conflict-%d", id)
+	now := time.Now()
+	sig := gitrepo.Signature{Name: opt.Bot.Name, Email: opt.Bot.Email, When: now}
+	msg := fmt.Sprintf("System Sync: the system's version of %d resource(s) in conflict\n\nThese resources changed in Git and in the system since the last sync.\nMerge this branch to keep the system's version; close it to keep Git's.\n\nSystemsync-Run: %d\n", len(files), id)
+	sha, err := repo.Commit(ctx, base, files, sig, sig, msg)
+	if errors.Is(err, gitrepo.ErrNoChanges) {
+		return "no difference left to show", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := repo.Push(ctx, auth, sha, branch, true); err != nil {
+		return "", err
+	}
+	if opt.Open != nil {
+		if err := opt.Open(ctx, st, branch, firstLine(msg), msg); err != nil {
+			return "", err
+		}
+	}
+	return "the system's version is on branch " + branch, nil
 }
 
 type stateSave struct {

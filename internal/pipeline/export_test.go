@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,45 @@ func TestProtectedBranchGoesToAReviewBranch(t *testing.T) {
 	})
 	if got := gittest.Git(t, e.bareDir, "log", "-1", "--format=%s", "main"); got != "init" {
 		t.Fatalf("main moved: %s", got)
+	}
+}
+
+func TestConflictGoesToABranchAndOverwritesNothing(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"projects/default/namespaces/x.yaml": ns("default", "x", "v1")}).Commit("x")
+	e.work.Push("main")
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}}); err != nil {
+		t.Fatal(err)
+	}
+	e.work.Run("pull", "-q", "origin", "main")
+	// Git changes x...
+	e.work.Write(map[string]string{"projects/default/namespaces/x.yaml": ns("default", "x", "from-git")}).Commit("git side")
+	e.work.Push("main")
+	gitHead := e.work.Run("rev-parse", "HEAD")
+	// ...and so does a person in the console, differently, before the bot sees the push.
+	runFollower(t, e)
+	time.Sleep(200 * time.Millisecond)
+	userClient(t, c, "alice@example.com").Apply(ctx, nsObj("x", "from-console"))
+	waitFor(t, "a conflict branch", func() bool {
+		return strings.Contains(gittest.Git(t, e.bareDir, "branch", "--list", "systemsync/conflict-*"), "systemsync/conflict-")
+	})
+	branch := strings.TrimSpace(strings.TrimPrefix(gittest.Git(t, e.bareDir, "branch", "--list", "systemsync/conflict-*"), "*"))
+	if got := gittest.Git(t, e.bareDir, "show", branch+":projects/default/namespaces/x.yaml"); !strings.Contains(got, "from-console") {
+		t.Fatalf("the conflict branch does not carry the system's version:\n%s", got)
+	}
+	if got := gittest.Git(t, e.bareDir, "rev-parse", "main"); got != gitHead {
+		t.Fatal("main was overwritten")
+	}
+	// The Git side does not overwrite the system either.
+	e.poller.PollOnce(ctx)
+	obj, _ := e.sys.Get(ctx, "Namespace", "default", "x")
+	if !strings.Contains(fmt.Sprint(obj["spec"]), "from-console") {
+		t.Fatalf("the system was overwritten: %v", obj["spec"])
+	}
+	runs, _ := e.runner.Runs.List(ctx, "default/system-sync", 10)
+	run, _ := e.runner.Runs.Get(ctx, runs[0].ID)
+	if len(run.Rows) == 0 || run.Rows[0].Action != "conflict" {
+		t.Fatalf("the latest run does not show the conflict: %+v", run.Rows)
 	}
 }
