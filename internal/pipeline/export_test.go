@@ -232,3 +232,103 @@ func TestConflictGoesToABranchAndOverwritesNothing(t *testing.T) {
 		t.Fatalf("the latest run does not show the conflict: %+v", run.Rows)
 	}
 }
+
+func TestKilledBeforeTheCommitCommitsOnceAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
+	e.work.Push("main")
+	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
+	e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot})
+	before := gittest.Git(t, e.bareDir, "rev-parse", "main")
+
+	// A follower with a long window is killed while it gathers the change.
+	f := &pipeline.Follower{Runner: e.runner, Window: 5 * time.Second, Bot: bot, Log: e.runner.Log}
+	fctx, kill := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(fctx) }()
+	time.Sleep(200 * time.Millisecond)
+	userClient(t, c, "alice@example.com").Apply(ctx, nsObj("late", "dev"))
+	time.Sleep(500 * time.Millisecond)
+	kill()
+	<-done
+	if got := gittest.Git(t, e.bareDir, "rev-parse", "main"); got != before {
+		t.Fatal("a commit happened before the window closed")
+	}
+
+	// Restarted, it resumes from the stored revision and commits once.
+	runFollower(t, e)
+	waitFor(t, "the commit after the restart", func() bool {
+		return gittest.Git(t, e.bareDir, "rev-parse", "main") != before
+	})
+	time.Sleep(time.Second)
+	if n := gittest.Git(t, e.bareDir, "rev-list", "--count", before+"..main"); n != "1" {
+		t.Fatalf("%s commits after the restart, want 1", n)
+	}
+	if got := gittest.Git(t, e.bareDir, "log", "-1", "--format=%s", "main"); got != "Resource Namespace/late, Create" {
+		t.Fatalf("commit: %s", got)
+	}
+}
+
+// TestAlternatingChangesSettleWithoutLoops makes 100 changes, alternating a
+// push to Git and a change in the console, with the poller and the follower
+// both running: each change gives exactly one run, and nothing more follows.
+func TestAlternatingChangesSettleWithoutLoops(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
+	e.work.Push("main")
+	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
+	e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot})
+	e.poller.PollOnce(ctx)
+	f := &pipeline.Follower{Runner: e.runner, Window: 20 * time.Millisecond, Bot: bot, Log: e.runner.Log}
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(fctx) }()
+	defer func() { stop(); <-done }()
+	time.Sleep(200 * time.Millisecond)
+
+	runsBefore, _ := e.runner.Runs.List(ctx, "default/system-sync", 1000)
+	alice := userClient(t, c, "alice@example.com")
+	const n = 100
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("ns-%03d", i)
+		if i%2 == 0 {
+			e.work.Run("pull", "-q", "origin", "main")
+			e.work.Write(map[string]string{"projects/default/namespaces/" + name + ".yaml": ns("default", name, "git")}).Commit("add " + name)
+			e.work.Push("main")
+			if err := e.poller.PollOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			head := gittest.Git(t, e.bareDir, "rev-parse", "main")
+			if _, err := alice.Apply(ctx, nsObj(name, "console")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the export of "+name, func() bool { return gittest.Git(t, e.bareDir, "rev-parse", "main") != head })
+			e.poller.PollOnce(ctx) // the bot's own commit: nothing to do
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	e.poller.PollOnce(ctx)
+	head := gittest.Git(t, e.bareDir, "rev-parse", "main")
+	time.Sleep(time.Second)
+	e.poller.PollOnce(ctx)
+	if got := gittest.Git(t, e.bareDir, "rev-parse", "main"); got != head {
+		t.Fatal("commits kept coming after the changes stopped")
+	}
+	runs, _ := e.runner.Runs.List(ctx, "default/system-sync", 1000)
+	if got := len(runs) - len(runsBefore); got != n {
+		t.Fatalf("%d runs for %d changes", got, n)
+	}
+	list, _ := e.sys.ListAll(ctx, "Namespace", "default")
+	if len(list) != n {
+		t.Fatalf("%d namespaces in the system, want %d", len(list), n)
+	}
+	if files := strings.Count(e.work.Run("ls-tree", "-r", "--name-only", "origin/main"), "namespaces/"); files != n {
+		e.work.Run("fetch", "-q")
+		if files = strings.Count(e.work.Run("ls-tree", "-r", "--name-only", "origin/main"), "namespaces/"); files != n {
+			t.Fatalf("%d namespace files in Git, want %d", files, n)
+		}
+	}
+}
