@@ -24,7 +24,7 @@ func writeTree(t *testing.T, files map[string]string) string {
 
 func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 	dir := writeTree(t, map[string]string{
-		"projects/default.yaml": "apiVersion: system.k8smgmt.io/v3\nkind: Project\nmetadata:\n  name: default\nspec:\n  default: true\n",
+		"projects/default.yaml":                 "apiVersion: system.k8smgmt.io/v3\nkind: Project\nmetadata:\n  name: default\nspec:\n  default: true\n",
 		"projects/default/namespaces/good.yaml": namespaceYAML("good"),
 		"projects/default/namespaces/bad.yaml":  strings.Replace(namespaceYAML("bad"), "name: bad", "name: Bad_Name", 1),
 		"projects/default/repositories/git.yaml": "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: git\n  project: default\nspec:\n" +
