@@ -33,6 +33,8 @@ import (
 )
 
 type options struct {
+	changes   int
+	burst     int
 	benches   map[string]bool
 	files     int
 	prs       int
@@ -54,7 +56,9 @@ func main() {
 		return
 	}
 	var o options
-	benches := flag.String("bench", "pr,cold,mem,webhook", "benchmarks to run, comma-separated: pr, cold, mem, webhook")
+	benches := flag.String("bench", "pr,cold,mem,webhook,export", "benchmarks to run, comma-separated: pr, cold, mem, webhook, export")
+	flag.IntVar(&o.changes, "changes", 200, "changes timed one by one by the export-latency benchmark")
+	flag.IntVar(&o.burst, "burst", 1000, "changes in the 10-second burst of the export benchmark")
 	flag.IntVar(&o.files, "files", 10000, "spec files in the repository (spectest.Generate(n, 1))")
 	flag.IntVar(&o.prs, "prs", 10, "pull-request commits planned by the warm-plan benchmark")
 	flag.IntVar(&o.changed, "changed", 10, "files each pull-request commit changes")
@@ -70,11 +74,11 @@ func main() {
 	for _, b := range strings.Split(*benches, ",") {
 		b = strings.TrimSpace(b)
 		switch b {
-		case "pr", "cold", "mem", "webhook":
+		case "pr", "cold", "mem", "webhook", "export":
 			o.benches[b] = true
 		case "":
 		default:
-			fmt.Fprintf(os.Stderr, "bench-sync: unknown benchmark %q (pr, cold, mem, webhook)\n", b)
+			fmt.Fprintf(os.Stderr, "bench-sync: unknown benchmark %q (pr, cold, mem, webhook, export)\n", b)
 			os.Exit(2)
 		}
 	}
@@ -113,6 +117,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.benches["webhook"] {
 		if err := runWebhookBench(ctx, o); err != nil {
+			return err
+		}
+	}
+	if o.benches["export"] {
+		if err := runExportBenches(ctx, o); err != nil {
 			return err
 		}
 	}

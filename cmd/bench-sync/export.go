@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/systemsync/systemsync/internal/controller"
+	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/pipeline"
+	"github.com/systemsync/systemsync/internal/reconcile"
+	"github.com/systemsync/systemsync/internal/spec"
+	"github.com/systemsync/systemsync/internal/spec/spectest"
+)
+
+const userEmail = "console-user@example.com"
+
+// exportEnv is a controller, an empty bare repository served over HTTP,
+// and a runner whose stage writes system changes to it.
+type exportEnv struct {
+	tmp    string
+	ctl    *controllerEnv
+	gs     *gitServer
+	bare   string // the bare repository's folder
+	user   *controllerapi.Client
+	runner *pipeline.Runner
+	stage  pipeline.Stage
+	bot    pipeline.Identity
+}
+
+func setupExportEnv(ctx context.Context, name string) (*exportEnv, error) {
+	tmp, err := os.MkdirTemp("", "bench-export-")
+	if err != nil {
+		return nil, err
+	}
+	e := &exportEnv{tmp: tmp, bot: pipeline.Identity{Name: "System Sync", Email: benchEmail}}
+	if e.ctl, err = startController(ctx, tmp); err != nil {
+		return nil, err
+	}
+	if err := controller.NewKeys(e.ctl.db).Ensure(ctx, "user-key", userEmail); err != nil {
+		return nil, err
+	}
+	e.user = controllerapi.New(e.ctl.url, "user-key")
+	root := filepath.Join(tmp, "repos")
+	os.MkdirAll(root, 0o755)
+	if e.gs, err = newGitServer(root); err != nil {
+		return nil, err
+	}
+	url, err := e.gs.newBare(name)
+	if err != nil {
+		return nil, err
+	}
+	e.bare = filepath.Join(root, name+".git")
+	sys := controllerapi.New(e.ctl.url, benchKey)
+	if _, err := sys.Apply(ctx, map[string]any{"apiVersion": "system.k8smgmt.io/v3", "kind": "Project",
+		"metadata": map[string]any{"name": "default"}, "spec": map[string]any{"default": true}}); err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.runner = &pipeline.Runner{DB: e.ctl.db, Git: gitrepo.NewManager(filepath.Join(tmp, "clones"), log), Loader: reconcile.NewLoader(),
+		System: sys, Runs: pipeline.NewRuns(e.ctl.db), Log: log, Snapshot: reconcile.NewSnapshot()}
+	ref := pipeline.RepoRef{Repository: name, Revision: "main", URL: url}
+	e.stage = pipeline.Stage{Pipeline: spec.Key{Kind: "Pipeline", Project: "default", Name: "bench"}, Name: "sync",
+		SystemToGit: true, Source: ref, Dest: ref, Scope: reconcile.Scope{}}
+	return e, nil
+}
+
+func (e *exportEnv) close() {
+	e.runner.Git.Close()
+	e.gs.close()
+	e.ctl.close()
+	os.RemoveAll(e.tmp)
+}
+
+// mainRef reads the bare repository's main branch the way git stores it after a push.
+func (e *exportEnv) mainRef() string {
+	if b, err := os.ReadFile(filepath.Join(e.bare, "refs", "heads", "main")); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
+}
+
+// follow runs a follower until the returned stop is called.
+func (e *exportEnv) follow(window time.Duration) func() {
+	f := &pipeline.Follower{Runner: e.runner, Window: window, Bot: e.bot, Log: e.runner.Log}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
+func nsObject(name string, i int) map[string]any {
+	return map[string]any{"apiVersion": "infra.k8smgmt.io/v3", "kind": "Namespace",
+		"metadata": map[string]any{"name": name, "project": "default"},
+		"spec":     map[string]any{"placement": map[string]any{"labels": []any{map[string]any{"key": "rev", "value": fmt.Sprint("r", i)}}}}}
+}
+
+func runExportBenches(ctx context.Context, o options) error {
+	if err := benchChangeToCommit(ctx, o); err != nil {
+		return err
+	}
+	if err := benchBurst(ctx, o); err != nil {
+		return err
+	}
+	return benchFullExport(ctx, o)
+}
+
+// benchChangeToCommit: one change through the API at a time, timed until
+// the commit is on the bare repository's main, less the gathering window.
+func benchChangeToCommit(ctx context.Context, o options) error {
+	e, err := setupExportEnv(ctx, "latency")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	const window = 20 * time.Millisecond
+	stop := e.follow(window)
+	defer stop()
+	time.Sleep(300 * time.Millisecond)
+	var lat []time.Duration
+	for i := 0; i < o.changes; i++ {
+		before := e.mainRef()
+		t0 := time.Now()
+		if _, err := e.user.Apply(ctx, nsObject(fmt.Sprintf("ns-%d", i%20), i)); err != nil {
+			return err
+		}
+		for e.mainRef() == before {
+			if time.Since(t0) > 30*time.Second {
+				return fmt.Errorf("change %d not committed within 30s", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		lat = append(lat, time.Since(t0)-window)
+	}
+	sortDur(lat)
+	fmt.Printf("### System → Git: one change through the API → commit pushed (%d changes)\n\n", o.changes)
+	fmt.Printf("Each change is an apply through the API by a console user; timed until the bare repository's `main` (served by git http-backend) holds the commit, less the %v gathering window. Goal p99 ≤ 500 ms.\n\n", window)
+	fmt.Println("| p50 | p90 | p99 | max |")
+	fmt.Println("| --- | --- | --- | --- |")
+	fmt.Printf("| %s | %s | %s | %s |\n\n", ms(pct(lat, 50)), ms(pct(lat, 90)), ms(pct(lat, 99)), ms(lat[len(lat)-1]))
+	fmt.Printf("Goal p99 ≤ 500 ms: %s.\n\n", verdict(pct(lat, 99) <= 500*time.Millisecond))
+	return nil
+}
+
+// benchBurst: 1,000 changes over 10 s from 4 clients, default 2 s window.
+func benchBurst(ctx context.Context, o options) error {
+	e, err := setupExportEnv(ctx, "burst")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	stop := e.follow(2 * time.Second)
+	defer stop()
+	time.Sleep(300 * time.Millisecond)
+	n := o.burst
+	interval := 10 * time.Second / time.Duration(n)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errc := make(chan error, n)
+	tick := time.NewTicker(interval)
+	for i := 0; i < n; i++ {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.user.Apply(ctx, nsObject(fmt.Sprintf("burst-%04d", i), i)); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	tick.Stop()
+	wg.Wait()
+	sent := time.Since(start)
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	var files int
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _ := gitCmd(e.bare, "ls-tree", "-r", "--name-only", "main")
+		files = strings.Count(out, "namespaces/burst-")
+		if files == n {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	settled := time.Since(start)
+	time.Sleep(3 * time.Second) // nothing more may come
+	count, _ := gitCmd(e.bare, "rev-list", "--count", "main")
+	fmt.Printf("### System → Git: a burst of %d changes in %v\n\n", n, sent.Round(100*time.Millisecond))
+	fmt.Println("4 clients' worth of applies paced evenly over 10 s by one console user; the follower gathers changes for 2 s (the default window) per commit. Goal: every change in Git, ≤ 10 commits, nothing lost.")
+	fmt.Println()
+	fmt.Println("| changes sent | files in Git | commits | all in Git after |")
+	fmt.Println("| --- | --- | --- | --- |")
+	fmt.Printf("| %d | %d | %s | %s |\n\n", n, files, strings.TrimSpace(count), ms(settled))
+	var commits int
+	fmt.Sscan(strings.TrimSpace(count), &commits)
+	fmt.Printf("Goal: %s.\n\n", verdict(files == n && commits <= 10))
+	return nil
+}
+
+// benchFullExport: 10,000 resources exported into an empty repository,
+// against rendering them to bytes; then a re-export that must write nothing.
+func benchFullExport(ctx context.Context, o options) error {
+	e, err := setupExportEnv(ctx, "full")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var objs []map[string]any
+	for _, f := range spectest.Generate(o.files, 1) {
+		rs, probs := spec.Parse(f.Path, f.Data)
+		if len(probs) > 0 {
+			return fmt.Errorf("%s: %v", f.Path, probs[0])
+		}
+		objs = append(objs, rs[0].Object)
+	}
+	if err := applyAll(ctx, e.user, objs); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for _, obj := range objs {
+		if _, err := spec.Render(spec.Canonical(obj)); err != nil {
+			return err
+		}
+	}
+	floor := time.Since(t0)
+	t0 = time.Now()
+	out, err := e.runner.Export(ctx, e.stage, gitrepo.Auth{}, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot})
+	if err != nil {
+		return err
+	}
+	full := time.Since(t0)
+	files, _ := gitCmd(e.bare, "ls-tree", "-r", "--name-only", "main")
+	t0 = time.Now()
+	again, err := e.runner.Export(ctx, e.stage, gitrepo.Auth{}, pipeline.TriggerInternal, nil, pipeline.ExportOptions{Bot: e.bot})
+	if err != nil {
+		return err
+	}
+	re := time.Since(t0)
+	fmt.Printf("### Full export of %d resources into an empty folder\n\n", len(objs))
+	fmt.Println("`Runner.Export` of a manual run: plan against the system, render every resource Rafay-style, one commit, push over HTTP. Floor: render the same resources to bytes (`spec.Render`). Goal ≤ 2× the floor; a re-export of the unchanged system writes nothing.")
+	fmt.Println()
+	fmt.Println("| | time | / floor |")
+	fmt.Println("| --- | --- | --- |")
+	fmt.Printf("| floor: render %d resources | %s | 1.00× |\n", len(objs), ms(floor))
+	fmt.Printf("| full export (commit %s…, %d files) | %s | %.2f× |\n", short(out.Commit), strings.Count(files, "\n")+1, ms(full), ratio(full, floor))
+	fmt.Printf("| re-export of the unchanged system | %s | %.2f× |\n\n", ms(re), ratio(re, floor))
+	fmt.Printf("Goal ≤ 2× floor: %s. Re-export writes nothing: %s.\n\n", verdict(ratio(full, floor) <= 2), verdict(again.Commit == ""))
+	return nil
+}
+
+func short(s string) string {
+	if len(s) > 7 {
+		return s[:7]
+	}
+	return s
+}
