@@ -63,12 +63,31 @@ func setupExportEnv(ctx context.Context, name string) (*exportEnv, error) {
 		"metadata": map[string]any{"name": "default"}, "spec": map[string]any{"default": true}}); err != nil {
 		return nil, err
 	}
+	// The follower finds its stages in the controller, as the server's does.
+	for _, obj := range []map[string]any{
+		{"apiVersion": "integrations.k8smgmt.io/v3", "kind": "Repository", "metadata": map[string]any{"name": "bench", "project": "default"},
+			"spec": map[string]any{"type": "Git", "endpoint": url}},
+		{"apiVersion": "gitops.k8smgmt.io/v3", "kind": "Pipeline", "metadata": map[string]any{"name": "bench", "project": "default"},
+			"spec": map[string]any{"sharing": map[string]any{"enabled": true, "projects": []any{map[string]any{"name": "*"}}},
+				"stages": []any{map[string]any{"name": "sync", "type": "SystemSync", "config": map[string]any{
+					"gitToSystemSync": false, "systemToGitSync": true, "sourceAsDestination": true,
+					"sourceRepo": map[string]any{"repository": "bench", "revision": "main"}}}}}},
+	} {
+		if _, err := controllerapi.New(e.ctl.url, benchKey).Apply(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.runner = &pipeline.Runner{DB: e.ctl.db, Git: gitrepo.NewManager(filepath.Join(tmp, "clones"), log), Loader: reconcile.NewLoader(),
 		System: sys, Runs: pipeline.NewRuns(e.ctl.db), Log: log, Snapshot: reconcile.NewSnapshot()}
 	ref := pipeline.RepoRef{Repository: name, Revision: "main", URL: url}
 	e.stage = pipeline.Stage{Pipeline: spec.Key{Kind: "Pipeline", Project: "default", Name: "bench"}, Name: "sync",
 		SystemToGit: true, Source: ref, Dest: ref, Scope: reconcile.Scope{}}
+	// A first export writes what the controller already holds (the project,
+	// the repository, the pipeline), so that the timed changes start from a synced state.
+	if _, err := e.runner.Export(ctx, e.stage, gitrepo.Auth{}, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

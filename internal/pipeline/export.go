@@ -255,7 +255,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 				continue
 			}
 			var existing []byte
-			if base != "" {
+			if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
 				data, err := repo.ReadFile(ctx, base, c.Path)
 				if err != nil && !errors.Is(err, gitrepo.ErrNotFound) {
 					row(c, string(reconcile.Failed), err.Error())
