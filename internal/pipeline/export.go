@@ -193,7 +193,7 @@ func conflictFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Plan
 		if base != "" {
 			existing, _ = repo.ReadFile(ctx, base, c.Path)
 		}
-		if data, err := fileFor(existing, spec.Canonical(c.System())); err == nil {
+		if data, err := spec.EditFile(existing, spec.Canonical(c.System())); err == nil {
 			out = append(out, gitrepo.FileChange{Path: c.Path, Data: data})
 		}
 	}
@@ -263,7 +263,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 				}
 				existing = data
 			}
-			data, err := fileFor(existing, spec.Canonical(obj))
+			data, err := spec.EditFile(existing, spec.Canonical(obj))
 			if err != nil {
 				row(c, string(reconcile.Failed), err.Error())
 				continue
@@ -396,16 +396,4 @@ func reviewBody(reason string, changes []Change, rows []Row) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-// fileFor returns the bytes of a spec file holding obj: the existing bytes
-// when they already hold it (an unchanged resource is never rewritten),
-// else obj written Rafay-style.
-func fileFor(existing []byte, obj map[string]any) ([]byte, error) {
-	if len(existing) > 0 {
-		if rs, probs := spec.Parse("", existing); len(probs) == 0 && len(rs) == 1 && spec.Equal(rs[0].Object, obj) {
-			return existing, nil
-		}
-	}
-	return spec.Render(obj)
 }

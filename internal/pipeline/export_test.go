@@ -332,3 +332,60 @@ func TestAlternatingChangesSettleWithoutLoops(t *testing.T) {
 		}
 	}
 }
+
+// TestRealExportsRoundTripAndEditInPlace puts Rafay's own exports in Git,
+// syncs them into the system and back, then changes one field in the
+// console: the commit changes that line only.
+func TestRealExportsRoundTripAndEditInPlace(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	files := map[string]string{
+		"projects/default/namespaces/argocd.yaml":      "../../../shared/testdata/rafay-specs/namespace/syncrepo-argocd-namespace.yaml",
+		"projects/default/namespaces/autoscaler.yaml":  "../../../shared/testdata/rafay-specs/namespace/syncrepo-autoscaler-namespace.yaml",
+		"projects/default/addons/argocd.yaml":          "../../../shared/testdata/rafay-specs/addon/syncrepo-argocd-helm-catalog-addon.yaml",
+		"projects/default/blueprints/eks-presales.yaml": "../../../shared/testdata/rafay-specs/blueprint/syncrepo-eks-presales-blueprint.yaml",
+	}
+	content := map[string]string{}
+	for path, src := range files {
+		data := strings.ReplaceAll(string(mustRead(t, src)), "project: shared-infra-team", "project: default")
+		content[path] = data
+	}
+	e.work.Write(content).Commit("real exports")
+	e.work.Push("main")
+	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+		t.Fatal(err)
+	}
+	e.work.Run("pull", "-q", "origin", "main")
+	for path, want := range content {
+		if got := e.work.Run("show", "HEAD:"+path) + "\n"; got != want {
+			t.Fatalf("%s changed on the round trip:\n%s", path, got)
+		}
+	}
+	runFollower(t, e)
+	time.Sleep(200 * time.Millisecond)
+	obj, err := e.sys.Get(ctx, "Addon", "default", "argocd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(obj["metadata"].(map[string]any), "resourceVersion")
+	obj["spec"].(map[string]any)["version"] = "v9"
+	before := e.work.Run("rev-parse", "HEAD")
+	if _, err := userClient(t, c, "erin@example.com").Apply(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the commit", func() bool {
+		e.work.Run("pull", "-q", "origin", "main")
+		return e.work.Run("rev-parse", "HEAD") != before
+	})
+	diff := e.work.Run("diff", "-U0", before, "HEAD", "--", "projects/default/addons/argocd.yaml")
+	var changed []string
+	for _, l := range strings.Split(diff, "\n") {
+		if (strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-")) && !strings.HasPrefix(l, "+++") && !strings.HasPrefix(l, "---") {
+			changed = append(changed, l)
+		}
+	}
+	if len(changed) != 2 || !strings.HasSuffix(changed[1], "version: v9") {
+		t.Fatalf("the commit changed more than the version line:\n%s", diff)
+	}
+}

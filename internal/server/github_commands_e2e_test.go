@@ -315,8 +315,11 @@ func TestCommentsThatAreNotCommandsAreIgnored(t *testing.T) {
 	}
 }
 
-func TestRerequestedPlanCheckPlansAgain(t *testing.T) {
-	ctx := context.Background()
+// cmdPlannedPR opens pull request 11 (feature → main, creating new-a),
+// waits for its plan, then creates new-a in the system, so that a new plan
+// differs. It returns the head and the plan's check run and comment.
+func cmdPlannedPR(t *testing.T) (*bot, string, *github.CheckRun, *github.IssueComment) {
+	t.Helper()
 	b := startBot(t)
 	cmdMain(t, b, map[string]string{p("keep"): ns("keep", "dev")})
 	head := cmdBranch(t, b, "feature", map[string]string{p("new-a"): ns("new-a", "dev")})
@@ -331,30 +334,22 @@ func TestRerequestedPlanCheckPlansAgain(t *testing.T) {
 	if len(first) != 1 || cmdRows(first[0].GetBody()) != "create default/keep,create default/new-a" {
 		t.Fatalf("first plan: %d comments\n%v", len(first), first)
 	}
-
-	// Someone creates new-a in the console meanwhile; a person re-runs the check.
-	if _, err := b.sys.Apply(ctx, map[string]any{"apiVersion": "infra.k8smgmt.io/v3", "kind": "Namespace",
+	// Someone creates new-a in the console meanwhile.
+	if _, err := b.sys.Apply(context.Background(), map[string]any{"apiVersion": "infra.k8smgmt.io/v3", "kind": "Namespace",
 		"metadata": map[string]any{"name": "new-a", "project": "default"},
 		"spec":     map[string]any{"placement": map[string]any{"labels": []any{map[string]any{"key": "env", "value": "prod"}}}}}); err != nil {
 		t.Fatal(err)
 	}
-	code, resp, _ = b.deliver(t, "check_run", "rerequested.payload.json", func(m map[string]any) {
-		api := b.gh.APIURL() + "repos/" + owner + "/" + repoName
-		repo := map[string]any{"id": m["repository"].(map[string]any)["id"], "url": api, "name": repoName}
-		cr := m["check_run"].(map[string]any)
-		cr["id"] = float64(check.GetID())
-		cr["name"] = "systemsync/plan"
-		cr["head_sha"] = head
-		cr["external_id"] = check.GetExternalID()
-		cr["conclusion"] = check.GetConclusion()
-		cr["url"] = fmt.Sprintf("%s/check-runs/%d", api, check.GetID())
-		cr["pull_requests"] = []any{map[string]any{
-			"url": fmt.Sprintf("%s/pulls/11", api), "id": float64(1100), "number": float64(11),
-			"head": map[string]any{"ref": "feature", "sha": head, "repo": repo},
-			"base": map[string]any{"ref": "main", "sha": b.gh.Pulls(owner, repoName)[0].GetBase().GetSHA(), "repo": repo},
-		}}
-		suite := cr["check_suite"].(map[string]any)
-		suite["head_branch"], suite["head_sha"] = "feature", head
+	return b, head, check, first[0]
+}
+
+func TestRerequestedPlanCheckPlansAgain(t *testing.T) {
+	b, head, check, firstComment := cmdPlannedPR(t)
+	first := []*github.IssueComment{firstComment}
+	// A person re-runs the check.
+	code, resp, _ := b.deliver(t, "check_run", "rerequested.payload.json", func(m map[string]any) {
+		cmdRFC3339AppTimes(m)
+		cmdRerequest(b, m, check, head)
 	})
 	if code != http.StatusAccepted {
 		t.Fatalf("check_run delivery: %d %s", code, resp)
@@ -380,6 +375,65 @@ func TestRerequestedPlanCheckPlansAgain(t *testing.T) {
 	if !strings.Contains(resp, `"ignored"`) || code != http.StatusOK {
 		t.Fatalf("re-run of randscape answered %d %s", code, resp)
 	}
+}
+
+// Octokit's rerequested example, only adapted to the repository and the
+// check run, is accepted (202) but never planned: see the report.
+func TestRerequestedOctokitPayloadPlansAgain(t *testing.T) {
+	t.Skip("BUG: githubflow.Flow.Handle (internal/githubflow/flow.go, case \"check_run\") decodes the whole payload into github.CheckRunEvent; " +
+		"the app's created_at \"2018-04-25 20:42:10\" is not RFC 3339, so the job fails with \"decode check_run: parsing time\" " +
+		"on every one of its 8 attempts after the handler answered 202; the plan is never made")
+	b, head, check, _ := cmdPlannedPR(t)
+	code, resp, _ := b.deliver(t, "check_run", "rerequested.payload.json", func(m map[string]any) { cmdRerequest(b, m, check, head) })
+	if code != http.StatusAccepted {
+		t.Fatalf("check_run delivery: %d %s", code, resp)
+	}
+	cmdCompletedPlan(t, b, head, 2)
+	if got := cmdRows(cmdPlanComments(b, 11)[0].GetBody()); !strings.Contains(got, "update default/new-a") {
+		t.Fatalf("re-planned rows %s", got)
+	}
+}
+
+// cmdRFC3339AppTimes spells the check run's app timestamps as GitHub's
+// webhooks do (RFC 3339); octokit's rerequested example has
+// "2018-04-25 20:42:10", which go-github cannot decode (see
+// TestRerequestedOctokitPayloadPlansAgain).
+func cmdRFC3339AppTimes(m map[string]any) {
+	cr := m["check_run"].(map[string]any)
+	apps := []any{cr["app"]}
+	if suite, ok := cr["check_suite"].(map[string]any); ok {
+		apps = append(apps, suite["app"])
+	}
+	for _, a := range apps {
+		if app, ok := a.(map[string]any); ok {
+			for _, k := range []string{"created_at", "updated_at"} {
+				if v, ok := app[k].(string); ok {
+					app[k] = strings.Replace(v, " ", "T", 1) + "Z"
+				}
+			}
+		}
+	}
+}
+
+// cmdRerequest makes a check_run payload the re-run of check on head of
+// pull request 11 (feature → main).
+func cmdRerequest(b *bot, m map[string]any, check *github.CheckRun, head string) {
+	api := b.gh.APIURL() + "repos/" + owner + "/" + repoName
+	repo := map[string]any{"id": m["repository"].(map[string]any)["id"], "url": api, "name": repoName}
+	cr := m["check_run"].(map[string]any)
+	cr["id"] = float64(check.GetID())
+	cr["name"] = "systemsync/plan"
+	cr["head_sha"] = head
+	cr["external_id"] = check.GetExternalID()
+	cr["conclusion"] = check.GetConclusion()
+	cr["url"] = fmt.Sprintf("%s/check-runs/%d", api, check.GetID())
+	cr["pull_requests"] = []any{map[string]any{
+		"url": fmt.Sprintf("%s/pulls/11", api), "id": float64(1100), "number": float64(11),
+		"head": map[string]any{"ref": "feature", "sha": head, "repo": repo},
+		"base": map[string]any{"ref": "main", "sha": b.gh.Pulls(owner, repoName)[0].GetBase().GetSHA(), "repo": repo},
+	}}
+	suite := cr["check_suite"].(map[string]any)
+	suite["head_branch"], suite["head_sha"] = "feature", head
 }
 
 func TestInstallationEventsAreRecorded(t *testing.T) {
