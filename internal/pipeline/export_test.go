@@ -340,9 +340,9 @@ func TestRealExportsRoundTripAndEditInPlace(t *testing.T) {
 	ctx := context.Background()
 	e, c := setupWithController(t, "")
 	files := map[string]string{
-		"projects/default/namespaces/argocd.yaml":      "../../../shared/testdata/rafay-specs/namespace/syncrepo-argocd-namespace.yaml",
-		"projects/default/namespaces/autoscaler.yaml":  "../../../shared/testdata/rafay-specs/namespace/syncrepo-autoscaler-namespace.yaml",
-		"projects/default/addons/argocd.yaml":          "../../../shared/testdata/rafay-specs/addon/syncrepo-argocd-helm-catalog-addon.yaml",
+		"projects/default/namespaces/argocd.yaml":       "../../../shared/testdata/rafay-specs/namespace/syncrepo-argocd-namespace.yaml",
+		"projects/default/namespaces/autoscaler.yaml":   "../../../shared/testdata/rafay-specs/namespace/syncrepo-autoscaler-namespace.yaml",
+		"projects/default/addons/argocd.yaml":           "../../../shared/testdata/rafay-specs/addon/syncrepo-argocd-helm-catalog-addon.yaml",
 		"projects/default/blueprints/eks-presales.yaml": "../../../shared/testdata/rafay-specs/blueprint/syncrepo-eks-presales-blueprint.yaml",
 	}
 	content := map[string]string{}
