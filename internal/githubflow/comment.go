@@ -70,23 +70,22 @@ func (f *Flow) comment(ctx context.Context, log *slog.Logger, ev *github.IssueCo
 }
 
 // rerequest plans or applies again when a person re-runs a check.
-func (f *Flow) rerequest(ctx context.Context, log *slog.Logger, ev *github.CheckRunEvent, payload []byte) error {
-	if ev.GetAction() != "rerequested" {
+func (f *Flow) rerequest(ctx context.Context, log *slog.Logger, ev *checkRunEvent, payload []byte) error {
+	if ev.Action != "rerequested" {
 		return nil
 	}
-	cr := ev.GetCheckRun()
-	inst := ev.GetInstallation().GetID()
-	repo := ev.GetRepo()
-	switch cr.GetName() {
+	cr := ev.CheckRun
+	inst := ev.Installation.ID
+	repo := ev.repo()
+	switch cr.Name {
 	case CheckPlan:
 		for _, pr := range cr.PullRequests {
-			if err := f.planPR(ctx, log, inst, repo, pr.GetNumber(), cr.GetHeadSHA(), pr.GetBase().GetRef()); err != nil {
+			if err := f.planPR(ctx, log, inst, repo, pr.Number, cr.HeadSHA, pr.Base.Ref); err != nil {
 				return err
 			}
 		}
 	case CheckApply:
-		branch := cr.GetCheckSuite().GetHeadBranch()
-		stages, err := f.stagesFor(ctx, log, repoURLs(repo), branch)
+		stages, err := f.stagesFor(ctx, log, repoURLs(repo), cr.CheckSuite.HeadBranch)
 		if err != nil {
 			return err
 		}
@@ -95,8 +94,7 @@ func (f *Flow) rerequest(ctx context.Context, log *slog.Logger, ev *github.Check
 			return err
 		}
 		for _, st := range stages {
-			auth := authOf(token)
-			if err := f.apply(ctx, log, inst, repo, st, auth, cr.GetHeadSHA(), pipeline.TriggerManual, payload); err != nil {
+			if err := f.apply(ctx, log, inst, repo, st, authOf(token), cr.HeadSHA, pipeline.TriggerManual, payload); err != nil {
 				return err
 			}
 		}

@@ -70,7 +70,7 @@ func (f *Flow) Handle(ctx context.Context, event, deliveryID string, payload []b
 		}
 		return f.push(ctx, log, &ev, payload)
 	case "check_run":
-		var ev github.CheckRunEvent
+		var ev checkRunEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
 			return fmt.Errorf("decode check_run: %w", err)
 		}
@@ -79,6 +79,46 @@ func (f *Flow) Handle(ctx context.Context, event, deliveryID string, payload []b
 		return f.recordInstallation(ctx, event, payload)
 	}
 	return nil
+}
+
+// checkRunEvent is the part of a check_run delivery the bot reads. Only
+// these fields are decoded, so a timestamp in a format go-github does not
+// take (octokit's own examples have some) cannot fail the job.
+type checkRunEvent struct {
+	Action   string `json:"action"`
+	CheckRun struct {
+		Name         string `json:"name"`
+		HeadSHA      string `json:"head_sha"`
+		PullRequests []struct {
+			Number int `json:"number"`
+			Base   struct {
+				Ref string `json:"ref"`
+			} `json:"base"`
+		} `json:"pull_requests"`
+		CheckSuite struct {
+			HeadBranch string `json:"head_branch"`
+		} `json:"check_suite"`
+	} `json:"check_run"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Repo struct {
+		Name     string `json:"name"`
+		FullName string `json:"full_name"`
+		Owner    struct {
+			Login string `json:"login"`
+		} `json:"owner"`
+		CloneURL string `json:"clone_url"`
+		HTMLURL  string `json:"html_url"`
+		SSHURL   string `json:"ssh_url"`
+		GitURL   string `json:"git_url"`
+	} `json:"repository"`
+}
+
+func (ev *checkRunEvent) repo() *github.Repository {
+	r := ev.Repo
+	return &github.Repository{Name: &r.Name, FullName: &r.FullName, Owner: &github.User{Login: &r.Owner.Login},
+		CloneURL: &r.CloneURL, HTMLURL: &r.HTMLURL, SSHURL: &r.SSHURL, GitURL: &r.GitURL}
 }
 
 // token returns an installation token for git, cached until shortly before it expires.

@@ -73,7 +73,7 @@ func Update(existing []byte, obj map[string]any) ([]byte, error) {
 
 	src := splitText(existing)
 	p := &planner{src: src, oldRoot: old, newRoot: target}
-	if !p.mapping(root, old, target, "") {
+	if !isBlockMapping(root) || !p.mapping(root, old, target, "") {
 		return Render(target)
 	}
 	if out, err := applyText(src, p.ops); err == nil && readsBackAs(out, target) {
@@ -729,8 +729,7 @@ func (t *srcText) plainEnd(n *yaml.Node, l, c, indent int) (int, int, error) {
 			folded += " " + text
 		}
 		blanks = 0
-		endL, endC = j, indentOf(s)+len(strings.TrimLeft(s, " "))
-		endC = strings.Index(s, text) + len(text)
+		endL, endC = j, strings.Index(s, text)+len(text)
 	}
 	if folded != n.Value {
 		return 0, 0, errLayout
@@ -755,12 +754,9 @@ func (t *srcText) region(parent *yaml.Node, index int) (from, to int, err error)
 		return 0, 0, err
 	}
 	bound := 0
-	if vi > 1 {
-		pi := vi - 1
-		if parent.Kind == yaml.MappingNode {
-			pi = vi - 2
-		}
-		if bound, _, err = t.end(parent.Content[pi], parent, pi); err != nil {
+	if index >= 2 || parent.Kind == yaml.SequenceNode && index >= 1 {
+		// the previous entry's value, or the previous item, is at index-1
+		if bound, _, err = t.end(parent.Content[index-1], parent, index-1); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -880,16 +876,25 @@ func (t *srcText) edits(o op) ([]textEdit, error) {
 		if err != nil {
 			return nil, err
 		}
+		// keep what follows the old value on its line (its line comment), unless the old value is a block
+		// collection, whose last line's comment belongs to what is replaced
 		var suffix string
-		if vl, _ := t.start(v); isEmptyNull(v) || vl == hl {
+		switch vl, _ := t.start(v); {
+		case isEmptyNull(v):
 			suffix = t.line(el)[ec:]
-		} else if suffix = t.line(hl)[hc:]; !isBlankLine(suffix) && !isCommentLine(suffix) {
-			return nil, errLayout
+		case vl != hl:
+			if suffix = t.line(hl)[hc:]; !isBlankLine(suffix) && !isCommentLine(suffix) {
+				return nil, errLayout
+			}
+		case (v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && v.Style&yaml.FlowStyle == 0:
+		default:
+			suffix = t.line(el)[ec:]
 		}
 		first, more, err := renderAfterHead(o.parent.Kind, o.nodes[0])
 		if err != nil {
 			return nil, err
 		}
+		first = t.keepBlockHeader(v, o.nodes[0], first, more, el)
 		lines := append([]string{t.line(hl)[:hc] + first + suffix}, indentLines(more, indent)...)
 		return []textEdit{{from: hl, to: el, lines: lines}}, nil
 	case opDelete:
@@ -915,7 +920,7 @@ func (t *srcText) edits(o op) ([]textEdit, error) {
 		at = to + 1
 		wrapper = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: o.nodes}
 	} else {
-		dl, dc, err := t.dash(o.parent, 0)
+		_, dc, err := t.dash(o.parent, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -928,7 +933,6 @@ func (t *srcText) edits(o op) ([]textEdit, error) {
 		if err != nil {
 			return nil, err
 		}
-		_ = dl
 		indent = dc
 		wrapper = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: o.nodes}
 	}
@@ -937,6 +941,36 @@ func (t *srcText) edits(o op) ([]textEdit, error) {
 		return nil, err
 	}
 	return []textEdit{{from: at, to: at - 1, lines: indentLines(lines, indent)}}, nil
+}
+
+// keepBlockHeader returns the rendered first line of a changed block scalar with the old header (such as `|` where
+// the encoder writes `|-`) when the block still reads as the new value with it; the old block ends at line el.
+func (t *srcText) keepBlockHeader(old, n *yaml.Node, first string, more []string, el int) string {
+	const block = yaml.LiteralStyle | yaml.FoldedStyle
+	if old.Style&block == 0 || old.Style&block != n.Style&block || n.Kind != yaml.ScalarNode {
+		return first
+	}
+	l, c := t.start(old)
+	hdr := t.line(l)[c:]
+	if i := strings.IndexAny(hdr, " \t#"); i >= 0 {
+		hdr = hdr[:i]
+	}
+	if strings.IndexAny(hdr, "123456789") >= 0 || strings.IndexAny(first, "123456789") >= 0 {
+		return first
+	}
+	candidate := " " + hdr
+	if candidate == first {
+		return first
+	}
+	doc := "k:" + candidate + "\n" + strings.Join(more, "\n")
+	if el < len(t.lines) || t.terms[el-1] != "" {
+		doc += "\n"
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &m); err != nil || m["k"] != n.Value {
+		return first
+	}
+	return candidate
 }
 
 // renderAfterHead encodes n as the value of a mapping key (parentKind MappingNode) or a sequence item, and returns
