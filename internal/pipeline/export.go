@@ -91,7 +91,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		if err != nil {
 			return nil, err
 		}
-		files, rows, saves := r.exportFiles(ctx, repo, base, planned)
+		files, rows, saves := r.exportFiles(ctx, repo, base, planned, trigger == TriggerManual)
 		rows = append(append([]Row(nil), opt.PriorRows...), rows...)
 		conflicts := conflictFiles(ctx, repo, base, planned, changes)
 		if len(conflicts) > 0 {
@@ -233,7 +233,7 @@ type stateSave struct {
 }
 
 // exportFiles turns the plan's system → Git changes into file changes.
-func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned) ([]gitrepo.FileChange, []Row, []stateSave) {
+func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, full bool) ([]gitrepo.FileChange, []Row, []stateSave) {
 	var files []gitrepo.FileChange
 	var rows []Row
 	var saves []stateSave
@@ -279,8 +279,9 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 			row(c, string(reconcile.Skipped), c.Reason)
 		}
 	}
-	// Every project with resources keeps its .gitkeep, as Rafay writes it.
-	if len(files) > 0 {
+	// Every project with resources keeps its .gitkeep, as Rafay writes it:
+	// a deleted one comes back with the next commit, or a full (manual) run.
+	if len(files) > 0 || full {
 		var ps []string
 		for proj := range projects {
 			ps = append(ps, proj)

@@ -79,6 +79,16 @@ func TestConsoleChangeBecomesOneCommitByItsAuthor(t *testing.T) {
 	if got := e.work.Run("show", "HEAD:projects/default/namespaces/a.yaml"); !strings.HasPrefix(got, "# kept comment") {
 		t.Fatalf("a.yaml was rewritten: %s", got)
 	}
+	// A deleted .gitkeep comes back on the next run.
+	e.work.Remove("projects/default/.gitkeep").Commit("drop gitkeep")
+	e.work.Push("main")
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}}); err != nil {
+		t.Fatal(err)
+	}
+	e.work.Run("pull", "-q", "origin", "main")
+	if !strings.Contains(e.work.Run("ls-files"), "projects/default/.gitkeep") {
+		t.Fatal("the deleted .gitkeep did not come back")
+	}
 	runFollower(t, e)
 	time.Sleep(200 * time.Millisecond) // the follower takes its starting position
 

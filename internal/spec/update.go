@@ -30,13 +30,32 @@ import (
 // that does not read back as obj, the result is Render(obj). An error means existing is not valid YAML, holds more
 // than one document, or holds something other than a mapping.
 func Update(existing []byte, obj map[string]any) ([]byte, error) {
+	out, _, err := update(existing, obj)
+	return out, err
+}
+
+// updateWay says how update produced its result.
+type updateWay int
+
+const (
+	wayUnchanged updateWay = iota // existing returned as it is
+	wayRendered                   // Render: no document to edit, or nothing else worked
+	wayTextEdit                   // the lines of the changed values edited
+	wayReencoded                  // the node tree edited and the whole document re-encoded
+)
+
+func update(existing []byte, obj map[string]any) ([]byte, updateWay, error) {
 	target := writableObject(obj)
+	render := func() ([]byte, updateWay, error) {
+		out, err := Render(target)
+		return out, wayRendered, err
+	}
 	if len(bytes.TrimSpace(existing)) == 0 {
-		return Render(target)
+		return render()
 	}
 	docs, err := decodeDocs(existing)
 	if err != nil {
-		return nil, fmt.Errorf("update spec: %s", syntaxProblem("", existing, err))
+		return nil, 0, fmt.Errorf("update spec: %s", syntaxProblem("", existing, err))
 	}
 	var doc, root *yaml.Node
 	count := 0
@@ -56,33 +75,33 @@ func Update(existing []byte, obj map[string]any) ([]byte, error) {
 	}
 	switch {
 	case count == 0:
-		return Render(target)
+		return render()
 	case count > 1:
-		return nil, fmt.Errorf("update spec: the file holds %d documents; a spec file holds one resource", count)
+		return nil, 0, fmt.Errorf("update spec: the file holds %d documents; a spec file holds one resource", count)
 	case root.Kind != yaml.MappingNode:
-		return nil, fmt.Errorf("update spec: line %d: the document is %s, not a mapping", root.Line, describeNode(root))
+		return nil, 0, fmt.Errorf("update spec: line %d: the document is %s, not a mapping", root.Line, describeNode(root))
 	}
 	c := converter{limit: 2*len(existing) + 1<<17}
 	old := c.mapping(root)
 	if c.fault != nil {
-		return nil, fmt.Errorf("update spec: %s", c.problem("", doc))
+		return nil, 0, fmt.Errorf("update spec: %s", c.problem("", doc))
 	}
 	if Equal(old, target) {
-		return existing, nil
+		return existing, wayUnchanged, nil
 	}
 
 	src := splitText(existing)
 	p := &planner{src: src, oldRoot: old, newRoot: target}
 	if !isBlockMapping(root) || !p.mapping(root, old, target, "") {
-		return Render(target)
+		return render()
 	}
 	if out, err := applyText(src, p.ops); err == nil && readsBackAs(out, target) {
-		return out, nil
+		return out, wayTextEdit, nil
 	}
 	if out, err := applyNodes(doc, p.ops); err == nil && readsBackAs(out, target) {
-		return out, nil
+		return out, wayReencoded, nil
 	}
-	return Render(target)
+	return render()
 }
 
 // serverOwnedMetadata lists the metadata fields only the controller writes.
