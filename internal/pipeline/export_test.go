@@ -300,7 +300,10 @@ func TestAlternatingChangesSettleWithoutLoops(t *testing.T) {
 
 	runsBefore, _ := e.runner.Runs.List(ctx, "default/system-sync", 1000)
 	alice := userClient(t, c, "alice@example.com")
-	const n = 100
+	n := 100
+	if testing.Short() {
+		n = 20 // the race detector's run (.ci/run passes -short there) is 5-10x slower
+	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("ns-%03d", i)
 		if i%2 == 0 {
