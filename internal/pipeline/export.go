@@ -193,7 +193,7 @@ func conflictFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Plan
 		if base != "" {
 			existing, _ = repo.ReadFile(ctx, base, c.Path)
 		}
-		if data, err := spec.EditFile(existing, spec.Canonical(c.System())); err == nil {
+		if data, err := spec.Update(existing, spec.Canonical(c.System())); err == nil {
 			out = append(out, gitrepo.FileChange{Path: c.Path, Data: data})
 		}
 	}
@@ -263,7 +263,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 				}
 				existing = data
 			}
-			data, err := spec.EditFile(existing, spec.Canonical(obj))
+			data, err := spec.Update(existing, spec.Canonical(obj))
 			if err != nil {
 				row(c, string(reconcile.Failed), err.Error())
 				continue

@@ -2,33 +2,47 @@ package spec
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Update returns the bytes of a spec file that holds obj, starting from the file's current bytes: when existing already
 // holds obj semantically (Equal after Canonical, server-owned fields ignored), it returns existing unchanged (same bytes).
-// Otherwise it edits the file so that only the lines of changed values change: comments (head, line and foot), key
-// order, quoting style of unchanged scalars, and blank lines stay as they were; changed scalars keep their style when
-// the new value allows it (a double-quoted string stays double-quoted, a literal block stays a literal block); new keys
-// are appended at the end of their mapping (sorted among themselves); removed keys are deleted with their comments;
-// sequences keep their common prefix and suffix, the elements in between are edited pairwise, and the surplus is
-// removed or inserted. Server-owned fields (status, metadata.resourceVersion/createdAt/modifiedAt/id) are never
-// written; when the file already has them, their lines are left as they are. New and changed lines use 2-space indent
-// and sequences not indented under their key (the Rafay style), like Render; lines that do not change keep whatever
-// indentation they had. existing empty, nil or holding no document: Render(obj) without the server-owned fields.
+// Otherwise it edits the file's text, guided by its yaml.Node tree, so that only the lines of changed values change:
+// every other line stays byte for byte, with its comments (head, line and foot), blank lines, key order, quoting,
+// indentation and line ending (CRLF too). In detail:
+//   - a changed scalar is rewritten in place, keeping its line comment and its style where the new value allows it
+//     (double- or single-quoted, literal or folded block with its header); a plain string that would read as another
+//     type is double-quoted, as Render does; a changed non-empty flow collection ([a, b]) stays in flow style;
+//   - a value that changes kind (scalar, mapping, sequence), or an empty {} or [] that gets content, is written anew;
+//   - new keys are appended at the end of their mapping, sorted among themselves, after the foot comments of its last
+//     entry;
+//   - a removed key or item goes with its head comments (the comment lines right above it) and its foot comments (the
+//     comment lines right below it, at least as indented, when a blank line or the end of the file follows them); a
+//     blank line the removal would double is dropped;
+//   - sequences are matched by equal items (common prefix and suffix, then a longest common subsequence); between two
+//     matches the items are edited pairwise and the surplus is removed, or inserted at that place;
+//   - server-owned fields (status, metadata.resourceVersion/createdAt/modifiedAt/id) are never written, and lines the
+//     file has for them are left alone; so are an apiVersion in another group the kind accepts and empty labels or
+//     annotations, when obj agrees with them semantically.
 //
-// The edit is made on the file's text, guided by its yaml.Node tree, and checked by parsing the result. A layout the
-// text edit does not handle (such as deleting the first element of `- - a`), or one whose result does not parse back
-// to obj (anchors and aliases shared by changed values), falls back to editing the node tree and re-encoding the whole
-// document in the Rafay style, which keeps comments and key order but not blank lines or other indentation; if even
-// that does not read back as obj, the result is Render(obj). An error means existing is not valid YAML, holds more
-// than one document, or holds something other than a mapping.
+// New lines use 2-space indent and sequences not indented under their key (the Rafay style), like Render, starting at
+// the indentation of the mapping or sequence they join. existing empty, nil or holding no document: Render(obj)
+// without the server-owned fields.
+//
+// Where a key or item cannot be removed on its own lines (the first key of `- a: 1` when more keys follow, the first
+// item of `- - a`), the enclosing item is rewritten; a mapping or sequence left empty is written {} or []; an alias
+// whose anchor goes away with a changed value becomes a copy of its value.
+//
+// The result is parsed and compared with obj. What the text edit cannot do (a key appended after a block scalar
+// that ends the file without a line end, a layout it does not know such as an explicit `? key`, a result that does
+// not read back as obj) falls back to editing the node tree and re-encoding the whole document in the Rafay style,
+// which keeps comments and key order but not blank lines or other indentation; when that does not read back as obj
+// either, and for a document in flow style ({...}), the result is Render(obj). An error means existing is not valid
+// YAML (the message has the line), holds more than one document, or holds something other than a mapping.
 func Update(existing []byte, obj map[string]any) ([]byte, error) {
 	out, _, err := update(existing, obj)
 	return out, err
@@ -95,8 +109,15 @@ func update(existing []byte, obj map[string]any) ([]byte, updateWay, error) {
 	if !isBlockMapping(root) || !p.mapping(root, old, target, "") {
 		return render()
 	}
+	p.keepAliases(root)
 	if out, err := applyText(src, p.ops); err == nil && readsBackAs(out, target) {
 		return out, wayTextEdit, nil
+	}
+	if src.terms[len(src.terms)-1] == "" {
+		src.finalEOL = true
+		if out, err := applyText(src, p.ops); err == nil && readsBackAs(out, target) {
+			return out, wayTextEdit, nil
+		}
 	}
 	if out, err := applyNodes(doc, p.ops); err == nil && readsBackAs(out, target) {
 		return out, wayReencoded, nil
@@ -268,8 +289,48 @@ func (p *planner) mapping(m *yaml.Node, old, nw map[string]any, where string) bo
 	return true
 }
 
-// sequence plans the edits of block sequence s from old to nw, or returns false.
+// sequence plans the edits of block sequence s from old to nw, or returns false. Equal items are matched (common
+// prefix and suffix, and a longest common subsequence in between); between two matches the items are edited
+// pairwise, and the surplus is removed or inserted.
 func (p *planner) sequence(s *yaml.Node, old, nw []any) bool {
+	matches := matchItems(old, nw)
+	type gap struct{ oi, oe, ni, ne int }
+	var gaps []gap
+	pi, pj := -1, -1
+	for _, m := range append(matches, [2]int{len(old), len(nw)}) {
+		if m[0] > pi+1 || m[1] > pj+1 {
+			gaps = append(gaps, gap{pi + 1, m[0], pj + 1, m[1]})
+		}
+		pi, pj = m[0], m[1]
+	}
+	for _, g := range gaps {
+		k := min(g.oe-g.oi, g.ne-g.ni)
+		if g.oi+k == 0 && (g.oe > 0 || g.ne > g.ni) && p.src.sharesLine(s) {
+			return false // the first item shares its line (`- - a`): it cannot be removed or preceded on its own
+		}
+	}
+	for _, g := range gaps {
+		k := min(g.oe-g.oi, g.ne-g.ni)
+		for x := 0; x < k; x++ {
+			p.value(s, g.oi+x, old[g.oi+x], nw[g.ni+x], "-")
+		}
+		for i := g.oi + k; i < g.oe; i++ {
+			p.add(opDelete, s, i)
+		}
+		if g.ni+k < g.ne {
+			nodes := make([]*yaml.Node, 0, g.ne-g.ni-k)
+			for _, v := range nw[g.ni+k : g.ne] {
+				nodes = append(nodes, toNode(v))
+			}
+			p.add(opInsert, s, g.oi+k-1, nodes...)
+		}
+	}
+	return true
+}
+
+// matchItems pairs equal items of old and nw, in order: the common prefix and suffix, and a longest common
+// subsequence of the rest when that is small enough to compute.
+func matchItems(old, nw []any) [][2]int {
 	lo, ln := len(old), len(nw)
 	pre := 0
 	for pre < lo && pre < ln && semEqual(old[pre], nw[pre]) {
@@ -279,26 +340,41 @@ func (p *planner) sequence(s *yaml.Node, old, nw []any) bool {
 	for suf < lo-pre && suf < ln-pre && semEqual(old[lo-1-suf], nw[ln-1-suf]) {
 		suf++
 	}
-	pairs := min(lo-pre-suf, ln-pre-suf)
-	delFrom, delTo := pre+pairs, lo-suf
-	ins := nw[pre+pairs : ln-suf]
-	if delFrom == 0 && (delTo > 0 || len(ins) > 0) && p.src.sharesLine(s) {
-		return false
+	var out [][2]int
+	for i := 0; i < pre; i++ {
+		out = append(out, [2]int{i, i})
 	}
-	for j := pre; j < pre+pairs; j++ {
-		p.value(s, j, old[j], nw[j], "-")
-	}
-	for i := delFrom; i < delTo; i++ {
-		p.add(opDelete, s, i)
-	}
-	if len(ins) > 0 {
-		nodes := make([]*yaml.Node, len(ins))
-		for i, v := range ins {
-			nodes[i] = toNode(v)
+	a, b := old[pre:lo-suf], nw[pre:ln-suf]
+	if len(a) > 0 && len(b) > 0 && len(a)*len(b) <= 1<<16 {
+		lcs := make([][]int, len(a)+1)
+		for i := range lcs {
+			lcs[i] = make([]int, len(b)+1)
 		}
-		p.add(opInsert, s, pre+pairs-1, nodes...)
+		for i := len(a) - 1; i >= 0; i-- {
+			for j := len(b) - 1; j >= 0; j-- {
+				if semEqual(a[i], b[j]) {
+					lcs[i][j] = lcs[i+1][j+1] + 1
+				} else {
+					lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+				}
+			}
+		}
+		for i, j := 0, 0; i < len(a) && j < len(b); {
+			switch {
+			case semEqual(a[i], b[j]) && lcs[i][j] == lcs[i+1][j+1]+1:
+				out = append(out, [2]int{pre + i, pre + j})
+				i, j = i+1, j+1
+			case lcs[i+1][j] >= lcs[i][j+1]:
+				i++
+			default:
+				j++
+			}
+		}
 	}
-	return true
+	for x := suf; x > 0; x-- {
+		out = append(out, [2]int{lo - x, ln - x})
+	}
+	return out
 }
 
 // value plans the edit of parent.Content[index] from old to nw.
@@ -330,7 +406,59 @@ func (p *planner) value(parent *yaml.Node, index int, old, nw any, where string)
 			}
 		}
 	}
-	p.add(opReplace, parent, index, toNode(nw))
+	nn := toNode(nw)
+	if n.Style&yaml.FlowStyle != 0 && len(n.Content) > 0 && nn.Kind == n.Kind && len(nn.Content) > 0 {
+		nn.Style = yaml.FlowStyle // a changed [a, b] stays on its line
+	}
+	p.add(opReplace, parent, index, nn)
+}
+
+// keepAliases plans the replacement of each alias that stays in the document while its anchor goes away with a
+// replaced or deleted node, by a copy of the value it had (an alias used as a mapping key is left to the final check).
+func (p *planner) keepAliases(root *yaml.Node) {
+	gone := map[*yaml.Node]bool{}
+	for _, o := range p.ops {
+		switch {
+		case o.kind == opReplace:
+			gone[o.parent.Content[o.index]] = true
+		case o.kind == opDelete && o.parent.Kind == yaml.MappingNode:
+			gone[o.parent.Content[o.index]], gone[o.parent.Content[o.index+1]] = true, true
+		case o.kind == opDelete:
+			gone[o.parent.Content[o.index]] = true
+		}
+	}
+	anchors := map[*yaml.Node]bool{}
+	var collect func(n *yaml.Node)
+	collect = func(n *yaml.Node) {
+		if n.Anchor != "" {
+			anchors[n] = true
+		}
+		for _, c := range n.Content {
+			collect(c)
+		}
+	}
+	for n := range gone {
+		collect(n)
+	}
+	if len(anchors) == 0 {
+		return
+	}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		for i, c := range n.Content {
+			switch {
+			case gone[c]:
+			case c.Kind == yaml.AliasNode && anchors[c.Alias]:
+				if n.Kind != yaml.MappingNode || i%2 == 1 {
+					conv := converter{limit: 1 << 20}
+					p.add(opReplace, n, i, toNode(conv.value(c.Alias)))
+				}
+			default:
+				walk(c)
+			}
+		}
+	}
+	walk(root)
 }
 
 // isBlockMapping reports whether m is a block mapping whose keys are plain or quoted scalars (no merge keys).
@@ -436,592 +564,4 @@ func applyNodes(doc *yaml.Node, ops []op) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(strings.Join(lines, "\n") + "\n"), nil
-}
-
-// srcText is a file split into lines, each kept with its own line terminator.
-type srcText struct {
-	lines []string // text without the terminator
-	terms []string // "\n", "\r\n", or "" for a last line without one
-	eol   string   // terminator for new lines
-}
-
-func splitText(data []byte) *srcText {
-	t := &srcText{eol: "\n"}
-	s := string(data)
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '\n')
-		line, term := s, ""
-		if i >= 0 {
-			line, term = s[:i], "\n"
-			s = s[i+1:]
-		} else {
-			s = ""
-		}
-		if term != "" && strings.HasSuffix(line, "\r") {
-			line, term = line[:len(line)-1], "\r\n"
-		}
-		t.lines = append(t.lines, line)
-		t.terms = append(t.terms, term)
-	}
-	if len(t.terms) > 0 && t.terms[0] == "\r\n" {
-		t.eol = "\r\n"
-	}
-	return t
-}
-
-var errLayout = errors.New("layout not handled by the text edit")
-
-// line returns line l (from 1), "" beyond the file.
-func (t *srcText) line(l int) string {
-	if l < 1 || l > len(t.lines) {
-		return ""
-	}
-	return t.lines[l-1]
-}
-
-func isBlankLine(s string) bool { return strings.TrimSpace(s) == "" }
-
-func isCommentLine(s string) bool { return strings.HasPrefix(strings.TrimLeft(s, " \t"), "#") }
-
-func indentOf(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
-
-// start returns the position of node n's text: its line and byte offset, past anchors and tags.
-func (t *srcText) start(n *yaml.Node) (int, int) {
-	l := t.line(n.Line)
-	col := 0
-	for r := 1; r < n.Column && col < len(l); r++ {
-		_, size := utf8.DecodeRuneInString(l[col:])
-		col += size
-	}
-	for col < len(l) && (l[col] == '&' || l[col] == '!') {
-		for col < len(l) && l[col] != ' ' && l[col] != '\t' {
-			col++
-		}
-		for col < len(l) && (l[col] == ' ' || l[col] == '\t') {
-			col++
-		}
-	}
-	return n.Line, col
-}
-
-// sharesLine reports whether collection n starts on a line that holds something before it (as `- a: 1` or `- - a`).
-func (t *srcText) sharesLine(n *yaml.Node) bool {
-	if n.Kind == yaml.SequenceNode {
-		if len(n.Content) == 0 {
-			return false
-		}
-		l, c, err := t.dash(n, 0)
-		return err != nil || strings.TrimSpace(t.line(l)[:c]) != ""
-	}
-	l, c := t.start(n)
-	return strings.TrimSpace(t.line(l)[:c]) != ""
-}
-
-func isEmptyNull(n *yaml.Node) bool {
-	return n.Kind == yaml.ScalarNode && n.Value == "" && n.Style == 0 && (n.Tag == "!!null" || n.Tag == "")
-}
-
-// keyHead returns the line of mapping key k and the offset just past its colon.
-func (t *srcText) keyHead(k *yaml.Node) (int, int, error) {
-	l, c := t.start(k)
-	var end int
-	if k.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		el, ec, err := t.quotedEnd(l, c)
-		if err != nil || el != l {
-			return 0, 0, errLayout
-		}
-		end = ec
-	} else {
-		if !strings.HasPrefix(t.line(l)[c:], k.Value) {
-			return 0, 0, errLayout
-		}
-		end = c + len(k.Value)
-	}
-	s := t.line(l)
-	for end < len(s) && (s[end] == ' ' || s[end] == '\t') {
-		end++
-	}
-	if end >= len(s) || s[end] != ':' {
-		return 0, 0, errLayout
-	}
-	return l, end + 1, nil
-}
-
-// dash returns the position of the dash of item i of block sequence s.
-func (t *srcText) dash(s *yaml.Node, i int) (int, int, error) {
-	var l, c int
-	if i == 0 {
-		l, c = t.start(s)
-	} else {
-		prev, _, err := t.end(s.Content[i-1], s, i-1)
-		if err != nil {
-			return 0, 0, err
-		}
-		l = prev + 1
-		for l <= len(t.lines) && (isBlankLine(t.line(l)) || isCommentLine(t.line(l))) {
-			l++
-		}
-		c = indentOf(t.line(l))
-	}
-	if line := t.line(l); c >= len(line) || line[c] != '-' {
-		return 0, 0, errLayout
-	}
-	return l, c, nil
-}
-
-// head returns the position just past the key's colon (mapping) or the item's dash (sequence) of parent.Content[index],
-// and the indentation that the nested lines of a new value are relative to.
-func (t *srcText) head(parent *yaml.Node, index int) (line, col, indent int, err error) {
-	if parent.Kind == yaml.MappingNode {
-		k := parent.Content[index-1]
-		line, col, err = t.keyHead(k)
-		_, kc := t.start(k)
-		return line, col, kc, err
-	}
-	line, col, err = t.dash(parent, index)
-	return line, col + 1, col, err
-}
-
-// end returns the line and the byte offset just past the text of n, which is parent.Content[index].
-func (t *srcText) end(n, parent *yaml.Node, index int) (int, int, error) {
-	if isEmptyNull(n) {
-		l, c, _, err := t.head(parent, index)
-		return l, c, err
-	}
-	l, c := t.start(n)
-	switch {
-	case n.Kind == yaml.AliasNode:
-		return l, c + 1 + len(n.Value), nil
-	case n.Style&yaml.FlowStyle != 0:
-		return t.flowEnd(l, c)
-	case n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode:
-		if len(n.Content) == 0 {
-			return 0, 0, errLayout
-		}
-		last := len(n.Content) - 1
-		return t.end(n.Content[last], n, last)
-	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
-		return t.quotedEnd(l, c)
-	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
-		_, _, indent, err := t.head(parent, index)
-		if err != nil {
-			return 0, 0, err
-		}
-		return t.blockEnd(l, c, indent)
-	}
-	_, _, indent, err := t.head(parent, index)
-	if err != nil {
-		return 0, 0, err
-	}
-	return t.plainEnd(n, l, c, indent)
-}
-
-// quotedEnd finds the end of the quoted scalar starting at line l, offset c.
-func (t *srcText) quotedEnd(l, c int) (int, int, error) {
-	s := t.line(l)
-	if c >= len(s) {
-		return 0, 0, errLayout
-	}
-	q := s[c]
-	i := c + 1
-	for l <= len(t.lines) {
-		s = t.line(l)
-		for i < len(s) {
-			switch {
-			case q == '"' && s[i] == '\\':
-				i += 2
-			case s[i] == q && q == '\'' && i+1 < len(s) && s[i+1] == '\'':
-				i += 2
-			case s[i] == q:
-				return l, i + 1, nil
-			default:
-				i++
-			}
-		}
-		l, i = l+1, 0
-	}
-	return 0, 0, errLayout
-}
-
-// flowEnd finds the end of the flow collection starting at line l, offset c.
-func (t *srcText) flowEnd(l, c int) (int, int, error) {
-	depth := 0
-	tokenStart := true
-	for i := c; l <= len(t.lines); l, i = l+1, 0 {
-		s := t.line(l)
-		for i < len(s) {
-			ch := s[i]
-			switch {
-			case (ch == '"' || ch == '\'') && tokenStart:
-				el, ec, err := t.quotedEnd(l, i)
-				if err != nil {
-					return 0, 0, err
-				}
-				l, i, s = el, ec, t.line(el)
-				tokenStart = false
-				continue
-			case ch == '#' && tokenStart:
-				i = len(s)
-				continue
-			case ch == '[' || ch == '{':
-				depth++
-			case ch == ']' || ch == '}':
-				depth--
-				if depth == 0 {
-					return l, i + 1, nil
-				}
-			}
-			tokenStart = ch == ' ' || ch == '\t' || ch == ',' || ch == '[' || ch == '{' || ch == ':'
-			i++
-		}
-		tokenStart = true
-	}
-	return 0, 0, errLayout
-}
-
-// blockEnd finds the end of the block scalar whose indicator is at line l, offset c, in a node indented by indent.
-func (t *srcText) blockEnd(l, c, indent int) (int, int, error) {
-	hdr := t.line(l)[c+1:]
-	if i := strings.IndexAny(hdr, " \t#"); i >= 0 {
-		hdr = hdr[:i]
-	}
-	keep := strings.Contains(hdr, "+")
-	content := 0
-	if i := strings.IndexAny(hdr, "123456789"); i >= 0 {
-		content = indent + int(hdr[i]-'0')
-	}
-	endL, endC := l, c+1+len(hdr)
-	for j := l + 1; j <= len(t.lines); j++ {
-		s := t.line(j)
-		if isBlankLine(s) {
-			if keep {
-				endL, endC = j, len(s)
-			}
-			continue
-		}
-		if content == 0 {
-			if indentOf(s) <= indent {
-				break
-			}
-			content = indentOf(s)
-		}
-		if indentOf(s) < content {
-			break
-		}
-		endL, endC = j, len(s)
-	}
-	return endL, endC, nil
-}
-
-// plainEnd finds the end of plain scalar n starting at line l, offset c, in a node indented by indent. A plain
-// scalar may continue on more indented lines; the text found has to fold to n's value.
-func (t *srcText) plainEnd(n *yaml.Node, l, c, indent int) (int, int, error) {
-	first := t.line(l)[c:]
-	if i := strings.Index(first, " #"); i >= 0 {
-		first = first[:i]
-	}
-	if i := strings.Index(first, "\t#"); i >= 0 {
-		first = first[:i]
-	}
-	first = strings.TrimRight(first, " \t")
-	endL, endC := l, c+len(first)
-	if first == n.Value {
-		return endL, endC, nil
-	}
-	folded, blanks := first, 0
-	for j := l + 1; j <= len(t.lines); j++ {
-		s := t.line(j)
-		if isBlankLine(s) {
-			blanks++
-			continue
-		}
-		if indentOf(s) <= indent || isCommentLine(s) {
-			break
-		}
-		text := strings.TrimSpace(s)
-		if i := strings.Index(text, " #"); i >= 0 {
-			text = strings.TrimRight(text[:i], " \t")
-		}
-		if blanks > 0 {
-			folded += strings.Repeat("\n", blanks) + text
-		} else {
-			folded += " " + text
-		}
-		blanks = 0
-		endL, endC = j, strings.Index(s, text)+len(text)
-	}
-	if folded != n.Value {
-		return 0, 0, errLayout
-	}
-	return endL, endC, nil
-}
-
-// region returns the lines of the entry or item parent.Content[index] (for a mapping, index is the key's) with its
-// head comments (the comment lines right above it) and foot comments (the comment lines right below it, at
-// least as indented as it, when a blank line or the end of the file follows them).
-func (t *srcText) region(parent *yaml.Node, index int) (from, to int, err error) {
-	vi := index
-	if parent.Kind == yaml.MappingNode {
-		vi = index + 1
-	}
-	hl, _, indent, err := t.head(parent, vi)
-	if err != nil {
-		return 0, 0, err
-	}
-	el, _, err := t.end(parent.Content[vi], parent, vi)
-	if err != nil {
-		return 0, 0, err
-	}
-	bound := 0
-	if index >= 2 || parent.Kind == yaml.SequenceNode && index >= 1 {
-		// the previous entry's value, or the previous item, is at index-1
-		if bound, _, err = t.end(parent.Content[index-1], parent, index-1); err != nil {
-			return 0, 0, err
-		}
-	}
-	from = hl
-	for from-1 > bound && isCommentLine(t.line(from-1)) {
-		from--
-	}
-	to = el
-	j := el + 1
-	for j <= len(t.lines) && isCommentLine(t.line(j)) && indentOf(t.line(j)) >= indent {
-		j++
-	}
-	if j > len(t.lines) || isBlankLine(t.line(j)) {
-		to = j - 1
-	}
-	return from, to, nil
-}
-
-// textEdit replaces lines from..to (from 1, inclusive) with lines; to == from-1 inserts before line from.
-type textEdit struct {
-	from, to int
-	lines    []string
-	optional int // for an optional blank-line removal, 1 + the index of the edit it belongs to
-}
-
-// applyText turns ops into line edits of src and applies them.
-func applyText(src *srcText, ops []op) ([]byte, error) {
-	var edits []textEdit
-	for _, o := range ops {
-		es, err := src.edits(o)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range es {
-			if e.optional != 0 {
-				e.optional = len(edits)
-			}
-			edits = append(edits, e)
-		}
-	}
-	var kept []textEdit
-	for i, e := range edits {
-		if e.optional == 0 || !blankRemovalConflicts(edits, i) {
-			kept = append(kept, e)
-		}
-	}
-	sort.SliceStable(kept, func(i, j int) bool {
-		a, b := kept[i], kept[j]
-		if a.from != b.from {
-			return a.from < b.from
-		}
-		return a.to < a.from && b.to >= b.from
-	})
-	type outLine struct{ text, term string }
-	var out []outLine
-	cur, lastTo := 1, 0
-	for _, e := range kept {
-		if e.from <= lastTo {
-			return nil, errLayout
-		}
-		for ; cur < e.from; cur++ {
-			out = append(out, outLine{src.lines[cur-1], src.terms[cur-1]})
-		}
-		for _, l := range e.lines {
-			out = append(out, outLine{l, src.eol})
-		}
-		if e.to >= e.from {
-			cur, lastTo = e.to+1, e.to
-		}
-	}
-	for ; cur <= len(src.lines); cur++ {
-		out = append(out, outLine{src.lines[cur-1], src.terms[cur-1]})
-	}
-	var buf bytes.Buffer
-	for i, l := range out {
-		term := l.term
-		if term == "" && i < len(out)-1 {
-			term = src.eol
-		}
-		if i == len(out)-1 && src.terms[len(src.terms)-1] == "" {
-			term = ""
-		}
-		buf.WriteString(l.text)
-		buf.WriteString(term)
-	}
-	return buf.Bytes(), nil
-}
-
-// blankRemovalConflicts reports whether the optional removal edits[i] of a blank line touches an edit that writes lines
-// or removes the same line.
-func blankRemovalConflicts(edits []textEdit, i int) bool {
-	b := edits[i].from
-	for j, e := range edits {
-		if j == i || j == edits[i].optional-1 {
-			continue
-		}
-		if e.optional != 0 && e.from == b && j < i {
-			return true
-		}
-		if len(e.lines) > 0 && e.from <= b+1 && e.to >= b-1 {
-			return true
-		}
-	}
-	return false
-}
-
-// edits translates one op into line edits.
-func (t *srcText) edits(o op) ([]textEdit, error) {
-	switch o.kind {
-	case opReplace:
-		hl, hc, indent, err := t.head(o.parent, o.index)
-		if err != nil {
-			return nil, err
-		}
-		v := o.parent.Content[o.index]
-		el, ec, err := t.end(v, o.parent, o.index)
-		if err != nil {
-			return nil, err
-		}
-		// keep what follows the old value on its line (its line comment), unless the old value is a block
-		// collection, whose last line's comment belongs to what is replaced
-		var suffix string
-		switch vl, _ := t.start(v); {
-		case isEmptyNull(v):
-			suffix = t.line(el)[ec:]
-		case vl != hl:
-			if suffix = t.line(hl)[hc:]; !isBlankLine(suffix) && !isCommentLine(suffix) {
-				return nil, errLayout
-			}
-		case (v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode) && v.Style&yaml.FlowStyle == 0:
-		default:
-			suffix = t.line(el)[ec:]
-		}
-		first, more, err := renderAfterHead(o.parent.Kind, o.nodes[0])
-		if err != nil {
-			return nil, err
-		}
-		first = t.keepBlockHeader(v, o.nodes[0], first, more, el)
-		lines := append([]string{t.line(hl)[:hc] + first + suffix}, indentLines(more, indent)...)
-		return []textEdit{{from: hl, to: el, lines: lines}}, nil
-	case opDelete:
-		from, to, err := t.region(o.parent, o.index)
-		if err != nil {
-			return nil, err
-		}
-		es := []textEdit{{from: from, to: to}}
-		if from > 1 && isBlankLine(t.line(from-1)) && to < len(t.lines) && isBlankLine(t.line(to+1)) {
-			es = append(es, textEdit{from: to + 1, to: to + 1, optional: 1})
-		}
-		return es, nil
-	}
-	var wrapper *yaml.Node
-	var at, indent int
-	if o.parent.Kind == yaml.MappingNode {
-		last := len(o.parent.Content) - 2
-		_, to, err := t.region(o.parent, last)
-		if err != nil {
-			return nil, err
-		}
-		_, indent = t.start(o.parent.Content[0])
-		at = to + 1
-		wrapper = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: o.nodes}
-	} else {
-		_, dc, err := t.dash(o.parent, 0)
-		if err != nil {
-			return nil, err
-		}
-		if o.index < 0 {
-			at, _, err = t.region(o.parent, 0)
-		} else {
-			_, to, rerr := t.region(o.parent, o.index)
-			at, err = to+1, rerr
-		}
-		if err != nil {
-			return nil, err
-		}
-		indent = dc
-		wrapper = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: o.nodes}
-	}
-	lines, err := encodeLines(wrapper)
-	if err != nil {
-		return nil, err
-	}
-	return []textEdit{{from: at, to: at - 1, lines: indentLines(lines, indent)}}, nil
-}
-
-// keepBlockHeader returns the rendered first line of a changed block scalar with the old header (such as `|` where
-// the encoder writes `|-`) when the block still reads as the new value with it; the old block ends at line el.
-func (t *srcText) keepBlockHeader(old, n *yaml.Node, first string, more []string, el int) string {
-	const block = yaml.LiteralStyle | yaml.FoldedStyle
-	if old.Style&block == 0 || old.Style&block != n.Style&block || n.Kind != yaml.ScalarNode {
-		return first
-	}
-	l, c := t.start(old)
-	hdr := t.line(l)[c:]
-	if i := strings.IndexAny(hdr, " \t#"); i >= 0 {
-		hdr = hdr[:i]
-	}
-	if strings.IndexAny(hdr, "123456789") >= 0 || strings.IndexAny(first, "123456789") >= 0 {
-		return first
-	}
-	candidate := " " + hdr
-	if candidate == first {
-		return first
-	}
-	doc := "k:" + candidate + "\n" + strings.Join(more, "\n")
-	if el < len(t.lines) || t.terms[el-1] != "" {
-		doc += "\n"
-	}
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(doc), &m); err != nil || m["k"] != n.Value {
-		return first
-	}
-	return candidate
-}
-
-// renderAfterHead encodes n as the value of a mapping key (parentKind MappingNode) or a sequence item, and returns
-// what follows the colon or dash on the first line and the further lines, indented relative to the key or dash.
-func renderAfterHead(parentKind yaml.Kind, n *yaml.Node) (string, []string, error) {
-	var wrapper *yaml.Node
-	prefix := "-"
-	if parentKind == yaml.MappingNode {
-		wrapper = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: "k"}, n}}
-		prefix = "k:"
-	} else {
-		wrapper = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{n}}
-	}
-	lines, err := encodeLines(wrapper)
-	if err != nil {
-		return "", nil, err
-	}
-	if !strings.HasPrefix(lines[0], prefix) {
-		return "", nil, errLayout
-	}
-	return lines[0][len(prefix):], lines[1:], nil
-}
-
-// indentLines prefixes each non-empty line with n spaces.
-func indentLines(lines []string, n int) []string {
-	out := make([]string, len(lines))
-	pad := strings.Repeat(" ", n)
-	for i, l := range lines {
-		if l != "" {
-			l = pad + l
-		}
-		out[i] = l
-	}
-	return out
 }
