@@ -39,6 +39,14 @@ func (f *Flow) comment(ctx context.Context, log *slog.Logger, ev *github.IssueCo
 	if err != nil {
 		return fmt.Errorf("installation client: %w", err)
 	}
+	if cmd[1] != "plan" { // help (and unknown commands) are for anyone
+		body := HelpText
+		if cmd[1] != "help" {
+			body = fmt.Sprintf("Unknown command `/systemsync %s`.\n\n", cmd[1]) + HelpText
+		}
+		_, _, err := gh.Issues.CreateComment(ctx, owner, name, number, &github.IssueComment{Body: &body})
+		return err
+	}
 	user := ev.GetComment().GetUser().GetLogin()
 	perm, _, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user)
 	if err != nil {
@@ -52,21 +60,17 @@ func (f *Flow) comment(ctx context.Context, log *slog.Logger, ev *github.IssueCo
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, number, &github.IssueComment{Body: &body})
 		return err
 	}
-	switch cmd[1] {
-	case "plan":
-		pr, _, err := gh.PullRequests.Get(ctx, owner, name, number)
-		if err != nil {
-			return fmt.Errorf("pull request #%d: %w", number, err)
-		}
-		return f.planPR(ctx, log, inst, repo, number, pr.GetHead().GetSHA(), pr.GetBase().GetRef())
-	default:
-		body := HelpText
-		if cmd[1] != "help" {
-			body = fmt.Sprintf("Unknown command `/systemsync %s`.\n\n", cmd[1]) + HelpText
-		}
-		_, _, err := gh.Issues.CreateComment(ctx, owner, name, number, &github.IssueComment{Body: &body})
-		return err
+	return f.planCurrent(ctx, log, inst, repo, gh, number)
+}
+
+// planCurrent plans a pull request at its current head, as GitHub reports it.
+func (f *Flow) planCurrent(ctx context.Context, log *slog.Logger, inst int64, repo *github.Repository, gh *github.Client, number int) error {
+	owner, name := ownerName(repo)
+	pr, _, err := gh.PullRequests.Get(ctx, owner, name, number)
+	if err != nil {
+		return fmt.Errorf("pull request #%d: %w", number, err)
 	}
+	return f.planPR(ctx, log, inst, repo, number, pr.GetHead().GetSHA(), pr.GetBase().GetRef())
 }
 
 // rerequest plans or applies again when a person re-runs a check.
@@ -79,8 +83,14 @@ func (f *Flow) rerequest(ctx context.Context, log *slog.Logger, ev *checkRunEven
 	repo := ev.repo()
 	switch cr.Name {
 	case CheckPlan:
+		// Plan each pull request at its current head: re-running an old
+		// check must not put an old commit's plan on the pull request.
+		gh, err := f.Apps.NewInstallationClient(inst)
+		if err != nil {
+			return fmt.Errorf("installation client: %w", err)
+		}
 		for _, pr := range cr.PullRequests {
-			if err := f.planPR(ctx, log, inst, repo, pr.Number, cr.HeadSHA, pr.Base.Ref); err != nil {
+			if err := f.planCurrent(ctx, log, inst, repo, gh, pr.Number); err != nil {
 				return err
 			}
 		}

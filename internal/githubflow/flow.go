@@ -18,6 +18,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/jobs"
 	"github.com/systemsync/systemsync/internal/pipeline"
 	"github.com/systemsync/systemsync/internal/store"
 )
@@ -48,7 +49,7 @@ func (f *Flow) Handle(ctx context.Context, event, deliveryID string, payload []b
 	case "pull_request":
 		var ev github.PullRequestEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return fmt.Errorf("decode pull_request: %w", err)
+			return fmt.Errorf("decode pull_request: %w: %w", jobs.ErrPermanent, err)
 		}
 		switch ev.GetAction() {
 		case "opened", "synchronize", "reopened", "ready_for_review":
@@ -60,19 +61,19 @@ func (f *Flow) Handle(ctx context.Context, event, deliveryID string, payload []b
 	case "issue_comment":
 		var ev github.IssueCommentEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return fmt.Errorf("decode issue_comment: %w", err)
+			return fmt.Errorf("decode issue_comment: %w: %w", jobs.ErrPermanent, err)
 		}
 		return f.comment(ctx, log, &ev)
 	case "push":
 		var ev github.PushEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return fmt.Errorf("decode push: %w", err)
+			return fmt.Errorf("decode push: %w: %w", jobs.ErrPermanent, err)
 		}
 		return f.push(ctx, log, &ev, payload)
 	case "check_run":
 		var ev checkRunEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return fmt.Errorf("decode check_run: %w", err)
+			return fmt.Errorf("decode check_run: %w: %w", jobs.ErrPermanent, err)
 		}
 		return f.rerequest(ctx, log, &ev, payload)
 	case "installation", "installation_repositories":

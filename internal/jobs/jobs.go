@@ -6,6 +6,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -36,7 +37,12 @@ func (EventArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// Handler does the work of a delivery; an error retries it with backoff.
+// ErrPermanent marks a failure that retrying cannot mend (a payload that
+// does not decode): a handler error wrapping it cancels the job at once.
+var ErrPermanent = errors.New("permanent failure")
+
+// Handler does the work of a delivery; an error retries it with backoff,
+// unless it wraps ErrPermanent.
 type Handler interface {
 	Handle(ctx context.Context, event, deliveryID string, payload []byte) error
 }
@@ -49,6 +55,10 @@ type eventWorker struct {
 
 func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error {
 	err := w.handler.Handle(ctx, job.Args.Event, job.Args.DeliveryID, job.Args.Payload)
+	if errors.Is(err, ErrPermanent) {
+		w.log.Error("job cancelled: retrying cannot help", "event", job.Args.Event, "delivery", job.Args.DeliveryID, "err", err)
+		return river.JobCancel(err)
+	}
 	if err != nil {
 		w.log.Warn("job failed; it will be retried", "event", job.Args.Event, "delivery", job.Args.DeliveryID,
 			"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -113,5 +114,40 @@ func TestFailedJobIsRetried(t *testing.T) {
 	defer rec.mu.Unlock()
 	if rec.calls["d-2"] != 2 {
 		t.Fatalf("handled %d times, want a failure then a success", rec.calls["d-2"])
+	}
+}
+
+type permanent struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (p *permanent) Handle(context.Context, string, string, []byte) error {
+	p.mu.Lock()
+	p.calls++
+	p.mu.Unlock()
+	return fmt.Errorf("decode push: %w: bad payload", jobs.ErrPermanent)
+}
+
+func TestPermanentFailureIsNotRetried(t *testing.T) {
+	ctx := context.Background()
+	h := &permanent{}
+	url := storetest.URL(t)
+	q, err := jobs.Open(ctx, url, h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "bad", Event: "push", Payload: []byte(`{`)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // a retry would come after ~1 s
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls != 1 {
+		t.Fatalf("handled %d times, want 1 (cancelled, not retried)", h.calls)
 	}
 }
