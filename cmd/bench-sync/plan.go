@@ -291,7 +291,7 @@ func timeParts(ctx context.Context, e *planEnv, r *pipeline.Runner, ref string) 
 		return p, nil, err
 	}
 	t1 := time.Now()
-	desired, err := r.Loader.Load(ctx, treeSource{repo}, sha, e.stage.Source.Path, e.stage.Scope)
+	desired, err := r.Loader.Load(ctx, pipeline.RepoSource(repo), sha, e.stage.Source.Path, e.stage.Scope)
 	if err != nil {
 		return p, nil, err
 	}
@@ -318,27 +318,6 @@ func timeParts(ctx context.Context, e *planEnv, r *pipeline.Runner, ref string) 
 	return p, plan, nil
 }
 
-// treeSource is the runner's adapter of a cached clone to
-// reconcile.TreeSource (unexported in package pipeline), for timing the
-// steps of a plan one by one.
-type treeSource struct{ repo *gitrepo.Repo }
-
-func (s treeSource) Entries(ctx context.Context, commit, folder string) ([]reconcile.TreeEntry, error) {
-	entries, err := s.repo.ReadTree(ctx, commit, folder)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]reconcile.TreeEntry, len(entries))
-	for i, e := range entries {
-		out[i] = reconcile.TreeEntry{Path: e.Path, BlobSHA: e.BlobSHA, Size: e.Size,
-			Symlink: e.Mode == gitrepo.Symlink, Submodule: e.Mode == gitrepo.Submodule}
-	}
-	return out, nil
-}
-
-func (s treeSource) Blob(ctx context.Context, sha string, maxSize int64) ([]byte, error) {
-	return s.repo.Blob(ctx, sha, maxSize)
-}
 
 func benchWarmPR(ctx context.Context, e *planEnv, o options) error {
 	if (o.prs+1)*o.changed > len(e.files)-e.projects {

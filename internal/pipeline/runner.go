@@ -38,6 +38,9 @@ func (r *Runner) lock(id string) func() {
 	return mu.Unlock
 }
 
+// RepoSource returns a cached clone as the tree source reconcile reads.
+func RepoSource(repo *gitrepo.Repo) reconcile.TreeSource { return repoSource{repo} }
+
 // repoSource adapts a cached clone to reconcile.TreeSource.
 type repoSource struct{ repo *gitrepo.Repo }
 
