@@ -318,7 +318,6 @@ func timeParts(ctx context.Context, e *planEnv, r *pipeline.Runner, ref string) 
 	return p, plan, nil
 }
 
-
 func benchWarmPR(ctx context.Context, e *planEnv, o options) error {
 	if (o.prs+1)*o.changed > len(e.files)-e.projects {
 		return fmt.Errorf("%d PRs of %d files need more than %d files", o.prs+1, o.changed, len(e.files)-e.projects)
