@@ -185,6 +185,8 @@ func Equal(a, b map[string]any) bool {
 	return equalValue(Canonical(a), Canonical(b))
 }
 
+// equalValue compares normalized values as Canonical sees them: numbers
+// by value (2.0 equals 2), NaN equal to NaN.
 func equalValue(a, b any) bool {
 	switch x := a.(type) {
 	case map[string]any:
@@ -210,9 +212,13 @@ func equalValue(a, b any) bool {
 			}
 		}
 		return true
-	case float64:
-		y, ok := b.(float64)
-		return ok && (x == y || math.IsNaN(x) && math.IsNaN(y))
+	case int64, float64:
+		ca, cb := canonicalValue(a), canonicalValue(b)
+		if fx, ok := ca.(float64); ok {
+			fy, ok := cb.(float64)
+			return ok && (fx == fy || math.IsNaN(fx) && math.IsNaN(fy))
+		}
+		return ca == cb
 	}
 	return a == b
 }

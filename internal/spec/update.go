@@ -149,41 +149,6 @@ func readsBackAs(out []byte, target map[string]any) bool {
 	return len(probs) == 0 && len(rs) == 1 && Equal(rs[0].Object, target)
 }
 
-// semEqual reports whether two normalized values are equal as Canonical compares them.
-func semEqual(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, xv := range x {
-			if yv, has := y[k]; !has || !semEqual(xv, yv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !semEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case int64, float64:
-		return equalValue(canonicalValue(a), canonicalValue(b))
-	}
-	switch b.(type) {
-	case map[string]any, []any, int64, float64:
-		return false
-	}
-	return a == b
-}
-
 // An op is one edit of the node tree, shared by the text and the node back ends.
 type op struct {
 	kind   opKind
@@ -218,7 +183,7 @@ func (p *planner) kept(where, key string, oldV any, oldHas bool, newV any, newHa
 	case where == "" && key == "status":
 		return true
 	case where == "" && key == "apiVersion":
-		return oldHas && newHas && semEqual(canonicalAPIVersion(oldV, p.oldRoot["kind"]), canonicalAPIVersion(newV, p.newRoot["kind"]))
+		return oldHas && newHas && equalValue(canonicalAPIVersion(oldV, p.oldRoot["kind"]), canonicalAPIVersion(newV, p.newRoot["kind"]))
 	case where == "metadata" && (key == "labels" || key == "annotations"):
 		return emptyMap(oldV, oldHas) && emptyMap(newV, newHas)
 	case where == "metadata":
@@ -333,11 +298,11 @@ func (p *planner) sequence(s *yaml.Node, old, nw []any) bool {
 func matchItems(old, nw []any) [][2]int {
 	lo, ln := len(old), len(nw)
 	pre := 0
-	for pre < lo && pre < ln && semEqual(old[pre], nw[pre]) {
+	for pre < lo && pre < ln && equalValue(old[pre], nw[pre]) {
 		pre++
 	}
 	suf := 0
-	for suf < lo-pre && suf < ln-pre && semEqual(old[lo-1-suf], nw[ln-1-suf]) {
+	for suf < lo-pre && suf < ln-pre && equalValue(old[lo-1-suf], nw[ln-1-suf]) {
 		suf++
 	}
 	var out [][2]int
@@ -352,7 +317,7 @@ func matchItems(old, nw []any) [][2]int {
 		}
 		for i := len(a) - 1; i >= 0; i-- {
 			for j := len(b) - 1; j >= 0; j-- {
-				if semEqual(a[i], b[j]) {
+				if equalValue(a[i], b[j]) {
 					lcs[i][j] = lcs[i+1][j+1] + 1
 				} else {
 					lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
@@ -361,7 +326,7 @@ func matchItems(old, nw []any) [][2]int {
 		}
 		for i, j := 0, 0; i < len(a) && j < len(b); {
 			switch {
-			case semEqual(a[i], b[j]) && lcs[i][j] == lcs[i+1][j+1]+1:
+			case equalValue(a[i], b[j]) && lcs[i][j] == lcs[i+1][j+1]+1:
 				out = append(out, [2]int{pre + i, pre + j})
 				i, j = i+1, j+1
 			case lcs[i+1][j] >= lcs[i][j+1]:
@@ -379,7 +344,7 @@ func matchItems(old, nw []any) [][2]int {
 
 // value plans the edit of parent.Content[index] from old to nw.
 func (p *planner) value(parent *yaml.Node, index int, old, nw any, where string) {
-	if semEqual(old, nw) {
+	if equalValue(old, nw) {
 		return
 	}
 	n := parent.Content[index]
