@@ -58,13 +58,6 @@ func (s *Snapshot) Actual(ctx context.Context, sys System, ev Events, scope Scop
 	return objs, hashes, nil
 }
 
-// Invalidate forgets everything: the next use lists the controller again.
-func (s *Snapshot) Invalidate() {
-	s.mu.Lock()
-	s.loaded = false
-	s.mu.Unlock()
-}
-
 func (s *Snapshot) refresh(ctx context.Context, sys System, ev Events) error {
 	if !s.loaded {
 		return s.reload(ctx, sys, ev)

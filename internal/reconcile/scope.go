@@ -1,8 +1,6 @@
 package reconcile
 
 import (
-	"sort"
-
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -63,18 +61,5 @@ func (s Scope) SyncedKinds() []string {
 			out = append(out, k.Name)
 		}
 	}
-	return out
-}
-
-// ProjectList returns the covered projects sorted, or nil for all.
-func (s Scope) ProjectList() []string {
-	if s.Projects == nil {
-		return nil
-	}
-	out := make([]string, 0, len(s.Projects))
-	for p := range s.Projects {
-		out = append(out, p)
-	}
-	sort.Strings(out)
 	return out
 }
