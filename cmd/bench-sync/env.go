@@ -1,28 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/gittest"
 	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/store"
 )
 
-// What gittest and controllertest do, without testing.TB.
+// What controllertest does, without testing.TB; the git server is gittest's handler.
 
 // gitServer serves the bare repositories under root at /<name>.git with git
 // http-backend (smart protocol, fetch and push, no authentication).
@@ -32,34 +29,10 @@ type gitServer struct {
 }
 
 func newGitServer(root string) (*gitServer, error) {
-	execPath, err := exec.Command("git", "--exec-path").Output()
+	h, err := gittest.NewHandler(root)
 	if err != nil {
-		return nil, fmt.Errorf("git --exec-path: %w", err)
+		return nil, err
 	}
-	backend := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true",
-		},
-		InheritEnv: []string{"PATH", "HOME"},
-	}
-	// git sends pushes over 1 MiB chunked; CGI needs a Content-Length.
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength < 0 {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			r.ContentLength = int64(len(body))
-			r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-			r.TransferEncoding = nil
-		}
-		backend.ServeHTTP(w, r)
-	})
 	return &gitServer{root: root, srv: httptest.NewServer(h)}, nil
 }
 

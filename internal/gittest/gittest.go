@@ -5,6 +5,7 @@ package gittest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cgi"
@@ -21,9 +22,18 @@ import (
 // git http-backend, fetch and push both allowed, no authentication.
 func Handler(t testing.TB, root string) http.Handler {
 	t.Helper()
+	h, err := NewHandler(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// NewHandler is Handler for callers without a testing.TB (benchmarks).
+func NewHandler(root string) (http.Handler, error) {
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
-		t.Fatalf("git --exec-path: %v", err)
+		return nil, fmt.Errorf("git --exec-path: %w", err)
 	}
 	backend := &cgi.Handler{
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
@@ -49,7 +59,7 @@ func Handler(t testing.TB, root string) http.Handler {
 			r.TransferEncoding = nil
 		}
 		backend.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 // Server is an HTTP server of bare repositories.
