@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.Keys = controller.NewKeys(s.DB)
-	_, source, err := adminKey(ctx, cfg, s.Keys)
+	source, err := adminKey(ctx, cfg, s.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -238,34 +238,21 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 // adminKey registers the admin key, from the configuration or from
 // DataDir/admin.key (generated, mode 0600, on first start), and says where
 // it came from. The key itself is never printed or logged.
-func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys) (key, source string, err error) {
-	key, source = cfg.APIKey, "from SYSTEMSYNC_API_KEY"
-	if key == "" {
-		path := filepath.Join(cfg.DataDir, "admin.key")
-		data, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			key = strings.TrimSpace(string(data))
-		case errors.Is(err, os.ErrNotExist):
-			if key, err = controller.NewKey(); err != nil {
-				return "", "", err
-			}
-			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-				return "", "", fmt.Errorf("write admin key: %w", err)
-			}
-		default:
-			return "", "", fmt.Errorf("read admin key: %w", err)
-		}
-		if key == "" {
-			return "", "", fmt.Errorf("admin key file %s is empty: delete it to generate a new key", path)
-		}
-		abs, _ := filepath.Abs(path)
-		source = abs
+func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys) (source string, err error) {
+	if cfg.APIKey != "" {
+		return "from SYSTEMSYNC_API_KEY", keys.Ensure(ctx, cfg.APIKey, cfg.AdminEmail)
 	}
-	if err := keys.Ensure(ctx, key, cfg.AdminEmail); err != nil {
-		return "", "", err
+	path, err := filepath.Abs(filepath.Join(cfg.DataDir, "admin.key"))
+	if err != nil {
+		return "", err
 	}
-	return key, source, nil
+	if data, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(data)) == "" {
+		return "", fmt.Errorf("admin key file %s is empty: delete it to generate a new key", path)
+	}
+	if _, err := fileKey(ctx, path, cfg.AdminEmail, keys); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // fileKey registers the key kept in path (generated, mode 0600, when
