@@ -49,10 +49,37 @@ type Config struct {
 	// PollInterval is how often plain Git remotes (no webhooks) are
 	// fetched; 0 means 2s in local mode and 30s otherwise.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// Controller names the controller pipelines sync with: the embedded one
+	// unless controller.url is set.
+	Controller Controller `yaml:"controller"`
 	// Github is go-githubapp's section: v3_api_url, web_url, app.integration_id,
 	// app.webhook_secret, app.private_key. Unset in local mode.
 	Github githubapp.Config `yaml:"github"`
 }
+
+// Controller is the controller section.
+type Controller struct {
+	// URL is a remote Rafay-compatible controller (scheme://host[:port]);
+	// empty means the embedded controller.
+	URL string `yaml:"url"`
+	// APIKey is the key the bot uses there (sent as X-API-KEY); required with URL.
+	APIKey string `yaml:"api_key"`
+	// Follow is how the bot learns of changes made in the system: auto
+	// (the event log when the controller serves one, else list), events
+	// (long-poll GET /apis/system.k8smgmt.io/v3/events) or list (list
+	// every resource each ListInterval and compare).
+	Follow string `yaml:"follow"`
+	// ListInterval is how often follow=list lists the system; 0 means 2s
+	// in local mode and 30s otherwise.
+	ListInterval time.Duration `yaml:"list_interval"`
+}
+
+// Ways to follow the controller (Controller.Follow).
+const (
+	FollowAuto   = "auto"
+	FollowEvents = "events"
+	FollowList   = "list"
+)
 
 // Defaults returns the configuration of local mode.
 func Defaults() Config {
@@ -64,6 +91,7 @@ func Defaults() Config {
 		CommitWindow:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        "info",
+		Controller:      Controller{Follow: FollowAuto},
 	}
 }
 
@@ -105,6 +133,12 @@ func Load(path string, environ []string) (Config, error) {
 			cfg.PollInterval = 2 * time.Second
 		}
 	}
+	if cfg.Controller.ListInterval == 0 {
+		cfg.Controller.ListInterval = 30 * time.Second
+		if cfg.LocalMode() {
+			cfg.Controller.ListInterval = 2 * time.Second
+		}
+	}
 	if err := cfg.check(); err != nil {
 		return Config{}, err
 	}
@@ -133,6 +167,14 @@ func (c Config) check() error {
 		if c.Github.App.PrivateKey == "" {
 			errs = append(errs, errors.New("github.app.private_key (SYSTEMSYNC_GITHUB_APP_PRIVATE_KEY) is required with github.app.integration_id"))
 		}
+	}
+	if c.Controller.URL != "" && c.Controller.APIKey == "" {
+		errs = append(errs, errors.New("controller.api_key (SYSTEMSYNC_CONTROLLER_API_KEY) is required with controller.url"))
+	}
+	switch c.Controller.Follow {
+	case FollowAuto, FollowEvents, FollowList:
+	default:
+		errs = append(errs, fmt.Errorf("controller.follow (SYSTEMSYNC_CONTROLLER_FOLLOW) is %q: want auto, events or list", c.Controller.Follow))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

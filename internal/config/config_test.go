@@ -70,3 +70,50 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		t.Fatalf("missing secret error = %v", err)
 	}
 }
+
+func TestControllerSection(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Controller.URL != "" || cfg.Controller.Follow != FollowAuto || cfg.Controller.ListInterval != 2*time.Second {
+		t.Fatalf("local mode controller section %+v, want the embedded one, auto, 2s", cfg.Controller)
+	}
+	path := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(path, []byte("controller:\n  url: https://console.example.com\n  follow: list\n"), 0o600)
+	cfg, err = Load(path, []string{"SYSTEMSYNC_CONTROLLER_API_KEY=k", "SYSTEMSYNC_CONTROLLER_LIST_INTERVAL=1m",
+		"SYSTEMSYNC_GITHUB_APP_INTEGRATION_ID=5", "SYSTEMSYNC_GITHUB_APP_WEBHOOK_SECRET=s", "SYSTEMSYNC_GITHUB_APP_PRIVATE_KEY=p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Controller != (Controller{URL: "https://console.example.com", APIKey: "k", Follow: FollowList, ListInterval: time.Minute}) {
+		t.Fatalf("controller section %+v", cfg.Controller)
+	}
+	if _, err := Load(path, nil); err == nil || !strings.Contains(err.Error(), "SYSTEMSYNC_CONTROLLER_API_KEY") {
+		t.Fatalf("url without key: %v", err)
+	}
+	if _, err := Load("", []string{"SYSTEMSYNC_CONTROLLER_FOLLOW=sometimes"}); err == nil || !strings.Contains(err.Error(), "SYSTEMSYNC_CONTROLLER_FOLLOW") {
+		t.Fatalf("bad follow: %v", err)
+	}
+}
+
+func TestExampleConfigsLoad(t *testing.T) {
+	local, err := Load("../../config/local.yml", nil)
+	if err != nil {
+		t.Fatalf("config/local.yml: %v", err)
+	}
+	defaults, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local != defaults {
+		t.Fatalf("config/local.yml is not local mode as run with no file:\n%+v\n%+v", local, defaults)
+	}
+	gh, err := Load("../../config/github.example.yml", nil)
+	if err != nil {
+		t.Fatalf("config/github.example.yml: %v", err)
+	}
+	if !gh.GitHubConfigured() || gh.Controller.Follow != FollowAuto {
+		t.Fatalf("config/github.example.yml: %+v", gh)
+	}
+}

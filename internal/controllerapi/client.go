@@ -263,6 +263,22 @@ func (c *Client) Events(ctx context.Context, since int64, wait time.Duration) (*
 	return &out, nil
 }
 
+// HasEventLog reports whether the controller serves the event log
+// (`GET …/events`): false when it answers 404, 405 or 501, as a
+// Rafay controller without this project's addition does; an error when it
+// cannot be asked (unreachable, 401, …).
+func (c *Client) HasEventLog(ctx context.Context) (bool, error) {
+	_, err := c.Events(ctx, 1<<62, 0)
+	switch code := codeOf(err); {
+	case err == nil:
+		return true, nil
+	case code == http.StatusNotFound, code == http.StatusMethodNotAllowed, code == http.StatusNotImplemented:
+		return false, nil
+	default:
+		return false, err
+	}
+}
+
 // do sends one request and decodes a 2xx JSON answer into out. GET is safe
 // to repeat: it is retried with backoff on connection errors and 5xx.
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
@@ -323,7 +339,8 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 			apiErr.Message = eb.Internal
 			apiErr.Problems = eb.External
 		}
-		return resp.StatusCode >= 500, apiErr
+		// 5xx may pass; 501 (not implemented) will not.
+		return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented, apiErr
 	}
 	if out == nil {
 		return false, nil

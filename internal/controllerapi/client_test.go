@@ -173,3 +173,29 @@ func TestClientRetriesSafeCallsOnly(t *testing.T) {
 		t.Fatal("get from a closed server succeeded")
 	}
 }
+
+func TestHasEventLog(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	if ok, err := controllerapi.New(c.URL, controllertest.AdminKey).HasEventLog(ctx); err != nil || !ok {
+		t.Fatalf("embedded controller: has event log %v, %v; want true", ok, err)
+	}
+	if ok, err := controllerapi.New(c.WithoutEventLog(t), controllertest.AdminKey).HasEventLog(ctx); err != nil || ok {
+		t.Fatalf("controller without events: has event log %v, %v; want false", ok, err)
+	}
+	if _, err := controllerapi.New(c.URL, "wrong-key").HasEventLog(ctx); !controllerapi.IsUnauthorized(err) {
+		t.Fatalf("wrong key: %v, want 401", err)
+	}
+	var calls atomic.Int32
+	notImpl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusNotImplemented)
+	}))
+	defer notImpl.Close()
+	if ok, err := controllerapi.New(notImpl.URL, "k").HasEventLog(ctx); err != nil || ok {
+		t.Fatalf("501: has event log %v, %v; want false", ok, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("a 501 was asked %d times; it is not worth a retry", n)
+	}
+}

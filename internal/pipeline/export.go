@@ -122,7 +122,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		}
 		author := authorOf(changes, bot)
 		now := time.Now()
-		msg := commitMessage(trigger, changes, rows, id, bot)
+		msg := commitMessage(trigger, withPlanned(changes, planned), rows, id, bot)
 		sha, err := repo.Commit(ctx, base, files, gitrepo.Signature{Name: author.Name, Email: author.Email, When: now},
 			gitrepo.Signature{Name: bot.Name, Email: bot.Email, When: now}, msg)
 		if errors.Is(err, gitrepo.ErrNoChanges) {
@@ -341,22 +341,22 @@ func authorOf(changes []Change, bot Identity) Identity {
 // things (Co-authored-by) and the run.
 func commitMessage(trigger string, changes []Change, rows []Row, runID int64, bot Identity) string {
 	var b strings.Builder
-	written := 0
+	var written []Row
 	for _, r := range rows {
 		if r.Outcome == string(reconcile.Applied) {
-			written++
+			written = append(written, r)
 		}
 	}
 	switch {
 	case trigger == TriggerManual:
 		b.WriteString("Manually Triggered System Sync\n")
-	case len(changes) == 1 && written == 1:
-		c := changes[0]
-		fmt.Fprintf(&b, "Resource %s/%s, %s\n", c.Key.Kind, c.Key.Name, c.Type)
+	case len(written) == 1:
+		r := written[0]
+		fmt.Fprintf(&b, "Resource %s/%s, %s\n", r.Kind, r.Name, changeType(r, changes))
 	default:
-		fmt.Fprintf(&b, "System Sync: %d resources changed in the system\n", written)
+		fmt.Fprintf(&b, "System Sync: %d resources changed in the system\n", len(written))
 	}
-	if trigger == TriggerManual || len(changes) != 1 || written != 1 {
+	if trigger == TriggerManual || len(written) != 1 {
 		b.WriteString("\n")
 		for _, r := range rows {
 			if r.Outcome == string(reconcile.Applied) {
@@ -375,6 +375,43 @@ func commitMessage(trigger string, changes []Change, rows []Row, runID int64, bo
 	}
 	fmt.Fprintf(&b, "Systemsync-Run: %d\n", runID)
 	return b.String()
+}
+
+// changeType is how the system's change of row's resource is named: the
+// type of the latest change reported for it.
+func changeType(r Row, changes []Change) string {
+	k := spec.Key{Kind: r.Kind, Project: r.Project, Name: r.Name}
+	for i := len(changes) - 1; i >= 0; i-- {
+		if changes[i].Key == k {
+			return changes[i].Type
+		}
+	}
+	return ""
+}
+
+// withPlanned adds to changes, with no user, the exports the plan found that
+// no reported change names: a change made after the ones being exported
+// (a list taken earlier, an event not yet read) is written with them.
+func withPlanned(changes []Change, p *Planned) []Change {
+	reported := make(map[spec.Key]bool, len(changes))
+	for _, c := range changes {
+		reported[c.Key] = true
+	}
+	out := changes[:len(changes):len(changes)] // appends never write into the caller's array
+	for _, c := range p.Plan.Changes {
+		if reported[c.Key] {
+			continue
+		}
+		switch {
+		case c.Action == reconcile.ExportDelete:
+			out = append(out, Change{Key: c.Key, Type: "Delete"})
+		case c.Action == reconcile.Export && c.Desired() == nil:
+			out = append(out, Change{Key: c.Key, Type: "Create"})
+		case c.Action == reconcile.Export:
+			out = append(out, Change{Key: c.Key, Type: "Update"})
+		}
+	}
+	return out
 }
 
 func reviewBody(reason string, changes []Change, rows []Row) string {

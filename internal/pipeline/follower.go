@@ -20,9 +20,15 @@ const followPosition = "follow:events"
 // the first one, and exports them for every stage that writes to Git. The
 // revision it finished is stored after the export, so a change made while
 // the bot was down, or interrupted between the change and the commit, is
-// exported when it comes back, once.
+// exported when it comes back, once. For a controller without an event log
+// (Mode FollowList) it lists the system every ListInterval instead and
+// exports what changed since the list before, which it stores likewise.
 type Follower struct {
 	Runner *Runner
+	// Mode is FollowEvents (the default) or FollowList.
+	Mode string
+	// ListInterval is how often FollowList lists the system (default 30s).
+	ListInterval time.Duration
 	// Window is how long changes are gathered into one commit (default 2s).
 	Window time.Duration
 	// Bot is the bot's own identity: its applies are not exported back, and it commits as this.
@@ -40,9 +46,26 @@ func (f *Follower) Run(ctx context.Context) {
 	if window <= 0 {
 		window = 2 * time.Second
 	}
+	step := func(ctx context.Context) error { return f.step(ctx, window) }
+	if f.Mode == FollowList {
+		interval := f.ListInterval
+		if interval <= 0 {
+			interval = 30 * time.Second
+		}
+		step = func(ctx context.Context) error {
+			if err := f.listStep(ctx); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(interval):
+			}
+			return nil
+		}
+	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		if err := f.step(ctx, window); err != nil && ctx.Err() == nil {
+		if err := step(ctx); err != nil && ctx.Err() == nil {
 			f.Log.Warn("following the system failed; retrying", "err", err, "in", backoff)
 			select {
 			case <-ctx.Done():

@@ -97,13 +97,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 
 	// The bot reaches its embedded controller over HTTP, as it would a remote one.
 	system := controllerapi.New(s.BaseURL, botKey)
+	if cfg.Controller.URL != "" {
+		system = controllerapi.New(cfg.Controller.URL, cfg.Controller.APIKey)
+	}
+	follow, err := followMode(ctx, cfg.Controller, system)
+	if err != nil {
+		return nil, err
+	}
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log)
 	runs := pipeline.NewRuns(s.DB)
-	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log,
-		Snapshot: reconcile.NewSnapshot()}
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log}
+	if follow == pipeline.FollowEvents {
+		s.Runner.Snapshot = reconcile.NewSnapshot() // it follows the event log
+	}
 	s.Poller = &pipeline.Poller{Runner: s.Runner, Interval: cfg.PollInterval, Log: log}
 	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
-	s.Follower = &pipeline.Follower{Runner: s.Runner, Window: cfg.CommitWindow, Bot: bot, Log: log}
+	s.Follower = &pipeline.Follower{Runner: s.Runner, Mode: follow, ListInterval: cfg.Controller.ListInterval,
+		Window: cfg.CommitWindow, Bot: bot, Log: log}
+	if cfg.Controller.URL != "" {
+		log.Info("pipelines sync with a remote controller", "controller", cfg.Controller.URL, "follow", follow)
+	}
 	syncNow := func(ctx context.Context, project, name string) ([]int64, error) {
 		return s.Runner.SyncNow(ctx, project, name, s.Follower.Auth, pipeline.ExportOptions{Open: s.Follower.Open, Bot: bot})
 	}
@@ -144,7 +157,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		s.Poller.Webhooked = func(remote string) bool {
 			return webHost != "" && strings.HasPrefix(pipeline.NormalizeURL(remote), strings.TrimSuffix(webHost, "/")+"/")
 		}
-	} else {
+	} else if cfg.Controller.URL == "" {
+		// Local mode's demo lives in the embedded controller; a remote
+		// controller is never written to unasked.
 		if err := seedLocal(ctx, s); err != nil {
 			return nil, err
 		}
@@ -226,6 +241,26 @@ func (s *Server) close() {
 	if s.DB != nil {
 		s.DB.Close()
 	}
+}
+
+// followMode decides how the follower learns of system changes: as
+// configured, or (auto) the event log when the controller serves one and
+// listing when it does not. The embedded controller always has one.
+func followMode(ctx context.Context, c config.Controller, system *controllerapi.Client) (string, error) {
+	switch {
+	case c.Follow == config.FollowList:
+		return pipeline.FollowList, nil
+	case c.Follow == config.FollowEvents || c.URL == "":
+		return pipeline.FollowEvents, nil
+	}
+	ok, err := system.HasEventLog(ctx)
+	if err != nil {
+		return "", fmt.Errorf("controller %s: %w (set controller.follow to events or list to start without asking)", c.URL, err)
+	}
+	if ok {
+		return pipeline.FollowEvents, nil
+	}
+	return pipeline.FollowList, nil
 }
 
 // NewLogger returns the structured logger the server uses.

@@ -110,6 +110,18 @@ CREATE TABLE positions (
 	updated_at TEXT NOT NULL
 );`,
 	},
+	{
+		Version: 3,
+		Name:    "the system as last listed, for controllers without an event log",
+		SQL: `
+CREATE TABLE listed_objects (
+	kind TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	PRIMARY KEY (kind, project, name)
+);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.

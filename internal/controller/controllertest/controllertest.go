@@ -7,7 +7,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/systemsync/systemsync/internal/controller"
@@ -50,4 +54,25 @@ func Start(t testing.TB) *Controller {
 	srv := httptest.NewServer(controller.NewAPI(st, keys, log))
 	t.Cleanup(srv.Close)
 	return &Controller{URL: srv.URL, Store: st, Keys: keys}
+}
+
+// WithoutEventLog serves the controller's API, but for the event log, which
+// answers 404 as a Rafay controller does: the controller a bot must follow
+// by listing. It returns that server's URL and stops it at the test's end.
+func (c *Controller) WithoutEventLog(t testing.TB) string {
+	t.Helper()
+	target, err := url.Parse(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/events") {
+			http.NotFound(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
