@@ -402,3 +402,76 @@ func TestRealExportsRoundTripAndEditInPlace(t *testing.T) {
 		t.Fatalf("the commit changed more than the version line:\n%s", diff)
 	}
 }
+
+// TestFailingStageDoesNotHoldUpTheOthers has two pipelines export the same
+// change: one to a repository that cannot be reached. The other commits at
+// once; the failing one keeps the change and commits it, by its author,
+// once its repository answers.
+func TestFailingStageDoesNotHoldUpTheOthers(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
+	e.work.Push("main")
+	srv := gittest.Serve(t)
+	mirrorURL := srv.NewBare(t, "mirror")
+	mirror := gittest.Clone(t, mirrorURL)
+	mirror.Write(map[string]string{"README.md": "mirror\n"}).Commit("init")
+	mirror.Push("main")
+	mirrorBare := srv.Root + "/mirror.git"
+	second := syncPipeline("mirror", "")
+	second["metadata"].(map[string]any)["name"] = "mirror-sync"
+	stage := second["spec"].(map[string]any)["stages"].([]any)[0].(map[string]any)["config"].(map[string]any)
+	stage["gitToSystemSync"] = false
+	stage["includedResources"] = []any{map[string]any{"name": "Namespace"}}
+	// The mirror's Repository points nowhere for now.
+	if _, err := e.sys.Apply(ctx, repository("mirror", "http://127.0.0.1:1/mirror.git")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Apply(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+		t.Fatal(err)
+	}
+	f := &pipeline.Follower{Runner: e.runner, Window: 100 * time.Millisecond, Retry: 300 * time.Millisecond, Bot: bot, Log: e.runner.Log}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(fctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(200 * time.Millisecond)
+
+	before := gittest.Git(t, e.bareDir, "rev-parse", "main")
+	mirrorBefore := gittest.Git(t, mirrorBare, "rev-parse", "main")
+	if _, err := userClient(t, c, "alice@example.com").Apply(ctx, nsObj("b", "dev")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reachable stage's commit", func() bool {
+		return gittest.Git(t, e.bareDir, "rev-parse", "main") != before
+	})
+	if got := gittest.Git(t, e.bareDir, "log", "-1", "--format=%ae|%s", "main"); got != "alice@example.com|Resource Namespace/b, Create" {
+		t.Fatalf("specs commit: %s", got)
+	}
+	time.Sleep(time.Second) // the mirror's export fails meanwhile, three times
+	if got := gittest.Git(t, mirrorBare, "rev-parse", "main"); got != mirrorBefore {
+		t.Fatal("the unreachable mirror changed")
+	}
+
+	// The repository comes back (the bot's own change: not a console change to export).
+	if _, err := e.sys.Apply(ctx, repository("mirror", mirrorURL)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the mirror's commit once it answers", func() bool {
+		return gittest.Git(t, mirrorBare, "rev-parse", "main") != mirrorBefore
+	})
+	time.Sleep(time.Second)
+	if n := gittest.Git(t, mirrorBare, "rev-list", "--count", mirrorBefore+"..main"); n != "1" {
+		t.Fatalf("%s mirror commits, want 1", n)
+	}
+	if got := gittest.Git(t, mirrorBare, "log", "-1", "--format=%ae|%s", "main"); got != "alice@example.com|Resource Namespace/b, Create" {
+		t.Fatalf("mirror commit: %s", got)
+	}
+	if got := gittest.Git(t, mirrorBare, "show", "main:projects/default/namespaces/b.yaml"); !strings.Contains(got, "name: b") {
+		t.Fatalf("mirror b.yaml: %s", got)
+	}
+}

@@ -2,13 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/spec"
+	"github.com/systemsync/systemsync/internal/store"
 )
 
 // followPosition names the stored event-log revision the follower has
@@ -31,6 +35,10 @@ type Follower struct {
 	ListInterval time.Duration
 	// Window is how long changes are gathered into one commit (default 2s).
 	Window time.Duration
+	// Retry is how often a stage whose export failed is tried again
+	// (default 10s). Its changes are kept in the database meanwhile; the
+	// other stages go on.
+	Retry time.Duration
 	// Bot is the bot's own identity: its applies are not exported back, and it commits as this.
 	Bot Identity
 	// Auth returns the credentials for a stage's destination (nil: none).
@@ -85,9 +93,23 @@ func (f *Follower) step(ctx context.Context, window time.Duration) error {
 	if err != nil {
 		return err
 	}
-	list, err := sys.Events(ctx, pos, 30*time.Second)
-	if err != nil || len(list.Items) == 0 {
+	wait := 30 * time.Second
+	pending, err := loadPending(ctx, f.Runner.DB)
+	if err != nil {
 		return err
+	}
+	if len(pending) > 0 {
+		wait = f.retry()
+	}
+	list, err := sys.Events(ctx, pos, wait)
+	if err != nil {
+		return err
+	}
+	if len(list.Items) == 0 {
+		if len(pending) > 0 {
+			return f.export(ctx, nil) // the failed stages, again
+		}
+		return nil
 	}
 	events := list.Items
 	deadline := time.Now().Add(window)
@@ -122,10 +144,8 @@ func (f *Follower) step(ctx context.Context, window time.Duration) error {
 		index[k] = len(changes)
 		changes = append(changes, c)
 	}
-	if len(changes) > 0 {
-		if err := f.export(ctx, changes); err != nil {
-			return err
-		}
+	if err := f.export(ctx, changes); err != nil {
+		return err
 	}
 	return f.Runner.DB.SetPosition(ctx, followPosition, strconv.FormatInt(end, 10))
 }
@@ -150,8 +170,26 @@ func (f *Follower) position(ctx context.Context, sys *controllerapi.Client) (int
 	return head.Revision, nil
 }
 
-// export runs an export for every stage that writes to Git and owns one of the changes.
+func (f *Follower) retry() time.Duration {
+	if f.Retry > 0 {
+		return f.Retry
+	}
+	return 10 * time.Second
+}
+
+// export runs an export for every stage that writes to Git and owns one of
+// the changes, or has changes left from an export that failed. A stage
+// whose export fails keeps its changes in the database, to be tried again,
+// and does not hold up the others; export fails only when those changes
+// cannot be kept.
 func (f *Follower) export(ctx context.Context, changes []Change) error {
+	pending, err := loadPending(ctx, f.Runner.DB)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 && len(pending) == 0 {
+		return nil
+	}
 	stages, problems, err := LoadStages(ctx, f.Runner.System)
 	if err != nil {
 		return err
@@ -159,11 +197,13 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 	for _, p := range problems {
 		f.Log.Warn("pipeline skipped", "err", p)
 	}
+	live := map[string]bool{}
 	for _, st := range stages {
 		if !st.SystemToGit {
 			continue
 		}
-		var mine []Change
+		live[st.ID()] = true
+		mine := pending[st.ID()]
 		for _, c := range changes {
 			if st.Scope.Owns(c.Key) {
 				mine = append(mine, c)
@@ -172,15 +212,87 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 		if len(mine) == 0 {
 			continue
 		}
-		var auth gitrepo.Auth
-		if f.Auth != nil {
-			if auth, err = f.Auth(ctx, st); err != nil {
+		if err := f.exportStage(ctx, st, mine); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			f.Log.Warn("export failed; its changes are kept and tried again", "stage", st.ID(), "changes", len(mine), "in", f.retry(), "err", err)
+			if err := setPending(ctx, f.Runner.DB, st.ID(), mine); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, ok := pending[st.ID()]; ok {
+			if err := setPending(ctx, f.Runner.DB, st.ID(), nil); err != nil {
 				return err
 			}
 		}
-		if _, err := f.Runner.Export(ctx, st, auth, TriggerInternal, mine, ExportOptions{Open: f.Open, Bot: f.Bot}); err != nil {
-			return err
+	}
+	// A stage that no longer exports (deleted, or no longer systemToGit)
+	// has nothing left to retry; while a pipeline cannot be read, keep all.
+	for id := range pending {
+		if !live[id] && len(problems) == 0 {
+			if err := setPending(ctx, f.Runner.DB, id, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+func (f *Follower) exportStage(ctx context.Context, st Stage, changes []Change) error {
+	var auth gitrepo.Auth
+	if f.Auth != nil {
+		var err error
+		if auth, err = f.Auth(ctx, st); err != nil {
+			return err
+		}
+	}
+	_, err := f.Runner.Export(ctx, st, auth, TriggerInternal, changes, ExportOptions{Open: f.Open, Bot: f.Bot})
+	return err
+}
+
+// pendingPrefix names, with a stage ID after it, the stored changes of a
+// stage whose export failed.
+const pendingPrefix = "follow:pending:"
+
+// loadPending returns the changes kept for stages whose export failed.
+func loadPending(ctx context.Context, db *store.DB) (map[string][]Change, error) {
+	rows, err := db.Query(ctx, `SELECT name, value FROM positions WHERE name LIKE ?`, pendingPrefix+"%")
+	if err != nil {
+		return nil, fmt.Errorf("read pending exports: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Change{}
+	for rows.Next() {
+		var name, value string
+		if err := rows.Scan(&name, &value); err != nil {
+			return nil, fmt.Errorf("read pending exports: %w", err)
+		}
+		if value == "" {
+			continue
+		}
+		var changes []Change
+		if err := json.Unmarshal([]byte(value), &changes); err != nil {
+			return nil, fmt.Errorf("read pending exports of %s: %w", strings.TrimPrefix(name, pendingPrefix), err)
+		}
+		out[strings.TrimPrefix(name, pendingPrefix)] = changes
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read pending exports: %w", err)
+	}
+	return out, nil
+}
+
+// setPending keeps changes for the stage stageID (none: clears them).
+func setPending(ctx context.Context, db *store.DB, stageID string, changes []Change) error {
+	value := ""
+	if len(changes) > 0 {
+		data, err := json.Marshal(changes)
+		if err != nil {
+			return fmt.Errorf("keep the changes of %s: %w", stageID, err)
+		}
+		value = string(data)
+	}
+	return db.SetPosition(ctx, pendingPrefix+stageID, value)
 }

@@ -45,7 +45,7 @@ func (f *Follower) listStep(ctx context.Context) error {
 		return err
 	}
 	changes := diffListed(prev, cur)
-	if baseline != "" && len(changes) > 0 {
+	if baseline != "" { // changes, or stages with changes left from a failed export
 		if err := f.export(ctx, changes); err != nil {
 			return err
 		}
