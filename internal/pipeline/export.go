@@ -18,7 +18,8 @@ import (
 type Change struct {
 	Key  spec.Key
 	Type string // Create, Update or Delete
-	User string // who made it (email)
+	User string // who made it (email); "" when unknown or the bot
+	Own  bool   `json:",omitempty"` // the bot's own apply of a Git change
 }
 
 // Identity is who the bot commits as.
@@ -87,11 +88,16 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		if err != nil && !errors.Is(err, gitrepo.ErrRefNotFound) {
 			return nil, err
 		}
-		planned, err := r.planAt(ctx, st, repo, base, st.Dest.Path, reconcile.SystemWins)
+		planned, err := r.planAt(ctx, st, repo, base, st.Dest.Path, st.DestStateID(), reconcile.SystemWins)
 		if err != nil {
 			return nil, err
 		}
 		files, rows, saves := r.exportFiles(ctx, repo, base, planned, trigger == TriggerManual)
+		if art, err := r.artifactFiles(ctx, st, auth, repo, base, planned, files, trigger == TriggerManual); err != nil {
+			r.Log.Warn("artifacts not copied to the destination; a manual run copies them", "stage", st.ID(), "err", err)
+		} else {
+			files = append(files, art...)
+		}
 		rows = append(append([]Row(nil), opt.PriorRows...), rows...)
 		conflicts := conflictFiles(ctx, repo, base, planned, changes)
 		if len(conflicts) > 0 {
@@ -153,7 +159,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		}
 		if !out.Review {
 			// Both sides now hold these resources: record them as synced.
-			state := NewSyncState(r.DB, st.ID())
+			state := NewSyncState(r.DB, st.DestStateID())
 			for _, s := range saves {
 				if s.remove {
 					err = errors.Join(err, state.Remove(ctx, s.key))

@@ -475,3 +475,92 @@ func TestFailingStageDoesNotHoldUpTheOthers(t *testing.T) {
 		t.Fatalf("mirror b.yaml: %s", got)
 	}
 }
+
+// TestSeparateDestinationGetsTheSystem syncs Git → system from one
+// repository and system → Git into another (destinationRepo with its own
+// revision and path): the destination gets what the system holds, the
+// artifacts its specs reference verbatim, console changes and the bot's own
+// applies; the source is never written, and nothing the console made is
+// deleted by the next push to the source.
+func TestSeparateDestinationGetsTheSystem(t *testing.T) {
+	ctx := context.Background()
+	e, c := setupWithController(t, "")
+	srv := gittest.Serve(t)
+	destURL := srv.NewBare(t, "mirror")
+	dest := gittest.Clone(t, destURL)
+	dest.Write(map[string]string{"README.md": "mirror\n"}).Commit("init")
+	dest.Push("main")
+	destBare := srv.Root + "/mirror.git"
+	if _, err := e.sys.Apply(ctx, repository("mirror", destURL)); err != nil {
+		t.Fatal(err)
+	}
+	p := syncPipeline("specs", "")
+	cfg := p["spec"].(map[string]any)["stages"].([]any)[0].(map[string]any)["config"].(map[string]any)
+	cfg["sourceAsDestination"] = false
+	cfg["destinationRepo"] = map[string]any{"repository": "mirror", "revision": "main", "path": map[string]any{"name": "out"}}
+	if _, err := e.sys.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	override := strings.ReplaceAll(string(mustRead(t, "../../../shared/testdata/rafay-specs/override/syncrepo-ingress-nginx-lb-ip-override.yaml")),
+		"project: shared-infra-team", "project: default")
+	values := "# kept as it is\ncontroller:\n    service:   {loadBalancerIP: 10.0.0.7}\n"
+	e.work.Write(map[string]string{
+		"projects/default/namespaces/a.yaml":                                      ns("default", "a", "dev"),
+		"projects/default/overrides/ingress-nginx-lb-ip.yaml":                     override,
+		"projects/default/overrides/ingress-nginx-lb-ip/ingress-nginx-lb-ip.yaml": values,
+	}).Commit("a and an override")
+	e.work.Push("main")
+	sourceHead := gittest.Git(t, e.bareDir, "rev-parse", "main")
+	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+		t.Fatal(err)
+	}
+	files := gittest.Git(t, destBare, "ls-tree", "-r", "--name-only", "main")
+	for _, f := range []string{"out/projects/default.yaml", "out/projects/default/.gitkeep", "out/projects/default/namespaces/a.yaml",
+		"out/projects/default/overrides/ingress-nginx-lb-ip.yaml", "out/projects/default/pipelines/system-sync.yaml"} {
+		if !strings.Contains(files, f) {
+			t.Fatalf("%s not in the destination:\n%s", f, files)
+		}
+	}
+	if got := gittest.Git(t, destBare, "show", "main:out/projects/default/overrides/ingress-nginx-lb-ip/ingress-nginx-lb-ip.yaml"); got+"\n" != values {
+		t.Fatalf("the artifact was not copied verbatim:\n%q\nwant\n%q", got, values)
+	}
+	if got := gittest.Git(t, e.bareDir, "rev-parse", "main"); got != sourceHead {
+		t.Fatal("the manual run wrote to the source")
+	}
+
+	runFollower(t, e)
+	time.Sleep(200 * time.Millisecond)
+	destHead := gittest.Git(t, destBare, "rev-parse", "main")
+	if _, err := userClient(t, c, "alice@example.com").Apply(ctx, nsObj("b", "dev")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the console change in the destination", func() bool {
+		return gittest.Git(t, destBare, "rev-parse", "main") != destHead
+	})
+	if got := gittest.Git(t, destBare, "log", "-1", "--format=%ae|%s", "main"); got != "alice@example.com|Resource Namespace/b, Create" {
+		t.Fatalf("destination commit: %s", got)
+	}
+
+	// A push to the source applies c, leaves b (which the source never had)
+	// alone, and the bot's apply of c reaches the destination too.
+	e.work.Write(map[string]string{"projects/default/namespaces/c.yaml": ns("default", "c", "dev")}).Commit("c")
+	e.work.Push("main")
+	sourceHead = gittest.Git(t, e.bareDir, "rev-parse", "main")
+	if err := e.poller.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Get(ctx, "Namespace", "default", "c"); err != nil {
+		t.Fatalf("c was not applied: %v", err)
+	}
+	if _, err := e.sys.Get(ctx, "Namespace", "default", "b"); err != nil {
+		t.Fatalf("the push to the source deleted b, made in the console: %v", err)
+	}
+	waitFor(t, "the bot's apply in the destination", func() bool {
+		return strings.Contains(gittest.Git(t, destBare, "ls-tree", "-r", "--name-only", "main"), "out/projects/default/namespaces/c.yaml")
+	})
+	time.Sleep(time.Second)
+	if got := gittest.Git(t, e.bareDir, "rev-parse", "main"); got != sourceHead {
+		t.Fatalf("the source was written: %s", gittest.Git(t, e.bareDir, "log", "-1", "--format=%s", "main"))
+	}
+}

@@ -129,11 +129,11 @@ func (f *Follower) step(ctx context.Context, window time.Duration) error {
 	var changes []Change
 	index := map[spec.Key]int{}
 	for _, e := range events {
-		if e.User == f.Bot.Email {
-			continue // the bot's own apply: Git already has it
-		}
 		k := spec.Key{Kind: e.Kind, Project: e.Project, Name: e.Name}
 		c := Change{Key: k, Type: e.Type, User: e.User}
+		if e.User == f.Bot.Email {
+			c.User, c.Own = "", true // the bot's own apply: its source already has it
+		}
 		if i, ok := index[k]; ok {
 			if changes[i].Type == "Create" && c.Type == "Update" {
 				c.Type = "Create"
@@ -205,7 +205,8 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 		live[st.ID()] = true
 		mine := pending[st.ID()]
 		for _, c := range changes {
-			if st.Scope.Owns(c.Key) {
+			// The bot's own applies came from a source; only a separate destination lacks them.
+			if st.Scope.Owns(c.Key) && (!c.Own || st.SeparateDest()) {
 				mine = append(mine, c)
 			}
 		}

@@ -91,11 +91,12 @@ func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref stri
 	if err != nil {
 		return nil, err
 	}
-	return r.planAt(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins)
+	return r.planAt(ctx, st, repo, sha, st.Source.Path, st.ID(), reconcile.GitWins)
 }
 
-// planAt plans folder of repo at sha (sha "" is an empty repository).
-func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder string, dir reconcile.Direction) (*Planned, error) {
+// planAt plans folder of repo at sha (sha "" is an empty repository)
+// against the system and the sync state named stateID.
+func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder, stateID string, dir reconcile.Direction) (*Planned, error) {
 	// Git and the system are read at the same time.
 	var actual map[spec.Key]map[string]any
 	var hashes map[spec.Key]string
@@ -121,7 +122,7 @@ func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, 
 	if actualErr != nil {
 		return nil, fmt.Errorf("plan %s: %w", st.ID(), actualErr)
 	}
-	state, err := NewSyncState(r.DB, st.ID()).Load(ctx)
+	state, err := NewSyncState(r.DB, stateID).Load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, tr
 	if err != nil {
 		return nil, err
 	}
-	planned, err := r.planAt(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins)
+	planned, err := r.planAt(ctx, st, repo, sha, st.Source.Path, st.ID(), reconcile.GitWins)
 	if err != nil {
 		if id, serr := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); serr == nil {
 			_ = r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil)

@@ -57,6 +57,21 @@ type Stage struct {
 // ID names the stage in runs and sync state: project/pipeline/stage.
 func (s Stage) ID() string { return s.Pipeline.Project + "/" + s.Pipeline.Name + "/" + s.Name }
 
+// SeparateDest reports whether the stage writes the system's changes to
+// another place than the one it reads Git from (a destinationRepo, not
+// sourceAsDestination).
+func (s Stage) SeparateDest() bool { return s.Dest != s.Source }
+
+// DestStateID names the sync state of the stage's destination: the stage's
+// own (ID) when it writes where it reads, else one of its own, since the
+// destination holds what the system has, not what the source asks for.
+func (s Stage) DestStateID() string {
+	if !s.SeparateDest() {
+		return s.ID()
+	}
+	return s.ID() + " → " + s.Dest.Repository + "@" + s.Dest.Revision + ":" + s.Dest.Path
+}
+
 // PipelineName is project/pipeline, as runs are listed under.
 func (s Stage) PipelineName() string { return s.Pipeline.Project + "/" + s.Pipeline.Name }
 
