@@ -75,8 +75,12 @@ func TestLocalModeSyncsBothWays(t *testing.T) {
 	for time.Now().Before(deadline) {
 		git(t, work, "pull", "-q", "origin", "main")
 		if _, err := os.Stat(filepath.Join(work, "projects", "default", "namespaces", "from-console.yaml")); err == nil {
-			if got := git(t, work, "log", "-1", "--format=%ae|%ce"); got != "admin@localhost|systemsync-bot@localhost" {
-				t.Fatalf("commit author|committer = %s", got)
+			// Git and the system agreed from the start: the commit is this change alone, as the README shows.
+			if got := git(t, work, "log", "-1", "--format=%ae|%ce|%s"); got != "admin@localhost|systemsync-bot@localhost|Resource Namespace/from-console, Create" {
+				t.Fatalf("commit author|committer|subject = %s", got)
+			}
+			if got := git(t, work, "show", "--name-only", "--format=", "HEAD"); got != "projects/default/namespaces/from-console.yaml" {
+				t.Fatalf("the commit holds more than the change:\n%s", got)
 			}
 			return
 		}

@@ -34,11 +34,6 @@ func seedLocal(ctx context.Context, s *Server) error {
 		return err
 	}
 	url := "file://" + path
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if err := initDemoRepo(ctx, s, path, url); err != nil {
-			return fmt.Errorf("create demo repository %s: %w", path, err)
-		}
-	}
 	seed := []map[string]any{
 		{
 			"apiVersion": "integrations.k8smgmt.io/v3", "kind": "Repository",
@@ -60,8 +55,10 @@ func seedLocal(ctx context.Context, s *Server) error {
 			},
 		},
 	}
+	keys := []spec.Key{{Kind: "Project", Name: DefaultProject}}
 	for _, obj := range seed {
 		r := &spec.Resource{Object: obj}
+		keys = append(keys, r.Key())
 		if _, err := s.Store.Get(ctx, r.Key()); err == nil {
 			continue
 		}
@@ -69,10 +66,18 @@ func seedLocal(ctx context.Context, s *Server) error {
 			return fmt.Errorf("seed %s: %w", r.Key(), err)
 		}
 	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := initDemoRepo(ctx, s, path, url, keys); err != nil {
+			return fmt.Errorf("create demo repository %s: %w", path, err)
+		}
+	}
 	return nil
 }
 
-func initDemoRepo(ctx context.Context, s *Server, path, url string) error {
+// initDemoRepo creates the demo repository with a first commit holding the
+// resources keys as the system has them, so that Git and the system agree
+// from the start and the first change on either side is that change alone.
+func initDemoRepo(ctx context.Context, s *Server, path, url string, keys []spec.Key) error {
 	repo, err := git.PlainInit(path, true)
 	if err != nil {
 		return err
@@ -80,26 +85,29 @@ func initDemoRepo(ctx context.Context, s *Server, path, url string) error {
 	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName("main"))); err != nil {
 		return err
 	}
-	project, err := s.Store.Get(ctx, spec.Key{Kind: "Project", Name: DefaultProject})
-	if err != nil {
-		return err
-	}
-	data, err := spec.Render(spec.Canonical(project.Object))
-	if err != nil {
-		return err
-	}
 	readme := "# System Sync demo repository\n\nSpecs live at projects/<project>/<kind plural>/<name>.yaml.\n" +
 		"Push a change and the system follows; change the system and pull the commit.\n"
+	files := []gitrepo.FileChange{
+		{Path: "README.md", Data: []byte(readme)},
+		{Path: spec.GitkeepPath(DefaultProject), Data: []byte{}},
+	}
+	for _, k := range keys {
+		st, err := s.Store.Get(ctx, k)
+		if err != nil {
+			return err
+		}
+		data, err := spec.Render(spec.Canonical(st.Object))
+		if err != nil {
+			return fmt.Errorf("render %s: %w", k, err)
+		}
+		files = append(files, gitrepo.FileChange{Path: spec.PathFor(k), Data: data})
+	}
 	clone, err := s.git.Repo(ctx, url)
 	if err != nil {
 		return err
 	}
 	sig := gitrepo.Signature{Name: "System Sync", Email: "systemsync@localhost", When: time.Now()}
-	sha, err := clone.Commit(ctx, "", []gitrepo.FileChange{
-		{Path: "README.md", Data: []byte(readme)},
-		{Path: spec.PathFor(spec.Key{Kind: "Project", Name: DefaultProject}), Data: data},
-		{Path: spec.GitkeepPath(DefaultProject), Data: []byte{}},
-	}, sig, sig, "Initial commit: the default project")
+	sha, err := clone.Commit(ctx, "", files, sig, sig, "Initial commit: the default project and the demo pipeline")
 	if err != nil {
 		return err
 	}
