@@ -53,6 +53,8 @@ func (r *Repo) push(ctx context.Context, auth Auth, commit, branch string, force
 
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
+	// A commit may have written a pack since this handle last listed them.
+	r.net.st.Reindex()
 	if _, err := object.GetCommit(r.net.st, hash); err != nil {
 		return fmt.Errorf("commit %s: %w", commit, notFound(err))
 	}

@@ -1,0 +1,223 @@
+package gitrepo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/systemsync/systemsync/internal/gittest"
+)
+
+// A commit of many files is stored as one pack: git finds the clone and
+// the pushed repository sound, a clone of the remote holds every file, and
+// go-git reads the pack back (a second commit on top, a fetch, a repack).
+func TestCommitManyFilesAsOnePack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, url, w, base := seeded(t, map[string]string{
+		"projects/default.yaml":           "kind: Project\n",
+		"projects/default/keep/keep.yaml": "kind: Keep\n",
+	})
+	bare := filepath.Join(srv.Root, "specs.git")
+	r := newRepo(t, url)
+	if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	sig := Signature{Name: "System Sync bot", Email: "bot@systemsync.example"}
+
+	const n = 1200
+	want := map[string]string{"projects/default.yaml": "kind: Project\n", "projects/default/keep/keep.yaml": "kind: Keep\n"}
+	var changes []FileChange
+	for i := range n {
+		p := fmt.Sprintf("projects/p%d/namespaces/ns-%04d.yaml", i%7, i)
+		content := fmt.Sprintf("kind: Namespace\nmetadata:\n  name: ns-%04d\n", i)
+		if i%100 == 0 {
+			content = "kind: Namespace\n" // the same blob many times over
+		}
+		want[p] = content
+		changes = append(changes, FileChange{Path: p, Data: []byte(content)})
+	}
+	changes = append(changes, FileChange{Path: "projects/p0/.gitkeep", Data: []byte{}})
+	want["projects/p0/.gitkeep"] = ""
+	looseBefore := looseObjects(t, r.path)
+	sha, err := r.Commit(ctx, base, changes, sig, sig, "Manually Triggered System Sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loose := looseObjects(t, r.path); loose != looseBefore {
+		t.Errorf("the commit left %d loose objects, want none (before: %d)", loose-looseBefore, looseBefore)
+	}
+	if packs := countPacks(t, r); packs != 2 { // the fetch's and the commit's
+		t.Errorf("%d packs after the commit, want 2", packs)
+	}
+	bareGit(t, r.path, "fsck", "--strict", "--no-dangling", sha)
+	if err := r.Push(ctx, Auth{}, sha, "main", false); err != nil {
+		t.Fatal(err)
+	}
+	bareGit(t, bare, "fsck", "--strict", "--no-dangling")
+	bareGit(t, r.path, "fsck", "--strict", "--no-dangling")
+
+	got := gittest.Clone(t, url)
+	if head := got.Run("rev-parse", "HEAD"); head != sha {
+		t.Fatalf("the remote's main is %s, want %s", head, sha)
+	}
+	checkFiles(t, got.Dir, want)
+
+	// go-git reads what it packed: the tree, a file, and a packed commit
+	// as the parent of the next one, which edits and deletes files.
+	entries, err := r.ReadTree(ctx, sha, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("ReadTree lists %d files, want %d", len(entries), len(want))
+	}
+	if data, err := r.ReadFile(ctx, sha, "projects/p3/namespaces/ns-0003.yaml"); err != nil || string(data) != want["projects/p3/namespaces/ns-0003.yaml"] {
+		t.Fatalf("ReadFile: %q, %v", data, err)
+	}
+	var more []FileChange
+	for i := range 150 {
+		p := fmt.Sprintf("projects/p%d/namespaces/ns-%04d.yaml", i%7, i)
+		if i%2 == 0 {
+			more = append(more, FileChange{Path: p, Delete: true})
+			delete(want, p)
+			continue
+		}
+		want[p] = fmt.Sprintf("kind: Namespace\nmetadata:\n  name: ns-%04d\n  labels: {rev: \"2\"}\n", i)
+		more = append(more, FileChange{Path: p, Data: []byte(want[p])})
+	}
+	sha2, err := r.Commit(ctx, sha, more, sig, sig, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A small commit stays loose.
+	sha3, err := r.Commit(ctx, sha2, []FileChange{{Path: "projects/default.yaml", Data: []byte("kind: Project\n# edited\n")}}, sig, sig, "third")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["projects/default.yaml"] = "kind: Project\n# edited\n"
+	if loose := looseObjects(t, r.path); loose == looseBefore {
+		t.Errorf("the small commit wrote no loose objects")
+	}
+	if err := r.Push(ctx, Auth{}, sha3, "main", false); err != nil {
+		t.Fatal(err)
+	}
+	bareGit(t, bare, "fsck", "--strict", "--no-dangling")
+	got.Run("pull", "-q", "origin", "main")
+	checkFiles(t, got.Dir, want)
+
+	// Someone else pushes; the fetch negotiates from the packed commits.
+	w.Run("pull", "-q", "origin", "main")
+	theirs := w.Write(map[string]string{"projects/default/keep/keep.yaml": "kind: Keep\nby: someone\n"}).Commit("theirs")
+	w.Push("main")
+	if got, err := r.Fetch(ctx, Auth{}, "main"); err != nil || got != theirs {
+		t.Fatalf("fetch after the pushes: %s, %v; want %s", got, err, theirs)
+	}
+	want["projects/default/keep/keep.yaml"] = "kind: Keep\nby: someone\n"
+
+	// A repack keeps every object, the packed ones included.
+	r.netMu.Lock()
+	err = r.repack()
+	r.netMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if packs := countPacks(t, r); packs != 1 {
+		t.Errorf("%d packs after the repack, want 1", packs)
+	}
+	bareGit(t, r.path, "fsck", "--strict", "--no-dangling")
+	entries, err = r.ReadTree(ctx, theirs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("ReadTree after the repack lists %d files, want %d", len(entries), len(want))
+	}
+}
+
+// A change set that ends where its parent was writes nothing, not even a pack.
+func TestCommitManyFilesNoChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	files := map[string]string{}
+	for i := range 150 {
+		files[fmt.Sprintf("f/%03d.yaml", i)] = fmt.Sprintf("n: %d\n", i)
+	}
+	_, url, _, base := seeded(t, files)
+	r := newRepo(t, url)
+	if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	packs := countPacks(t, r)
+	var same []FileChange
+	for p, c := range files {
+		same = append(same, FileChange{Path: p, Data: []byte(c)})
+	}
+	sig := Signature{Name: "Bot", Email: "bot@example.com"}
+	if _, err := r.Commit(ctx, base, same, sig, sig, "same"); err == nil || !strings.Contains(err.Error(), ErrNoChanges.Error()) {
+		t.Fatalf("rewriting every file as it is: %v, want ErrNoChanges", err)
+	}
+	if got := countPacks(t, r); got != packs {
+		t.Fatalf("%d packs after a commit with no changes, want %d", got, packs)
+	}
+}
+
+// checkFiles fails unless the work tree at dir holds exactly want (path →
+// content), besides .git.
+func checkFiles(t *testing.T, dir string, want map[string]string) {
+	t.Helper()
+	seen := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		content, ok := want[rel]
+		switch {
+		case !ok:
+			t.Errorf("the clone has %s, which it should not", rel)
+		case string(data) != content:
+			t.Errorf("%s holds %q, want %q", rel, data, content)
+		}
+		seen++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != len(want) {
+		t.Errorf("the clone holds %d files, want %d", seen, len(want))
+	}
+}
+
+// looseObjects counts the loose objects of the repository at path.
+func looseObjects(t *testing.T, path string) int {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(path, "objects", "[0-9a-f][0-9a-f]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range dirs {
+		files, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(files)
+	}
+	return n
+}
