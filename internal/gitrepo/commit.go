@@ -173,7 +173,7 @@ func (r *Repo) commit(ctx context.Context, parent string, changes []FileChange, 
 		return "", err
 	}
 	sha := set.add(obj)
-	packed, err := r.storeObjects(set.objs)
+	packed, err := r.storeObjects(sha, set.objs)
 	if err != nil {
 		return "", err
 	}
@@ -181,12 +181,12 @@ func (r *Repo) commit(ctx context.Context, parent string, changes []FileChange, 
 	return sha.String(), nil
 }
 
-// storeObjects writes the objects of a new commit to the clone: as one pack
+// storeObjects writes the objects of the new commit to the clone: as one pack
 // when there are packMin or more (none is looked up first: a copy of an
 // object the clone has already is harmless, and repack drops it), else
 // each as a loose object unless the clone has it. It reports whether it
-// wrote a pack. mu is held.
-func (r *Repo) storeObjects(objs []*plumbing.MemoryObject) (packed bool, err error) {
+// wrote a pack, which it then remembers as commit's own. mu is held.
+func (r *Repo) storeObjects(commit plumbing.Hash, objs []*plumbing.MemoryObject) (packed bool, err error) {
 	if len(objs) < packMin {
 		for _, o := range objs {
 			if _, err := r.local.store(o); err != nil {
@@ -197,10 +197,12 @@ func (r *Repo) storeObjects(objs []*plumbing.MemoryObject) (packed bool, err err
 	}
 	// The commit and trees first, then blobs, as git orders a pack.
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].Type() < objs[j].Type() })
-	if _, err := writePack(r.path, objs); err != nil {
+	pack, err := writePack(r.path, objs)
+	if err != nil {
 		return false, fmt.Errorf("write pack of %d objects: %w", len(objs), err)
 	}
 	r.local.st.Reindex() // read the pack directory again on next use
+	r.packed.add(commit, pack)
 	return true, nil
 }
 

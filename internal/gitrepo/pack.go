@@ -31,6 +31,36 @@ const packMin = 100
 // level, in half the time.
 const packCompression = zlib.BestSpeed
 
+// maxCommitPacks bounds how many commits' own packs a Repo remembers.
+const maxCommitPacks = 16
+
+// commitPacks remembers the latest commits that were stored as a pack of
+// their own (the commit and every object it added), so that a push can send
+// that pack as it is. The zero value is empty and ready; Repo.mu guards it.
+type commitPacks struct {
+	pack  map[plumbing.Hash]plumbing.Hash // commit → its pack
+	order []plumbing.Hash                 // commits, oldest first
+}
+
+func (c *commitPacks) add(commit, pack plumbing.Hash) {
+	if c.pack == nil {
+		c.pack = map[plumbing.Hash]plumbing.Hash{}
+	}
+	if _, ok := c.pack[commit]; !ok {
+		c.order = append(c.order, commit)
+	}
+	c.pack[commit] = pack
+	if len(c.order) > maxCommitPacks {
+		delete(c.pack, c.order[0])
+		c.order = c.order[1:]
+	}
+}
+
+func (c *commitPacks) get(commit plumbing.Hash) (plumbing.Hash, bool) {
+	p, ok := c.pack[commit]
+	return p, ok
+}
+
 // objectSet is the new objects of a commit being built, each once, in the
 // order they were made. Nothing is stored until store.
 type objectSet struct {

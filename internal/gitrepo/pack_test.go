@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,6 +163,118 @@ func TestCommitManyFilesNoChanges(t *testing.T) {
 	}
 	if got := countPacks(t, r); got != packs {
 		t.Fatalf("%d packs after a commit with no changes, want %d", got, packs)
+	}
+}
+
+// manyChanges writes n files under folder, each holding tag.
+func manyChanges(folder, tag string, n int) []FileChange {
+	var out []FileChange
+	for i := range n {
+		out = append(out, FileChange{Path: fmt.Sprintf("%s/f%04d.yaml", folder, i), Data: []byte(fmt.Sprintf("n: %d\ntag: %s\n", i, tag))})
+	}
+	return out
+}
+
+// A packed commit is pushed as its own pack when that is all the remote
+// lacks, and by go-git's push otherwise; either way refusals keep their
+// meaning.
+func TestPushOwnPack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const token = "ghs_packPushToken"
+	srv, _, w, base := seeded(t, map[string]string{"a.yaml": "a: 1\n"})
+	bare := filepath.Join(srv.Root, "specs.git")
+	url := serveWithToken(t, srv.Root, token) + "/specs.git"
+	auth := Auth{Token: token}
+	r := newRepo(t, url)
+	if _, err := r.Fetch(ctx, auth, "main"); err != nil {
+		t.Fatal(err)
+	}
+	sig := Signature{Name: "Bot", Email: "bot@example.com"}
+	commit := func(parent, tag string) string {
+		t.Helper()
+		sha, err := r.Commit(ctx, parent, manyChanges("many", tag, 300), sig, sig, tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha
+	}
+
+	// Someone else pushes first: not a fast-forward, and nothing moves.
+	ours := commit(base, "ours")
+	theirs := w.Write(map[string]string{"a.yaml": "a: theirs\n"}).Commit("theirs")
+	w.Push("main")
+	if err := r.Push(ctx, auth, ours, "main", false); !errors.Is(err, ErrNonFastForward) {
+		t.Fatalf("push after someone else pushed: %v, want ErrNonFastForward", err)
+	}
+	// A wrong token is refused, and not shown.
+	if err := r.Push(ctx, Auth{Token: "ghs_wrongToken"}, ours, "systemsync/1", true); err == nil || strings.Contains(err.Error(), "ghs_wrongToken") {
+		t.Fatalf("push with a wrong token: %v", err)
+	}
+	// To a new branch (a review branch) it goes, forced or not.
+	if err := r.Push(ctx, auth, ours, "systemsync/1", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := bareGit(t, bare, "rev-parse", "refs/heads/systemsync/1"); got != ours {
+		t.Fatalf("systemsync/1 is %s, want %s", got, ours)
+	}
+	if got := bareGit(t, r.path, "rev-parse", "refs/remotes/origin/systemsync/1"); got != ours {
+		t.Fatalf("the tracking branch is %s, want %s", got, ours)
+	}
+	if err := r.Push(ctx, auth, ours, "systemsync/1", false); err != nil {
+		t.Fatalf("pushing again what the remote has: %v", err)
+	}
+	bareGit(t, bare, "fsck", "--strict", "--no-dangling")
+
+	// Rebuilt on their commit, it is a fast-forward of main.
+	head, err := r.Fetch(ctx, auth, "main")
+	if err != nil || head != theirs {
+		t.Fatalf("fetch: %s, %v", head, err)
+	}
+	again := commit(head, "again")
+	for _, branch := range []string{"systemsync/3", "main"} {
+		if err := r.Push(ctx, auth, again, branch, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := bareGit(t, bare, "rev-parse", "refs/heads/"+branch); got != again {
+			t.Fatalf("%s is %s, want %s", branch, got, again)
+		}
+	}
+	// A commit on top of one the remote has only as an ancestor: go-git's
+	// push sends what is missing.
+	older := commit(base, "older")
+	if err := r.Push(ctx, auth, older, "systemsync/2", false); err != nil {
+		t.Fatal(err)
+	}
+	// After a repack the commit's own pack is gone: go-git's push again.
+	after := commit(again, "after")
+	r.netMu.Lock()
+	err = r.repack()
+	r.netMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Push(ctx, auth, after, "main", false); err != nil {
+		t.Fatal(err)
+	}
+	bareGit(t, bare, "fsck", "--strict", "--no-dangling")
+	bareGit(t, r.path, "fsck", "--strict", "--no-dangling")
+	got := gittest.Clone(t, srv.URL+"/specs.git")
+	want := map[string]string{"a.yaml": "a: theirs\n"}
+	for _, c := range manyChanges("many", "after", 300) {
+		want[c.Path] = string(c.Data)
+	}
+	checkFiles(t, got.Dir, want)
+
+	// A hook's refusal of a packed commit is ErrPushRejected, with its message.
+	writeHook(t, bare, "pre-receive", "#!/bin/sh\necho 'GH006: Protected branch update failed for refs/heads/main.' >&2\nexit 1\n")
+	refused := commit(after, "refused")
+	err = r.Push(ctx, auth, refused, "main", false)
+	if !errors.Is(err, ErrPushRejected) || errors.Is(err, ErrNonFastForward) {
+		t.Fatalf("push refused by a hook: %v, want ErrPushRejected", err)
+	}
+	if !strings.Contains(err.Error(), "GH006: Protected branch update failed") {
+		t.Fatalf("error lacks the server's message: %v", err)
 	}
 }
 
