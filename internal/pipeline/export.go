@@ -82,16 +82,21 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 			return nil, err
 		}
 	}
+	steps := newStepTimer()
+	defer func() { r.Log.Debug("export steps", append([]any{"stage", st.ID(), "run", id}, steps.attrs()...)...) }()
 	for try := 1; ; try++ {
 		base, err := repo.Fetch(ctx, auth, st.Dest.Revision)
 		if err != nil && !errors.Is(err, gitrepo.ErrRefNotFound) {
 			return nil, err
 		}
+		steps.done("fetch")
 		planned, err := r.planAt(ctx, st, repo, base, st.Dest.Path, reconcile.SystemWins)
 		if err != nil {
 			return nil, err
 		}
+		steps.done("plan")
 		files, rows, saves := r.exportFiles(ctx, repo, base, planned, trigger == TriggerManual)
+		steps.done("render")
 		rows = append(append([]Row(nil), opt.PriorRows...), rows...)
 		conflicts := conflictFiles(ctx, repo, base, planned, changes)
 		if len(conflicts) > 0 {
@@ -125,6 +130,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		msg := commitMessage(trigger, changes, rows, id, bot)
 		sha, err := repo.Commit(ctx, base, files, gitrepo.Signature{Name: author.Name, Email: author.Email, When: now},
 			gitrepo.Signature{Name: bot.Name, Email: bot.Email, When: now}, msg)
+		steps.done("commit")
 		if errors.Is(err, gitrepo.ErrNoChanges) {
 			return r.finishExport(ctx, id, base, "", rows, &Exported{})
 		}
@@ -148,6 +154,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 				err = open(ctx, st, out.Branch, firstLine(msg), reviewBody(reason, changes, rows))
 			}
 		}
+		steps.done("push")
 		if err != nil {
 			return r.failExport(ctx, id, base, rows, err)
 		}
@@ -164,9 +171,43 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 			if err != nil {
 				return r.failExport(ctx, id, sha, rows, err)
 			}
+			steps.done("state")
 		}
-		return r.finishExport(ctx, id, sha, out.Branch, rows, out)
+		exported, err := r.finishExport(ctx, id, sha, out.Branch, rows, out)
+		steps.done("record")
+		return exported, err
 	}
+}
+
+// stepTimer adds up how long each named step of a run took (a retried
+// step counts every time), for the debug log.
+type stepTimer struct {
+	last  time.Time
+	names []string
+	took  map[string]time.Duration
+}
+
+func newStepTimer() *stepTimer {
+	return &stepTimer{last: time.Now(), took: map[string]time.Duration{}}
+}
+
+// done ends the step name: it took the time since the previous one ended.
+func (t *stepTimer) done(name string) {
+	now := time.Now()
+	if _, ok := t.took[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.took[name] += now.Sub(t.last)
+	t.last = now
+}
+
+// attrs are the steps in the order they first ended, as log attributes.
+func (t *stepTimer) attrs() []any {
+	out := make([]any, 0, 2*len(t.names))
+	for _, n := range t.names {
+		out = append(out, n, t.took[n])
+	}
+	return out
 }
 
 // conflictFiles are the system's versions of the keys in conflict.
