@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
@@ -283,34 +285,27 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 		rows = append(rows, Row{Kind: c.Key.Kind, Project: c.Key.Project, Name: c.Key.Name, Path: c.Path,
 			Action: string(c.Action), Outcome: outcome, Message: msg})
 	}
-	for _, c := range p.Plan.Changes {
+	// Rendering is most of an export's own work: it runs on every core,
+	// and the results are gathered in the plan's order.
+	rendered := make([]renderedFile, len(p.Plan.Changes))
+	inParallel(len(p.Plan.Changes), func(i int) {
+		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
+			rendered[i] = renderFile(ctx, repo, base, c)
+		}
+	})
+	for i, c := range p.Plan.Changes {
 		if c.Key.Project != "" && c.System() != nil {
 			projects[c.Key.Project] = true
 		}
 		switch c.Action {
 		case reconcile.Export:
-			obj := c.System()
-			res := &spec.Resource{Object: obj}
-			if probs := spec.Secrets(res); len(probs) > 0 {
-				row(c, string(reconcile.Failed), "not written to Git: "+probs[0].Field+" holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…")
+			out := rendered[i]
+			if out.failed != "" {
+				row(c, string(reconcile.Failed), out.failed)
 				continue
 			}
-			var existing []byte
-			if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
-				data, err := repo.ReadFile(ctx, base, c.Path)
-				if err != nil && !errors.Is(err, gitrepo.ErrNotFound) {
-					row(c, string(reconcile.Failed), err.Error())
-					continue
-				}
-				existing = data
-			}
-			data, err := spec.Update(existing, spec.Canonical(obj))
-			if err != nil {
-				row(c, string(reconcile.Failed), err.Error())
-				continue
-			}
-			files = append(files, gitrepo.FileChange{Path: c.Path, Data: data})
-			saves = append(saves, stateSave{key: c.Key, state: reconcile.State{Path: c.Path, GitHash: reconcile.Hash(obj), SystemHash: reconcile.Hash(obj)}})
+			files = append(files, gitrepo.FileChange{Path: c.Path, Data: out.data})
+			saves = append(saves, stateSave{key: c.Key, state: reconcile.State{Path: c.Path, GitHash: out.hash, SystemHash: out.hash}})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.ExportDelete:
 			files = append(files, gitrepo.FileChange{Path: c.Path, Delete: true})
@@ -339,6 +334,58 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 		}
 	}
 	return files, rows, saves
+}
+
+// renderedFile is the system's version of one resource, written for Git.
+type renderedFile struct {
+	data   []byte
+	hash   string // reconcile.Hash of the object, which Git now holds too
+	failed string // why it is not written, when it is not
+}
+
+// renderFile writes the system's object of an Export change as its file:
+// Git's file edited in place when Git has one, else rendered anew. An
+// object holding a clear-text secret is not written. Safe for concurrent
+// use.
+func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change) renderedFile {
+	obj := c.System()
+	if probs := spec.Secrets(&spec.Resource{Object: obj}); len(probs) > 0 {
+		return renderedFile{failed: "not written to Git: " + probs[0].Field + " holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…"}
+	}
+	var existing []byte
+	if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
+		data, err := repo.ReadFile(ctx, base, c.Path)
+		if err != nil && !errors.Is(err, gitrepo.ErrNotFound) {
+			return renderedFile{failed: err.Error()}
+		}
+		existing = data
+	}
+	data, err := spec.Update(existing, spec.Canonical(obj))
+	if err != nil {
+		return renderedFile{failed: err.Error()}
+	}
+	return renderedFile{data: data, hash: reconcile.Hash(obj)}
+}
+
+// inParallel calls fn(0) … fn(n-1), as many at a time as there are cores.
+func inParallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (r *Runner) finishExport(ctx context.Context, id int64, sha, branch string, rows []Row, out *Exported) (*Exported, error) {
