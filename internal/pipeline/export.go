@@ -162,15 +162,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		}
 		if !out.Review {
 			// Both sides now hold these resources: record them as synced.
-			state := NewSyncState(r.DB, st.ID())
-			for _, s := range saves {
-				if s.remove {
-					err = errors.Join(err, state.Remove(ctx, s.key))
-				} else {
-					err = errors.Join(err, state.Save(ctx, s.key, s.state))
-				}
-			}
-			if err != nil {
+			if err := NewSyncState(r.DB, st.ID()).SaveAll(ctx, saves); err != nil {
 				return r.failExport(ctx, id, sha, rows, err)
 			}
 			steps.done("state")
@@ -269,17 +261,11 @@ func (r *Runner) pushConflicts(ctx context.Context, repo *gitrepo.Repo, auth git
 	return "the system's version is on branch " + branch, nil
 }
 
-type stateSave struct {
-	key    spec.Key
-	state  reconcile.State
-	remove bool
-}
-
 // exportFiles turns the plan's system → Git changes into file changes.
-func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, full bool) ([]gitrepo.FileChange, []Row, []stateSave) {
+func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, full bool) ([]gitrepo.FileChange, []Row, []StateChange) {
 	var files []gitrepo.FileChange
 	var rows []Row
-	var saves []stateSave
+	var saves []StateChange
 	projects := map[string]bool{}
 	row := func(c *reconcile.Change, outcome, msg string) {
 		rows = append(rows, Row{Kind: c.Key.Kind, Project: c.Key.Project, Name: c.Key.Name, Path: c.Path,
@@ -305,11 +291,11 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 				continue
 			}
 			files = append(files, gitrepo.FileChange{Path: c.Path, Data: out.data})
-			saves = append(saves, stateSave{key: c.Key, state: reconcile.State{Path: c.Path, GitHash: out.hash, SystemHash: out.hash}})
+			saves = append(saves, StateChange{Key: c.Key, State: reconcile.State{Path: c.Path, GitHash: out.hash, SystemHash: out.hash}})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.ExportDelete:
 			files = append(files, gitrepo.FileChange{Path: c.Path, Delete: true})
-			saves = append(saves, stateSave{key: c.Key, remove: true})
+			saves = append(saves, StateChange{Key: c.Key, Remove: true})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.Conflict:
 			row(c, string(reconcile.Skipped), c.Reason)
