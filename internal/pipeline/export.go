@@ -276,7 +276,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 	rendered := make([]renderedFile, len(p.Plan.Changes))
 	inParallel(len(p.Plan.Changes), func(i int) {
 		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
-			rendered[i] = renderFile(ctx, repo, base, c)
+			rendered[i] = renderFile(ctx, repo, base, c, p.SystemHash[c.Key])
 		}
 	})
 	for i, c := range p.Plan.Changes {
@@ -331,9 +331,9 @@ type renderedFile struct {
 
 // renderFile writes the system's object of an Export change as its file:
 // Git's file edited in place when Git has one, else rendered anew. An
-// object holding a clear-text secret is not written. Safe for concurrent
-// use.
-func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change) renderedFile {
+// object holding a clear-text secret is not written. hash is the object's
+// reconcile.Hash when known ("": computed here). Safe for concurrent use.
+func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change, hash string) renderedFile {
 	obj := c.System()
 	if probs := spec.Secrets(&spec.Resource{Object: obj}); len(probs) > 0 {
 		return renderedFile{failed: "not written to Git: " + probs[0].Field + " holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…"}
@@ -350,7 +350,10 @@ func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconci
 	if err != nil {
 		return renderedFile{failed: err.Error()}
 	}
-	return renderedFile{data: data, hash: reconcile.Hash(obj)}
+	if hash == "" {
+		hash = reconcile.Hash(obj)
+	}
+	return renderedFile{data: data, hash: hash}
 }
 
 // inParallel calls fn(0) … fn(n-1), as many at a time as there are cores.
