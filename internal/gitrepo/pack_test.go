@@ -278,6 +278,38 @@ func TestPushOwnPack(t *testing.T) {
 	}
 }
 
+// A root commit of many files goes to an empty remote as its own pack,
+// over HTTP and to a local path (go-git runs git-receive-pack).
+func TestPushOwnPackToEmptyRemote(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := gittest.Serve(t)
+	remotes := map[string]string{srv.NewBare(t, "fresh"): filepath.Join(srv.Root, "fresh.git")}
+	srv.NewBare(t, "local")
+	remotes[filepath.Join(srv.Root, "local.git")] = filepath.Join(srv.Root, "local.git")
+	sig := Signature{Name: "Bot", Email: "bot@example.com"}
+	changes := manyChanges("projects/default/namespaces", "root", 250)
+	want := map[string]string{}
+	for _, c := range changes {
+		want[c.Path] = string(c.Data)
+	}
+	for url, bare := range remotes {
+		r := newRepo(t, url)
+		sha, err := r.Commit(ctx, "", changes, sig, sig, "init")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Push(ctx, Auth{}, sha, "main", false); err != nil {
+			t.Fatalf("push to %s: %v", url, err)
+		}
+		bareGit(t, bare, "fsck", "--strict", "--no-dangling")
+		checkFiles(t, gittest.Clone(t, url).Dir, want)
+		if got, err := r.Fetch(ctx, Auth{}, "main"); err != nil || got != sha {
+			t.Fatalf("fetch from %s after the push: %s, %v; want %s", url, got, err, sha)
+		}
+	}
+}
+
 // checkFiles fails unless the work tree at dir holds exactly want (path →
 // content), besides .git.
 func checkFiles(t *testing.T, dir string, want map[string]string) {
