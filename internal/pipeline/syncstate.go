@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/reconcile"
@@ -70,26 +71,46 @@ type StateChange struct {
 	Remove bool
 }
 
+// saveRows is how many keys one statement of SaveAll stores (8 values
+// each, well under SQLite's and PostgreSQL's limits on parameters).
+const saveRows = 200
+
 // SaveAll makes every change in one transaction: all of them are stored,
-// or none. One transaction rather than one per key is what keeps an export
-// of thousands of resources from waiting on thousands of durable commits.
+// or none; of several changes of one key the last counts. One transaction,
+// and one statement per saveRows keys, rather than a durable commit per key
+// is what keeps an export of thousands of resources from waiting on them.
 func (s *SyncState) SaveAll(ctx context.Context, changes []StateChange) error {
-	if len(changes) == 0 {
+	last := make(map[spec.Key]int, len(changes))
+	for i, c := range changes {
+		last[c.Key] = i
+	}
+	var saves []StateChange
+	var removes []spec.Key
+	for i, c := range changes {
+		switch {
+		case last[c.Key] != i:
+		case c.Remove:
+			removes = append(removes, c.Key)
+		default:
+			saves = append(saves, c)
+		}
+	}
+	if len(saves)+len(removes) == 0 {
 		return nil
 	}
 	now := stamp(time.Now())
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, c := range changes {
-			k := c.Key
-			var err error
-			if c.Remove {
-				_, err = tx.Exec(ctx, removeStateSQL, s.stage, k.Kind, k.Project, k.Name)
-			} else {
-				_, err = tx.Exec(ctx, saveStateSQL, s.stage, k.Kind, k.Project, k.Name, c.State.Path, c.State.GitHash, c.State.SystemHash, now)
+		for _, k := range removes {
+			if _, err := tx.Exec(ctx, removeStateSQL, s.stage, k.Kind, k.Project, k.Name); err != nil {
+				return fmt.Errorf("remove %s: %w", k, err)
 			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", k, err)
+		}
+		for len(saves) > 0 {
+			n := min(len(saves), saveRows)
+			if _, err := tx.Exec(ctx, saveStatesSQL(n), saveArgs(s.stage, now, saves[:n])...); err != nil {
+				return err
 			}
+			saves = saves[n:]
 		}
 		return nil
 	})
@@ -97,4 +118,18 @@ func (s *SyncState) SaveAll(ctx context.Context, changes []StateChange) error {
 		return fmt.Errorf("save the sync state of %d keys of %s: %w", len(changes), s.stage, err)
 	}
 	return nil
+}
+
+// saveStatesSQL is saveStateSQL for n rows.
+func saveStatesSQL(n int) string {
+	values := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]
+	return strings.Replace(saveStateSQL, "(?, ?, ?, ?, ?, ?, ?, ?)", values, 1)
+}
+
+func saveArgs(stage, now string, saves []StateChange) []any {
+	args := make([]any, 0, 8*len(saves))
+	for _, c := range saves {
+		args = append(args, stage, c.Key.Kind, c.Key.Project, c.Key.Name, c.State.Path, c.State.GitHash, c.State.SystemHash, now)
+	}
+	return args
 }

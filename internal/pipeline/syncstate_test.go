@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/systemsync/systemsync/internal/pipeline"
@@ -41,5 +42,18 @@ func TestSyncStateSaveAll(t *testing.T) {
 	}
 	if err := s.SaveAll(ctx, nil); err != nil {
 		t.Fatalf("nothing to save: %v", err)
+	}
+
+	// Many keys take several statements; the stage's other keys stay.
+	var many []pipeline.StateChange
+	for i := range 450 {
+		k := spec.Key{Kind: "Cluster", Project: "default", Name: fmt.Sprintf("c%03d", i)}
+		many = append(many, pipeline.StateChange{Key: k, State: reconcile.State{Path: k.Name + ".yaml", GitHash: "g", SystemHash: "s"}})
+	}
+	if err := s.SaveAll(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Load(ctx); err != nil || len(got) != 452 || got[many[449].Key] != many[449].State || got[a] != want[a] {
+		t.Fatalf("after saving 450 more keys: %d keys, %v", len(got), err)
 	}
 }
