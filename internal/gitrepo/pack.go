@@ -62,7 +62,7 @@ func (c *commitPacks) get(commit plumbing.Hash) (plumbing.Hash, bool) {
 }
 
 // objectSet is the new objects of a commit being built, each once, in the
-// order they were made. Nothing is stored until store.
+// order they were made. Nothing is stored until storeObjects.
 type objectSet struct {
 	objs []*plumbing.MemoryObject
 	seen map[plumbing.Hash]bool
