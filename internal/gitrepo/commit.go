@@ -31,7 +31,9 @@ type Signature struct {
 // for a root commit) by applying changes, in order, to parent's tree, and
 // returns its SHA. No work tree is involved: blobs and trees are written to
 // the clone's object store, and only the folders on a changed path are
-// rewritten. No ref moves: Push the commit to publish it.
+// rewritten. A commit that adds packMin (100) objects or more stores them
+// as one pack, fewer as loose objects; nothing is stored when the commit
+// would change nothing. No ref moves: Push the commit to publish it.
 //
 // A written file keeps the executable bit it had; a new one is a regular
 // file. Writing a path replaces whatever was there (a folder on the way
@@ -119,20 +121,31 @@ func (r *Repo) commit(ctx context.Context, parent string, changes []FileChange, 
 		root.loaded = true
 		root.children = map[string]*treeChild{}
 	}
-	for _, o := range ops {
+	// The new objects are made in memory (blobs hashed on every core) and
+	// stored only once the commit is known to change something.
+	blobs := make([]*plumbing.MemoryObject, len(ops))
+	for i, o := range ops {
+		if !o.del {
+			blobs[i] = newBlob(o.data)
+		}
+	}
+	eachIndex(len(blobs), func(i int) {
+		if blobs[i] != nil {
+			blobs[i].Hash()
+		}
+	})
+	var set objectSet
+	for i, o := range ops {
 		if o.del {
 			err = root.remove(h, o.parts)
 		} else {
-			var bh plumbing.Hash
-			if bh, err = h.writeBlob(o.data); err == nil {
-				err = root.put(h, o.parts, bh)
-			}
+			err = root.put(h, o.parts, set.add(blobs[i]))
 		}
 		if err != nil {
 			return "", err
 		}
 	}
-	treeHash, empty, err := root.write(h)
+	treeHash, empty, err := root.write(h, &set)
 	if err != nil {
 		return "", err
 	}
@@ -141,7 +154,7 @@ func (r *Repo) commit(ctx context.Context, parent string, changes []FileChange, 
 			return "", ErrNoChanges
 		}
 		// An empty tree is a legal commit on top of a non-empty one.
-		if treeHash, err = h.writeTree(&object.Tree{}); err != nil {
+		if treeHash, err = encodeTree(&object.Tree{}, &set); err != nil {
 			return "", err
 		}
 	}
@@ -155,16 +168,42 @@ func (r *Repo) commit(ctx context.Context, parent string, changes []FileChange, 
 		TreeHash:     treeHash,
 		ParentHashes: parents,
 	}
-	obj := h.st.NewEncodedObject()
+	obj := &plumbing.MemoryObject{}
 	if err := c.Encode(obj); err != nil {
 		return "", err
 	}
-	sha, err := h.st.SetEncodedObject(obj)
+	sha := set.add(obj)
+	packed, err := r.storeObjects(sha, set.objs)
 	if err != nil {
-		return "", fmt.Errorf("store commit: %w", err)
+		return "", err
 	}
-	r.log.Debug("git commit", "sha", sha.String(), "parent", parent, "changes", len(changes))
+	r.log.Debug("git commit", "sha", sha.String(), "parent", parent, "changes", len(changes), "objects", len(set.objs), "packed", packed, "took", time.Since(now))
 	return sha.String(), nil
+}
+
+// storeObjects writes the objects of the new commit to the clone: as one pack
+// when there are packMin or more (none is looked up first: a copy of an
+// object the clone has already is harmless, and repack drops it), else
+// each as a loose object unless the clone has it. It reports whether it
+// wrote a pack, which it then remembers as commit's own. mu is held.
+func (r *Repo) storeObjects(commit plumbing.Hash, objs []*plumbing.MemoryObject) (packed bool, err error) {
+	if len(objs) < packMin {
+		for _, o := range objs {
+			if _, err := r.local.store(o); err != nil {
+				return false, err
+			}
+		}
+		return false, nil
+	}
+	// The commit and trees first, then blobs, as git orders a pack.
+	sort.SliceStable(objs, func(i, j int) bool { return objs[i].Type() < objs[j].Type() })
+	pack, err := writePack(r.path, objs)
+	if err != nil {
+		return false, fmt.Errorf("write pack of %d objects: %w", len(objs), err)
+	}
+	r.local.st.Reindex() // read the pack directory again on next use
+	r.packed.add(commit, pack)
+	return true, nil
 }
 
 func gitSignature(role string, s Signature, now time.Time) (object.Signature, error) {
@@ -290,9 +329,9 @@ func (n *treeNode) remove(h *handle, parts []string) error {
 	return nil
 }
 
-// write stores n (and its changed folders) and returns its hash; empty
-// reports a folder with nothing left in it, which is not stored.
-func (n *treeNode) write(h *handle) (hash plumbing.Hash, empty bool, err error) {
+// write adds n (and its changed folders) to set and returns its hash;
+// empty reports a folder with nothing left in it, which is not added.
+func (n *treeNode) write(h *handle, set *objectSet) (hash plumbing.Hash, empty bool, err error) {
 	if !n.dirty {
 		return n.hash, n.hash.IsZero(), nil
 	}
@@ -300,7 +339,7 @@ func (n *treeNode) write(h *handle) (hash plumbing.Hash, empty bool, err error) 
 	for name, c := range n.children {
 		e := object.TreeEntry{Name: name, Mode: c.mode, Hash: c.hash}
 		if c.dir != nil {
-			sub, subEmpty, err := c.dir.write(h)
+			sub, subEmpty, err := c.dir.write(h, set)
 			if err != nil {
 				return plumbing.ZeroHash, false, err
 			}
@@ -315,33 +354,17 @@ func (n *treeNode) write(h *handle) (hash plumbing.Hash, empty bool, err error) 
 		return plumbing.ZeroHash, true, nil
 	}
 	sort.Sort(object.TreeEntrySorter(t.Entries))
-	hash, err = h.writeTree(t)
+	hash, err = encodeTree(t, set)
 	return hash, false, err
 }
 
-func (h *handle) writeTree(t *object.Tree) (plumbing.Hash, error) {
-	obj := h.st.NewEncodedObject()
+// encodeTree adds t to set and returns its hash.
+func encodeTree(t *object.Tree, set *objectSet) (plumbing.Hash, error) {
+	obj := &plumbing.MemoryObject{}
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return h.store(obj)
-}
-
-func (h *handle) writeBlob(data []byte) (plumbing.Hash, error) {
-	obj := h.st.NewEncodedObject()
-	obj.SetType(plumbing.BlobObject)
-	obj.SetSize(int64(len(data)))
-	w, err := obj.Writer()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if _, err := w.Write(data); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return h.store(obj)
+	return set.add(obj), nil
 }
 
 // store writes obj unless the clone has it already.

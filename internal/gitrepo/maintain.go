@@ -42,6 +42,7 @@ func (r *Repo) repack() (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.net.st
+	st.Reindex() // see the packs commits wrote since the last push
 	old, err := st.ObjectPacks()
 	if err != nil {
 		return err

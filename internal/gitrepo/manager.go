@@ -182,8 +182,9 @@ type Repo struct {
 	maxPacks int
 
 	// mu serialises reads and commits, which use local.
-	mu    sync.Mutex
-	local *handle
+	mu     sync.Mutex
+	local  *handle
+	packed commitPacks // commits stored as a pack of their own; under mu
 }
 
 type fetched struct {

@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +16,11 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // maxRemoteMessage bounds how much of the remote's messages a push error
@@ -21,7 +30,10 @@ const maxRemoteMessage = 2000
 // Push updates branch on the remote to commit (a full SHA in the clone, for
 // example one made by Commit), sending the objects the remote lacks. branch
 // is a name ("main") or a full "refs/heads/..." ref; a missing branch is
-// created. A remote already at commit is not an error.
+// created. A remote already at commit is not an error. A commit that Commit
+// stored as a pack of its own, on top of commits the remote's refs point
+// at, is sent as that pack; any other push sends a pack made for it,
+// without deltas.
 //
 // Unless force is true, a push that would drop commits of the remote branch
 // is refused with ErrNonFastForward, before anything is sent when it can be
@@ -53,30 +65,140 @@ func (r *Repo) push(ctx context.Context, auth Auth, commit, branch string, force
 
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
-	if _, err := object.GetCommit(r.net.st, hash); err != nil {
+	// A commit may have written a pack since this handle last listed them.
+	r.net.st.Reindex()
+	c, err := object.GetCommit(r.net.st, hash)
+	if err != nil {
 		return fmt.Errorf("commit %s: %w", commit, notFound(err))
-	}
-	spec := config.RefSpec(hash.String() + ":" + full)
-	if force {
-		spec = "+" + spec
 	}
 	var remoteMsg bytes.Buffer
 	start := time.Now()
-	err = r.net.remote.PushContext(ctx, &git.PushOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       auth.transportAuth(),
-		Progress:   &remoteMsg,
-		Force:      force,
-	})
+	sent, err := r.pushOwnPack(ctx, auth, c, name, force, &remoteMsg)
+	if !sent && err == nil {
+		err = r.pushObjects(ctx, auth, hash, name, force, &remoteMsg)
+	}
 	if errors.Is(err, git.NoErrAlreadyUpToDate) {
 		err = nil
 	}
 	if err != nil {
 		return classifyPushError(err, remoteMsg.String())
 	}
-	r.log.Debug("git push", "branch", full, "sha", hash.String(), "force", force, "took", time.Since(start))
+	r.log.Debug("git push", "branch", full, "sha", hash.String(), "force", force, "own_pack", sent, "took", time.Since(start))
 	return nil
+}
+
+// pushObjects is go-git's push: it lists the objects reachable from hash
+// that the remote's refs do not reach, and sends them in a pack made for
+// the push.
+func (r *Repo) pushObjects(ctx context.Context, auth Auth, hash plumbing.Hash, name plumbing.ReferenceName, force bool, remoteMsg io.Writer) error {
+	spec := config.RefSpec(hash.String() + ":" + name.String())
+	if force {
+		spec = "+" + spec
+	}
+	// The pack is made without deltas: the objects of one commit are
+	// mostly new files, and a delta search over thousands of them costs
+	// more time than the bytes it saves take to send.
+	remote := git.NewRemote(noDeltas{r.net.st}, remoteConfig(r.url))
+	return remote.PushContext(ctx, &git.PushOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{spec},
+		Auth:       auth.transportAuth(),
+		Progress:   remoteMsg,
+		Force:      force,
+	})
+}
+
+// pushOwnPack sends the pack Commit wrote for c as it is, when that pack is
+// all the remote lacks: every parent of c is the tip of one of the remote's
+// refs (or c is a root commit). It updates name only from its advertised
+// value to c, and unless force only when that value is a parent of c; in
+// every other case it sends nothing and returns sent false, leaving the
+// push to pushObjects. netMu is held.
+func (r *Repo) pushOwnPack(ctx context.Context, auth Auth, c *object.Commit, name plumbing.ReferenceName, force bool, remoteMsg io.Writer) (sent bool, err error) {
+	r.mu.Lock()
+	pack, ok := r.packed.get(c.Hash)
+	r.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	f, err := os.Open(filepath.Join(r.path, "objects", "pack", "pack-"+pack.String()+".pack"))
+	if err != nil {
+		return false, nil // repacked since: the objects are in another pack
+	}
+	defer f.Close()
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return false, err
+	}
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return false, err
+	}
+	sess, err := cl.NewReceivePackSession(ep, auth.transportAuth())
+	if err != nil {
+		return false, err
+	}
+	defer sess.Close()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	tips := map[plumbing.Hash]bool{}
+	for _, h := range ar.References {
+		tips[h] = true
+	}
+	old := ar.References[name.String()]
+	if old == c.Hash {
+		return true, git.NoErrAlreadyUpToDate
+	}
+	for _, p := range c.ParentHashes {
+		if !tips[p] {
+			return false, nil // the remote may lack more than this pack
+		}
+	}
+	if !old.IsZero() && !force && !slices.Contains(c.ParentHashes, old) {
+		return false, nil // whether it is a fast-forward takes a walk
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	req.Progress = remoteMsg
+	if ar.Capabilities.Supports(capability.Sideband64k) {
+		_ = req.Capabilities.Set(capability.Sideband64k)
+	} else if ar.Capabilities.Supports(capability.Sideband) {
+		_ = req.Capabilities.Set(capability.Sideband)
+	}
+	req.Commands = []*packp.Command{{Name: name, Old: old, New: c.Hash}}
+	req.Packfile = f
+	rs, err := sess.ReceivePack(ctx, req)
+	if err != nil {
+		return true, err
+	}
+	if rs != nil {
+		if err := rs.Error(); err != nil {
+			return true, err
+		}
+	}
+	// As go-git's push does: the tracking branch follows.
+	if branch, ok := strings.CutPrefix(name.String(), "refs/heads/"); ok {
+		tracking := plumbing.NewHashReference(plumbing.ReferenceName("refs/remotes/"+remoteName+"/"+branch), c.Hash)
+		if err := r.net.st.SetReference(tracking); err != nil {
+			return true, fmt.Errorf("update %s: %w", tracking.Name(), err)
+		}
+	}
+	return true, nil
+}
+
+// noDeltas is a clone's storage whose configuration asks for packs
+// without deltas (pack.window 0), for go-git's push.
+type noDeltas struct{ *filesystem.Storage }
+
+// Config returns the clone's configuration with pack.window 0.
+func (s noDeltas) Config() (*config.Config, error) {
+	cfg, err := s.Storage.Config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Pack.Window = 0
+	return cfg, nil
 }
 
 // classifyPushError maps go-git's push errors (which have no types) to

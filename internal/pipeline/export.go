@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
@@ -83,16 +85,21 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 			return nil, err
 		}
 	}
+	steps := newStepTimer()
+	defer func() { r.Log.Debug("export steps", append([]any{"stage", st.ID(), "run", id}, steps.attrs()...)...) }()
 	for try := 1; ; try++ {
 		base, err := repo.Fetch(ctx, auth, st.Dest.Revision)
 		if err != nil && !errors.Is(err, gitrepo.ErrRefNotFound) {
 			return nil, err
 		}
+		steps.done("fetch")
 		planned, err := r.planAt(ctx, st, repo, base, st.Dest.Path, st.DestStateID(), reconcile.SystemWins)
 		if err != nil {
 			return nil, err
 		}
+		steps.done("plan")
 		files, rows, saves := r.exportFiles(ctx, repo, base, planned, trigger == TriggerManual)
+		steps.done("render")
 		if art, err := r.artifactFiles(ctx, st, auth, repo, base, planned, files, trigger == TriggerManual); err != nil {
 			r.Log.Warn("artifacts not copied to the destination; a manual run copies them", "stage", st.ID(), "err", err)
 		} else {
@@ -131,6 +138,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		msg := commitMessage(trigger, withPlanned(changes, planned), rows, id, bot)
 		sha, err := repo.Commit(ctx, base, files, gitrepo.Signature{Name: author.Name, Email: author.Email, When: now},
 			gitrepo.Signature{Name: bot.Name, Email: bot.Email, When: now}, msg)
+		steps.done("commit")
 		if errors.Is(err, gitrepo.ErrNoChanges) {
 			return r.finishExport(ctx, id, base, "", rows, &Exported{})
 		}
@@ -154,25 +162,52 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 				err = open(ctx, st, out.Branch, firstLine(msg), reviewBody(reason, changes, rows))
 			}
 		}
+		steps.done("push")
 		if err != nil {
 			return r.failExport(ctx, id, base, rows, err)
 		}
 		if !out.Review {
 			// Both sides now hold these resources: record them as synced.
-			state := NewSyncState(r.DB, st.DestStateID())
-			for _, s := range saves {
-				if s.remove {
-					err = errors.Join(err, state.Remove(ctx, s.key))
-				} else {
-					err = errors.Join(err, state.Save(ctx, s.key, s.state))
-				}
-			}
-			if err != nil {
+			if err := NewSyncState(r.DB, st.DestStateID()).SaveAll(ctx, saves); err != nil {
 				return r.failExport(ctx, id, sha, rows, err)
 			}
+			steps.done("state")
 		}
-		return r.finishExport(ctx, id, sha, out.Branch, rows, out)
+		exported, err := r.finishExport(ctx, id, sha, out.Branch, rows, out)
+		steps.done("record")
+		return exported, err
 	}
+}
+
+// stepTimer adds up how long each named step of a run took (a retried
+// step counts every time), for the debug log.
+type stepTimer struct {
+	last  time.Time
+	names []string
+	took  map[string]time.Duration
+}
+
+func newStepTimer() *stepTimer {
+	return &stepTimer{last: time.Now(), took: map[string]time.Duration{}}
+}
+
+// done ends the step name: it took the time since the previous one ended.
+func (t *stepTimer) done(name string) {
+	now := time.Now()
+	if _, ok := t.took[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.took[name] += now.Sub(t.last)
+	t.last = now
+}
+
+// attrs are the steps in the order they first ended, as log attributes.
+func (t *stepTimer) attrs() []any {
+	out := make([]any, 0, 2*len(t.names))
+	for _, n := range t.names {
+		out = append(out, n, t.took[n])
+	}
+	return out
 }
 
 // conflictFiles are the system's versions of the keys in conflict.
@@ -232,54 +267,41 @@ func (r *Runner) pushConflicts(ctx context.Context, repo *gitrepo.Repo, auth git
 	return "the system's version is on branch " + branch, nil
 }
 
-type stateSave struct {
-	key    spec.Key
-	state  reconcile.State
-	remove bool
-}
-
 // exportFiles turns the plan's system → Git changes into file changes.
-func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, full bool) ([]gitrepo.FileChange, []Row, []stateSave) {
+func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, full bool) ([]gitrepo.FileChange, []Row, []StateChange) {
 	var files []gitrepo.FileChange
 	var rows []Row
-	var saves []stateSave
+	var saves []StateChange
 	projects := map[string]bool{}
 	row := func(c *reconcile.Change, outcome, msg string) {
 		rows = append(rows, Row{Kind: c.Key.Kind, Project: c.Key.Project, Name: c.Key.Name, Path: c.Path,
 			Action: string(c.Action), Outcome: outcome, Message: msg})
 	}
-	for _, c := range p.Plan.Changes {
+	// Rendering is most of an export's own work: it runs on every core,
+	// and the results are gathered in the plan's order.
+	rendered := make([]renderedFile, len(p.Plan.Changes))
+	inParallel(len(p.Plan.Changes), func(i int) {
+		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
+			rendered[i] = renderFile(ctx, repo, base, c, p.SystemHash[c.Key])
+		}
+	})
+	for i, c := range p.Plan.Changes {
 		if c.Key.Project != "" && c.System() != nil {
 			projects[c.Key.Project] = true
 		}
 		switch c.Action {
 		case reconcile.Export:
-			obj := c.System()
-			res := &spec.Resource{Object: obj}
-			if probs := spec.Secrets(res); len(probs) > 0 {
-				row(c, string(reconcile.Failed), "not written to Git: "+probs[0].Field+" holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…")
+			out := rendered[i]
+			if out.failed != "" {
+				row(c, string(reconcile.Failed), out.failed)
 				continue
 			}
-			var existing []byte
-			if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
-				data, err := repo.ReadFile(ctx, base, c.Path)
-				if err != nil && !errors.Is(err, gitrepo.ErrNotFound) {
-					row(c, string(reconcile.Failed), err.Error())
-					continue
-				}
-				existing = data
-			}
-			data, err := spec.Update(existing, spec.Canonical(obj))
-			if err != nil {
-				row(c, string(reconcile.Failed), err.Error())
-				continue
-			}
-			files = append(files, gitrepo.FileChange{Path: c.Path, Data: data})
-			saves = append(saves, stateSave{key: c.Key, state: reconcile.State{Path: c.Path, GitHash: reconcile.Hash(obj), SystemHash: reconcile.Hash(obj)}})
+			files = append(files, gitrepo.FileChange{Path: c.Path, Data: out.data})
+			saves = append(saves, StateChange{Key: c.Key, State: reconcile.State{Path: c.Path, GitHash: out.hash, SystemHash: out.hash}})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.ExportDelete:
 			files = append(files, gitrepo.FileChange{Path: c.Path, Delete: true})
-			saves = append(saves, stateSave{key: c.Key, remove: true})
+			saves = append(saves, StateChange{Key: c.Key, Remove: true})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.Conflict:
 			row(c, string(reconcile.Skipped), c.Reason)
@@ -304,6 +326,61 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 		}
 	}
 	return files, rows, saves
+}
+
+// renderedFile is the system's version of one resource, written for Git.
+type renderedFile struct {
+	data   []byte
+	hash   string // reconcile.Hash of the object, which Git now holds too
+	failed string // why it is not written, when it is not
+}
+
+// renderFile writes the system's object of an Export change as its file:
+// Git's file edited in place when Git has one, else rendered anew. An
+// object holding a clear-text secret is not written. hash is the object's
+// reconcile.Hash when known ("": computed here). Safe for concurrent use.
+func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change, hash string) renderedFile {
+	obj := c.System()
+	if probs := spec.Secrets(&spec.Resource{Object: obj}); len(probs) > 0 {
+		return renderedFile{failed: "not written to Git: " + probs[0].Field + " holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…"}
+	}
+	var existing []byte
+	if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
+		data, err := repo.ReadFile(ctx, base, c.Path)
+		if err != nil && !errors.Is(err, gitrepo.ErrNotFound) {
+			return renderedFile{failed: err.Error()}
+		}
+		existing = data
+	}
+	data, err := spec.Update(existing, spec.Canonical(obj))
+	if err != nil {
+		return renderedFile{failed: err.Error()}
+	}
+	if hash == "" {
+		hash = reconcile.Hash(obj)
+	}
+	return renderedFile{data: data, hash: hash}
+}
+
+// inParallel calls fn(0) … fn(n-1), as many at a time as there are cores.
+func inParallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (r *Runner) finishExport(ctx context.Context, id int64, sha, branch string, rows []Row, out *Exported) (*Exported, error) {

@@ -77,6 +77,9 @@ type Planned struct {
 	Commit string
 	Folder string // the folder planned, repository-relative
 	Plan   *reconcile.Plan
+	// SystemHash is reconcile.Hash of the system's objects the plan had
+	// hashed already (a snapshot's), by key; nil without a snapshot.
+	SystemHash map[spec.Key]string
 }
 
 // Plan fetches ref (a branch, refs/pull/N/head or a SHA) of the stage's
@@ -127,7 +130,7 @@ func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, 
 		return nil, err
 	}
 	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
-	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan}, nil
+	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan, SystemHash: hashes}, nil
 }
 
 // Touches reports whether anything under the stage's folder changed

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/store"
@@ -66,6 +67,10 @@ func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payl
 	return id, nil
 }
 
+// rowsPerInsert is how many run rows one statement inserts (9 values each,
+// well under SQLite's and PostgreSQL's limits on parameters).
+const rowsPerInsert = 200
+
 // Finish sets a run's status, message and rows, and its end time.
 func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message string, rows []Row) error {
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
@@ -76,9 +81,15 @@ func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message str
 		if _, err := tx.Exec(ctx, `DELETE FROM run_rows WHERE run_id = ?`, id); err != nil {
 			return err
 		}
-		for i, row := range rows {
-			if _, err := tx.Exec(ctx, `INSERT INTO run_rows (run_id, seq, kind, project, name, path, action, outcome, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, i, row.Kind, row.Project, row.Name, row.Path, row.Action, row.Outcome, row.Message); err != nil {
+		// A full export has a row per resource: many rows a statement.
+		for start := 0; start < len(rows); start += rowsPerInsert {
+			chunk := rows[start:min(start+rowsPerInsert, len(rows))]
+			args := make([]any, 0, 9*len(chunk))
+			for i, row := range chunk {
+				args = append(args, id, start+i, row.Kind, row.Project, row.Name, row.Path, row.Action, row.Outcome, row.Message)
+			}
+			values := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?, ?)", len(chunk))[2:]
+			if _, err := tx.Exec(ctx, `INSERT INTO run_rows (run_id, seq, kind, project, name, path, action, outcome, message) VALUES `+values, args...); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/reconcile"
@@ -38,13 +39,17 @@ func (s *SyncState) Load(ctx context.Context) (map[spec.Key]reconcile.State, err
 	return out, rows.Err()
 }
 
-// Save stores one key's state.
-func (s *SyncState) Save(ctx context.Context, k spec.Key, st reconcile.State) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO sync_state (pipeline, kind, project, name, path, git_hash, system_hash, updated_at)
+const (
+	saveStateSQL = `INSERT INTO sync_state (pipeline, kind, project, name, path, git_hash, system_hash, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (pipeline, kind, project, name) DO UPDATE SET path = excluded.path, git_hash = excluded.git_hash,
-			system_hash = excluded.system_hash, updated_at = excluded.updated_at`,
-		s.stage, k.Kind, k.Project, k.Name, st.Path, st.GitHash, st.SystemHash, stamp(time.Now()))
+			system_hash = excluded.system_hash, updated_at = excluded.updated_at`
+	removeStateSQL = `DELETE FROM sync_state WHERE pipeline = ? AND kind = ? AND project = ? AND name = ?`
+)
+
+// Save stores one key's state.
+func (s *SyncState) Save(ctx context.Context, k spec.Key, st reconcile.State) error {
+	_, err := s.db.Exec(ctx, saveStateSQL, s.stage, k.Kind, k.Project, k.Name, st.Path, st.GitHash, st.SystemHash, stamp(time.Now()))
 	if err != nil {
 		return fmt.Errorf("save sync state of %s %s: %w", s.stage, k, err)
 	}
@@ -53,9 +58,78 @@ func (s *SyncState) Save(ctx context.Context, k spec.Key, st reconcile.State) er
 
 // Remove forgets one key.
 func (s *SyncState) Remove(ctx context.Context, k spec.Key) error {
-	if _, err := s.db.Exec(ctx, `DELETE FROM sync_state WHERE pipeline = ? AND kind = ? AND project = ? AND name = ?`,
-		s.stage, k.Kind, k.Project, k.Name); err != nil {
+	if _, err := s.db.Exec(ctx, removeStateSQL, s.stage, k.Kind, k.Project, k.Name); err != nil {
 		return fmt.Errorf("remove sync state of %s %s: %w", s.stage, k, err)
 	}
 	return nil
+}
+
+// StateChange is one key's new state, or (Remove) that the key is forgotten.
+type StateChange struct {
+	Key    spec.Key
+	State  reconcile.State
+	Remove bool
+}
+
+// saveRows is how many keys one statement of SaveAll stores (8 values
+// each, well under SQLite's and PostgreSQL's limits on parameters).
+const saveRows = 200
+
+// SaveAll makes every change in one transaction: all of them are stored,
+// or none; of several changes of one key the last counts. One transaction,
+// and one statement per saveRows keys, rather than a durable commit per key
+// is what keeps an export of thousands of resources from waiting on them.
+func (s *SyncState) SaveAll(ctx context.Context, changes []StateChange) error {
+	last := make(map[spec.Key]int, len(changes))
+	for i, c := range changes {
+		last[c.Key] = i
+	}
+	var saves []StateChange
+	var removes []spec.Key
+	for i, c := range changes {
+		switch {
+		case last[c.Key] != i:
+		case c.Remove:
+			removes = append(removes, c.Key)
+		default:
+			saves = append(saves, c)
+		}
+	}
+	if len(saves)+len(removes) == 0 {
+		return nil
+	}
+	now := stamp(time.Now())
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		for _, k := range removes {
+			if _, err := tx.Exec(ctx, removeStateSQL, s.stage, k.Kind, k.Project, k.Name); err != nil {
+				return fmt.Errorf("remove %s: %w", k, err)
+			}
+		}
+		for len(saves) > 0 {
+			n := min(len(saves), saveRows)
+			if _, err := tx.Exec(ctx, saveStatesSQL(n), saveArgs(s.stage, now, saves[:n])...); err != nil {
+				return err
+			}
+			saves = saves[n:]
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save the sync state of %d keys of %s: %w", len(changes), s.stage, err)
+	}
+	return nil
+}
+
+// saveStatesSQL is saveStateSQL for n rows.
+func saveStatesSQL(n int) string {
+	values := strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", n)[2:]
+	return strings.Replace(saveStateSQL, "(?, ?, ?, ?, ?, ?, ?, ?)", values, 1)
+}
+
+func saveArgs(stage, now string, saves []StateChange) []any {
+	args := make([]any, 0, 8*len(saves))
+	for _, c := range saves {
+		args = append(args, stage, c.Key.Kind, c.Key.Project, c.Key.Name, c.State.Path, c.State.GitHash, c.State.SystemHash, now)
+	}
+	return args
 }
