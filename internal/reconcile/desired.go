@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path"
 	"runtime"
@@ -295,7 +294,8 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 // Hash is the identity of a resource's content: equal for semantically
 // equal objects (it hashes the canonical form).
 func Hash(obj map[string]any) string {
-	data, err := json.Marshal(spec.Canonical(obj))
+	var buf [4096]byte
+	data, err := spec.AppendCanonicalJSON(buf[:0], obj)
 	if err != nil {
 		return "unhashable:" + err.Error()
 	}
