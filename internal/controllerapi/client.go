@@ -156,11 +156,39 @@ func (c *Client) List(ctx context.Context, kind, project string, limit, offset i
 	if err := c.do(ctx, http.MethodGet, p, nil, &body); err != nil {
 		return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
 	}
-	items := make([]Object, len(body.Items))
 	for i, it := range body.Items {
-		items[i], _ = spec.Normalize(it).(Object)
+		if it == nil {
+			body.Items[i] = Object{} // a null item, as Normalize reads it
+			continue
+		}
+		numbersInPlace(it) // freshly decoded: Normalize's copy is not needed
 	}
-	return &List{Items: items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
+	return &List{Items: body.Items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
+}
+
+// numbersInPlace turns the json.Numbers of a value encoding/json decoded
+// (with UseNumber) into what spec.Normalize makes of them, in place: the
+// value is then what Normalize would return, without the copy.
+func numbersInPlace(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return spec.Normalize(x)
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[k] = numbersInPlace(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[i] = numbersInPlace(e)
+			}
+		}
+	}
+	return v
 }
 
 // ListAll returns every resource of kind in project, paging as needed.
