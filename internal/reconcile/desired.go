@@ -35,17 +35,54 @@ type TreeSource interface {
 
 // File is one spec file of the folder as Git has it.
 type File struct {
-	Path     string   // repository-relative
-	Key      spec.Key // what the path says it holds
-	Resource *spec.Resource
+	Path     string         // repository-relative
+	Key      spec.Key       // what the path says it holds
 	Problems []spec.Problem // invalid when not empty
 	Blocked  bool           // holds a clear-text secret: never applied nor exported
 	Hash     string         // of the canonical resource, when valid
 	Ignored  string         // why the key is outside the pipeline's scope, or ""
+
+	// data is the file's content when it holds one resource that
+	// validates (secrets or not). A loader keeps every file of a folder,
+	// and the content is a fraction of the size of the parsed object (and
+	// nothing for the garbage collector to scan), so the object is parsed
+	// again when it is asked for: only for the changes that need it.
+	data []byte
 }
 
 // Valid reports whether the file holds one valid, secret-free resource.
-func (f *File) Valid() bool { return f.Resource != nil && len(f.Problems) == 0 }
+func (f *File) Valid() bool { return f.data != nil && len(f.Problems) == 0 }
+
+// Resource returns the resource the file holds, as the loader checked it
+// (metadata.project filled in from the path when the file leaves it out),
+// or nil when it holds no valid one. Each call parses the file again and
+// returns a new Resource, without line numbers.
+func (f *File) Resource() *spec.Resource {
+	if f == nil || f.data == nil {
+		return nil
+	}
+	r, problems := parseOne(f.Path, f.data)
+	if len(problems) > 0 {
+		return nil // not reached: the same bytes parsed before
+	}
+	if f.Key.Project != "" && r.Project() == "" {
+		r.SetProject(f.Key.Project)
+	}
+	r.DropLines()
+	return r
+}
+
+// parseOne parses data as the one resource of a spec file.
+func parseOne(file string, data []byte) (*spec.Resource, []spec.Problem) {
+	resources, problems := spec.Parse(file, data)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if len(resources) != 1 {
+		return nil, []spec.Problem{{File: file, Line: 1, Message: fmt.Sprintf("holds %d resources; a spec file holds exactly one", len(resources))}}
+	}
+	return resources[0], nil
+}
 
 // Desired is what a folder at a commit asks for.
 type Desired struct {
@@ -245,9 +282,6 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 		}
 		l.checkContent(f, data, info)
 	}
-	if f.Resource != nil {
-		f.Resource.DropLines() // problems are known; keep only the object
-	}
 	l.mu.Lock()
 	l.cache[cacheKey] = &cached{file: f, lastLoad: l.loads}
 	l.mu.Unlock()
@@ -264,16 +298,11 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 		add(spec.Problem{File: f.Path, Line: 1, Message: "is a Go template, not a spec: render it before committing"})
 		return
 	}
-	resources, problems := spec.Parse(f.Path, data)
+	r, problems := parseOne(f.Path, data)
 	if len(problems) > 0 {
 		add(problems...)
 		return
 	}
-	if len(resources) != 1 {
-		add(spec.Problem{File: f.Path, Line: 1, Message: fmt.Sprintf("holds %d resources; a spec file holds exactly one", len(resources))})
-		return
-	}
-	r := resources[0]
 	c := spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}
 	if p := spec.Validate(r, c); len(p) > 0 {
 		add(p...)
@@ -282,7 +311,7 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 	if info.Key.Project != "" && r.Project() == "" {
 		r.SetProject(info.Key.Project)
 	}
-	f.Resource = r
+	f.data = data
 	if p := spec.Secrets(r); len(p) > 0 {
 		f.Blocked = true
 		add(p...)

@@ -36,15 +36,28 @@ type Change struct {
 	Problems []spec.Problem // for Invalid and Blocked
 	Reason   string         // for Ignored, Conflict and first-sync choices
 
-	desired  map[string]any // Git's object, to apply
+	file     *File          // Git's file, whose object is applied
 	system   map[string]any // the system's object, to export
 	gitHash  string
 	sysHash  string
 	hadState bool
+
+	desiredOnce sync.Once
+	desired     map[string]any // the file's object, parsed when first asked for
 }
 
 // Desired returns Git's object for the change, or nil.
-func (c *Change) Desired() map[string]any { return c.desired }
+func (c *Change) Desired() map[string]any {
+	c.desiredOnce.Do(func() {
+		if r := c.file.Resource(); r != nil {
+			c.desired = r.Object
+		}
+	})
+	return c.desired
+}
+
+// inGit reports whether Git holds a valid resource for the change.
+func (c *Change) inGit() bool { return c.file != nil }
 
 // System returns the system's object for the change, or nil.
 func (c *Change) System() map[string]any { return c.system }
@@ -183,7 +196,7 @@ func planKey(in Input, k spec.Key) *Change {
 	}
 	inGit := f != nil
 	if inGit {
-		c.desired, c.gitHash = f.Resource.Object, f.Hash
+		c.file, c.gitHash = f, f.Hash
 	}
 	exportOr := func(a Action) Action {
 		if in.SystemToGit {
@@ -200,10 +213,10 @@ func planKey(in Input, k spec.Key) *Change {
 			c.Action = Record
 		case inGit && in.FirstSync == GitWins:
 			c.Action, c.Reason = Update, "first sync of this key: Git wins for a Git-triggered run"
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(y, c.Desired())
 		case inGit:
 			c.Action, c.Reason = exportOr(Export), "first sync of this key: the system wins for a system-triggered run"
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(y, c.Desired())
 		case inSystem:
 			c.Action = exportOr(Export)
 		default:
@@ -220,14 +233,14 @@ func planKey(in Input, k spec.Key) *Change {
 	case gitChanged && !sysChanged:
 		if inGit {
 			c.Action = Update
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(y, c.Desired())
 		} else {
 			c.Action = Delete
 		}
 	case !gitChanged && sysChanged:
 		if inSystem {
 			c.Action = exportOr(Export)
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(y, c.Desired())
 		} else {
 			c.Action = exportOr(ExportDelete)
 		}
@@ -241,7 +254,7 @@ func planKey(in Input, k spec.Key) *Change {
 			c.Action = Conflict
 			c.Reason = conflictReason(inGit, inSystem)
 			if inGit && inSystem {
-				c.Diff = Diff(y, c.desired)
+				c.Diff = Diff(y, c.Desired())
 			}
 		}
 	}

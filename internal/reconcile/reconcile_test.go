@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -421,4 +422,54 @@ func TestSnapshotFollowsTheEventLog(t *testing.T) {
 	sys.Delete(ctx, "Namespace", "default", "c")
 	apply("c", "v3")
 	check("after a delete and a re-create")
+}
+
+// TestDesiredIsTheParsedFile: a loader keeps a file's content, not its
+// object; what a change applies is the file parsed again, with the project
+// its path names filled in, a new object each time it is asked for.
+func TestDesiredIsTheParsedFile(t *testing.T) {
+	ctx := context.Background()
+	noProject := "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: b\n  labels:\n    tier: \"1\"\nspec:\n  replicas: 2.0\n  placement:\n    labels: []\n"
+	tree := &memTree{files: map[string]string{
+		"projects/default.yaml":                projectDefault,
+		"projects/default/namespaces/a.yaml":   namespace("default", "a", "dev"),
+		"projects/default/namespaces/b.yaml":   noProject,
+		"projects/default/namespaces/bad.yaml": "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: wrong\n",
+	}}
+	l := reconcile.NewLoader()
+	for round := 0; round < 2; round++ { // the second from the cache
+		d, err := l.Load(ctx, tree, "c", "", reconcile.Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := reconcile.MakePlan(reconcile.Input{Desired: d, Actual: map[spec.Key]map[string]any{}, State: map[spec.Key]reconcile.State{}})
+		for _, c := range plan.Changes {
+			f := d.Files[c.Key]
+			switch c.Key.Name {
+			case "bad":
+				if c.Action != reconcile.Invalid || c.Desired() != nil || f.Resource() != nil {
+					t.Fatalf("%s: %s, desired %v", c.Path, c.Action, c.Desired())
+				}
+				continue
+			}
+			rs, probs := spec.Parse(c.Path, []byte(tree.files[c.Path]))
+			if len(probs) > 0 {
+				t.Fatal(probs)
+			}
+			want := rs[0].Object
+			if c.Key.Kind != "Project" {
+				want["metadata"].(map[string]any)["project"] = "default"
+			}
+			if c.Action != reconcile.Create || !reflect.DeepEqual(c.Desired(), want) {
+				t.Fatalf("%s: %s, desired %#v, want %#v", c.Path, c.Action, c.Desired(), want)
+			}
+			if got := f.Resource(); !reflect.DeepEqual(got.Object, want) || got.File != c.Path {
+				t.Fatalf("%s: file resource %#v", c.Path, got)
+			}
+			f.Resource().Object["spec"] = "changed"
+			if !reflect.DeepEqual(f.Resource().Object, want) || !reflect.DeepEqual(c.Desired(), want) {
+				t.Fatalf("%s: a changed copy changed the file", c.Path)
+			}
+		}
+	}
 }
