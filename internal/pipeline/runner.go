@@ -87,39 +87,34 @@ func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref stri
 	if err != nil {
 		return nil, err
 	}
+	sys := r.readSystem(ctx, st) // while Git fetches
 	sha, err := repo.Fetch(ctx, auth, ref)
 	if err != nil {
+		sys.abandon()
 		return nil, err
 	}
-	return r.planAt(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins)
+	return r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 }
 
 // planAt plans folder of repo at sha (sha "" is an empty repository).
 func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder string, dir reconcile.Direction) (*Planned, error) {
-	// Git and the system are read at the same time.
-	var actual map[spec.Key]map[string]any
-	var hashes map[spec.Key]string
-	var actualErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if r.Snapshot != nil {
-			actual, hashes, actualErr = r.Snapshot.Actual(ctx, r.System, r.System, st.Scope)
-		} else {
-			actual, actualErr = reconcile.LoadActual(ctx, r.System, st.Scope)
-		}
-	}()
+	return r.planWith(ctx, st, repo, sha, folder, dir, r.readSystem(ctx, st))
+}
+
+// planWith is planAt with the system already being read.
+func (r *Runner) planWith(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder string, dir reconcile.Direction, sys *systemRead) (*Planned, error) {
 	var src reconcile.TreeSource = repoSource{repo}
 	if sha == "" {
 		src = emptyTree{}
 	}
 	desired, err := r.Loader.Load(ctx, src, sha, folder, st.Scope)
-	<-done
 	if err != nil {
+		sys.abandon()
 		return nil, err
 	}
-	if actualErr != nil {
-		return nil, fmt.Errorf("plan %s: %w", st.ID(), actualErr)
+	actual, hashes, err := sys.wait()
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", st.ID(), err)
 	}
 	state, err := NewSyncState(r.DB, st.ID()).Load(ctx)
 	if err != nil {
@@ -127,6 +122,45 @@ func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, 
 	}
 	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
 	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan}, nil
+}
+
+// systemRead is the system's objects in a stage's scope (and their hashes,
+// from the snapshot), read in the background so that reading Git and the
+// system overlap.
+type systemRead struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	actual map[spec.Key]map[string]any
+	hashes map[spec.Key]string
+	err    error
+}
+
+// readSystem starts reading the system for st.
+func (r *Runner) readSystem(ctx context.Context, st Stage) *systemRead {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &systemRead{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(s.done)
+		if r.Snapshot != nil {
+			s.actual, s.hashes, s.err = r.Snapshot.Actual(ctx, r.System, r.System, st.Scope)
+		} else {
+			s.actual, s.err = reconcile.LoadActual(ctx, r.System, st.Scope)
+		}
+	}()
+	return s
+}
+
+// wait returns what was read.
+func (s *systemRead) wait() (map[spec.Key]map[string]any, map[spec.Key]string, error) {
+	<-s.done
+	s.cancel()
+	return s.actual, s.hashes, s.err
+}
+
+// abandon stops the read and waits for it to end.
+func (s *systemRead) abandon() {
+	s.cancel()
+	<-s.done
 }
 
 // Touches reports whether anything under the stage's folder changed
@@ -177,11 +211,13 @@ func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, tr
 	if err != nil {
 		return nil, err
 	}
+	sys := r.readSystem(ctx, st) // while Git fetches
 	sha, err := repo.Fetch(ctx, auth, ref)
 	if err != nil {
+		sys.abandon()
 		return nil, err
 	}
-	planned, err := r.planAt(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins)
+	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 	if err != nil {
 		if id, serr := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); serr == nil {
 			_ = r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil)
