@@ -145,26 +145,29 @@ func (c *Client) List(ctx context.Context, kind, project string, limit, offset i
 	if len(q) > 0 {
 		p += "?" + q.Encode()
 	}
-	var body struct {
-		Metadata struct {
-			Count  int `json:"count"`
-			Limit  int `json:"limit"`
-			Offset int `json:"offset"`
-		} `json:"metadata"`
-		Items []Object `json:"items"`
-	}
-	if err := c.do(ctx, http.MethodGet, p, nil, &body); err != nil {
+	var answer rawAnswer
+	if err := c.do(ctx, http.MethodGet, p, nil, &answer); err != nil {
 		return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
 	}
-	for i, it := range body.Items {
-		if it == nil {
-			body.Items[i] = Object{} // a null item, as Normalize reads it
-			continue
+	body, ok := decodeList(answer)
+	if !ok {
+		body = listPage{}
+		if err := decodeJSON(answer, &body); err != nil {
+			return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
 		}
-		numbersInPlace(it) // freshly decoded: Normalize's copy is not needed
+		for i, it := range body.Items {
+			if it == nil {
+				body.Items[i] = Object{} // a null item, as Normalize reads it
+				continue
+			}
+			numbersInPlace(it) // freshly decoded: Normalize's copy is not needed
+		}
 	}
 	return &List{Items: body.Items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
 }
+
+// rawAnswer, as the out of do, takes the answer's bytes undecoded.
+type rawAnswer []byte
 
 // numbersInPlace turns the json.Numbers of a value encoding/json decoded
 // (with UseNumber) into what spec.Normalize makes of them, in place: the
@@ -353,13 +356,22 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		}
 		return resp.StatusCode >= 500, apiErr
 	}
-	if out == nil {
+	switch o := out.(type) {
+	case nil:
+		return false, nil
+	case *rawAnswer:
+		*o = data
 		return false, nil
 	}
+	return false, decodeJSON(data, out)
+}
+
+// decodeJSON decodes an answer into out, numbers as json.Number.
+func decodeJSON(data []byte, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return false, fmt.Errorf("decode answer: %w", err)
+		return fmt.Errorf("decode answer: %w", err)
 	}
-	return false, nil
+	return nil
 }

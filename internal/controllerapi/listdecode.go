@@ -1,0 +1,507 @@
+package controllerapi
+
+import (
+	"strconv"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A full listing of the system is most of a cold plan's reading of the
+// controller: encoding/json decodes each item into maps that grow as they
+// fill, allocates every key and every string again, and boxes each
+// number as a json.Number to be converted after. decodeList reads a list
+// answer of the shape a controller writes in one pass instead: maps made
+// at their size, keys and short strings shared within the answer, numbers
+// read as spec.Normalize reads them. Anything else (another shape, a
+// syntax error, a number neither an int64 nor a float64) is left to
+// encoding/json, so the result, and any error, is what it always was.
+
+// listPage is a list answer as List reads it.
+type listPage struct {
+	Metadata struct {
+		Count  int `json:"count"`
+		Limit  int `json:"limit"`
+		Offset int `json:"offset"`
+	} `json:"metadata"`
+	Items []Object `json:"items"`
+}
+
+// decodeList decodes a list answer. ok is false when the answer is not of
+// the plain shape (an object of apiVersion, kind, metadata {count, limit,
+// offset} and items, each at most once, items objects), or is not valid
+// JSON: encoding/json then decodes it, with its errors.
+func decodeList(data []byte) (page listPage, ok bool) {
+	if len(data) == 0 {
+		return page, false
+	}
+	d := listDecoder{data: data, keys: map[string]string{}, strs: map[string]any{}, depth: 1}
+	d.ws()
+	if !d.consume('{') {
+		return page, false
+	}
+	seen := map[string]bool{}
+	for first := true; ; first = false {
+		d.ws()
+		if first && d.consume('}') {
+			break
+		}
+		key, ok := d.key()
+		if !ok || seen[key] {
+			return page, false
+		}
+		seen[key] = true
+		d.ws()
+		if !d.consume(':') {
+			return page, false
+		}
+		d.ws()
+		switch key {
+		case "apiVersion", "kind":
+			if _, ok := d.value(); !ok {
+				return page, false
+			}
+		case "metadata":
+			if !d.metadata(&page) {
+				return page, false
+			}
+		case "items":
+			if page.Items, ok = d.items(); !ok {
+				return page, false
+			}
+		default:
+			return page, false
+		}
+		d.ws()
+		if d.consume(',') {
+			continue
+		}
+		if !d.consume('}') {
+			return page, false
+		}
+		break
+	}
+	d.ws()
+	return page, d.i == len(d.data)
+}
+
+// listDecoder reads JSON text from data at i.
+type listDecoder struct {
+	data  []byte
+	i     int
+	depth int
+	keys  map[string]string // keys seen, to share
+	strs  map[string]any    // short strings seen, boxed, to share
+	kvs   []member          // members of the objects being read
+	elems []any             // elements of the arrays being read
+}
+
+type member struct {
+	key   string
+	value any
+}
+
+// maxDepth is encoding/json's nesting limit (the answer's own object and
+// items array count).
+const maxDepth = 10000
+
+// maxShared is the longest string value shared between objects.
+const maxShared = 32
+
+func (d *listDecoder) ws() {
+	for d.i < len(d.data) {
+		switch d.data[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *listDecoder) consume(c byte) bool {
+	if d.i < len(d.data) && d.data[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// metadata reads {count, limit, offset}, each an integer, each once.
+func (d *listDecoder) metadata(page *listPage) bool {
+	if !d.consume('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for first := true; ; first = false {
+		d.ws()
+		if first && d.consume('}') {
+			return true
+		}
+		key, ok := d.key()
+		if !ok || seen[key] {
+			return false
+		}
+		seen[key] = true
+		d.ws()
+		if !d.consume(':') {
+			return false
+		}
+		d.ws()
+		var dst *int
+		switch key {
+		case "count":
+			dst = &page.Metadata.Count
+		case "limit":
+			dst = &page.Metadata.Limit
+		case "offset":
+			dst = &page.Metadata.Offset
+		default:
+			return false
+		}
+		v, ok := d.number()
+		n, isInt := v.(int64) // ParseInt took it: written as an integer
+		if !ok || !isInt || int64(int(n)) != n {
+			return false
+		}
+		*dst = int(n)
+		d.ws()
+		if d.consume(',') {
+			continue
+		}
+		return d.consume('}')
+	}
+}
+
+// items reads an array of objects.
+func (d *listDecoder) items() ([]Object, bool) {
+	if !d.consume('[') {
+		return nil, false
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+	out := []Object{}
+	d.ws()
+	if d.consume(']') {
+		return out, true
+	}
+	for {
+		d.ws()
+		if d.i >= len(d.data) || d.data[d.i] != '{' {
+			return nil, false
+		}
+		v, ok := d.value()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v.(map[string]any))
+		d.ws()
+		if d.consume(',') {
+			continue
+		}
+		if !d.consume(']') {
+			return nil, false
+		}
+		return out, true
+	}
+}
+
+// value reads any value.
+func (d *listDecoder) value() (any, bool) {
+	if d.i >= len(d.data) {
+		return nil, false
+	}
+	switch c := d.data[d.i]; c {
+	case '{':
+		return d.object()
+	case '[':
+		return d.array()
+	case '"':
+		s, ok := d.str()
+		if !ok {
+			return nil, false
+		}
+		if len(s) > maxShared {
+			return string(s), true
+		}
+		if v, ok := d.strs[string(s)]; ok {
+			return v, true
+		}
+		var v any = string(s)
+		d.strs[string(s)] = v
+		return v, true
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.literal("null")
+	}
+	return d.number()
+}
+
+func (d *listDecoder) literal(word string) bool {
+	if len(d.data)-d.i < len(word) || string(d.data[d.i:d.i+len(word)]) != word {
+		return false
+	}
+	d.i += len(word)
+	return true
+}
+
+func (d *listDecoder) object() (any, bool) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, false
+	}
+	defer func() { d.depth-- }()
+	d.i++ // {
+	base := len(d.kvs)
+	defer func() { d.kvs = d.kvs[:base] }()
+	d.ws()
+	if !d.consume('}') {
+		for {
+			d.ws()
+			key, ok := d.key()
+			if !ok {
+				return nil, false
+			}
+			d.ws()
+			if !d.consume(':') {
+				return nil, false
+			}
+			d.ws()
+			v, ok := d.value()
+			if !ok {
+				return nil, false
+			}
+			d.kvs = append(d.kvs, member{key, v})
+			d.ws()
+			if d.consume(',') {
+				continue
+			}
+			if !d.consume('}') {
+				return nil, false
+			}
+			break
+		}
+	}
+	m := make(map[string]any, len(d.kvs)-base)
+	for _, kv := range d.kvs[base:] {
+		m[kv.key] = kv.value // a repeated key: the last wins, as in encoding/json
+	}
+	return m, true
+}
+
+func (d *listDecoder) array() (any, bool) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, false
+	}
+	defer func() { d.depth-- }()
+	d.i++ // [
+	base := len(d.elems)
+	defer func() { d.elems = d.elems[:base] }()
+	d.ws()
+	if !d.consume(']') {
+		for {
+			d.ws()
+			v, ok := d.value()
+			if !ok {
+				return nil, false
+			}
+			d.elems = append(d.elems, v)
+			d.ws()
+			if d.consume(',') {
+				continue
+			}
+			if !d.consume(']') {
+				return nil, false
+			}
+			break
+		}
+	}
+	out := make([]any, len(d.elems)-base)
+	copy(out, d.elems[base:])
+	return out, true
+}
+
+// key reads an object key, shared with the same key seen before.
+func (d *listDecoder) key() (string, bool) {
+	s, ok := d.str()
+	if !ok {
+		return "", false
+	}
+	if k, ok := d.keys[string(s)]; ok {
+		return k, true
+	}
+	k := string(s)
+	d.keys[k] = k
+	return k, true
+}
+
+// str reads a string and returns its bytes as encoding/json unquotes them
+// (escapes resolved; a lone surrogate and each invalid UTF-8 byte become
+// U+FFFD): the text itself, in data, when it needs none of that.
+func (d *listDecoder) str() ([]byte, bool) {
+	if d.i >= len(d.data) || d.data[d.i] != '"' {
+		return nil, false
+	}
+	start := d.i + 1
+	escaped, ascii := false, true
+	for i := start; i < len(d.data); i++ {
+		switch c := d.data[i]; {
+		case c == '"':
+			s := d.data[start:i]
+			d.i = i + 1
+			if !escaped && (ascii || utf8.Valid(s)) {
+				return s, true
+			}
+			return unquote(s), true
+		case c == '\\':
+			i++ // the escaped byte: checked below
+			escaped = true
+			if i >= len(d.data) {
+				return nil, false
+			}
+			switch d.data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(d.data) {
+					return nil, false
+				}
+				for _, h := range d.data[i+1 : i+5] {
+					if !isHex(h) {
+						return nil, false
+					}
+				}
+				i += 4
+			default:
+				return nil, false
+			}
+		case c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unquote resolves the escapes of a string's text (checked: every escape
+// is one JSON allows) as encoding/json does.
+func unquote(s []byte) []byte {
+	out := make([]byte, 0, len(s)+utf8.UTFMax)
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			switch e := s[r+1]; e {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				rr := hex4(s[r+2 : r+6])
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if r+6 <= len(s) && s[r] == '\\' && s[r+1] == 'u' {
+						if dec := utf16.DecodeRune(rr, hex4(s[r+2:r+6])); dec != unicode.ReplacementChar {
+							out = utf8.AppendRune(out, dec)
+							r += 6
+							continue
+						}
+					}
+					rr = unicode.ReplacementChar
+				}
+				out = utf8.AppendRune(out, rr)
+				continue
+			default: // " \ /
+				out = append(out, e)
+			}
+			r += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			if rr == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, s[r:r+size]...)
+			}
+			r += size
+		}
+	}
+	return out
+}
+
+// hex4 reads four hex digits (checked).
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// number reads a number as spec.Normalize reads a json.Number: an int64
+// when it is one, else a float64; one that is neither is left to
+// encoding/json.
+func (d *listDecoder) number() (any, bool) {
+	data, i := d.data, d.i
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		start := i
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case !digits():
+		return nil, false
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if !digits() {
+			return nil, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return nil, false
+		}
+	}
+	text := string(data[d.i:i])
+	d.i = i
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+		return n, true
+	}
+	if f, err := strconv.ParseFloat(text, 64); err == nil {
+		return f, true
+	}
+	return nil, false
+}
