@@ -340,7 +340,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		return ctx.Err() == nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readAnswer(resp)
 	if err != nil {
 		return ctx.Err() == nil, fmt.Errorf("read answer: %w", err)
 	}
@@ -364,6 +364,21 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		return false, nil
 	}
 	return false, decodeJSON(data, out)
+}
+
+// maxPrealloc bounds the buffer made ahead for an answer's announced length.
+const maxPrealloc = 64 << 20
+
+// readAnswer reads an answer's body, into a buffer of its announced length
+// when it has one (a full list page is megabytes: growing a buffer to it
+// copies it several times).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength <= 0 {
+		return io.ReadAll(resp.Body)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(resp.ContentLength, maxPrealloc)+bytes.MinRead))
+	_, err := buf.ReadFrom(resp.Body)
+	return buf.Bytes(), err
 }
 
 // decodeJSON decodes an answer into out, numbers as json.Number.
