@@ -480,13 +480,16 @@ func (d *listDecoder) number() (any, bool) {
 	case !digits():
 		return nil, false
 	}
+	integer := true // else ParseInt would refuse it
 	if i < len(data) && data[i] == '.' {
+		integer = false
 		i++
 		if !digits() {
 			return nil, false
 		}
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		integer = false
 		i++
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
@@ -497,8 +500,10 @@ func (d *listDecoder) number() (any, bool) {
 	}
 	text := string(data[d.i:i])
 	d.i = i
-	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
-		return n, true
+	if integer {
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return n, true
+		}
 	}
 	if f, err := strconv.ParseFloat(text, 64); err == nil {
 		return f, true
