@@ -112,11 +112,7 @@ func (r *Runner) planWith(ctx context.Context, st Stage, repo *gitrepo.Repo, sha
 		sys.abandon()
 		return nil, err
 	}
-	actual, hashes, err := sys.wait()
-	if err != nil {
-		return nil, fmt.Errorf("plan %s: %w", st.ID(), err)
-	}
-	state, err := NewSyncState(r.DB, st.ID()).Load(ctx)
+	actual, hashes, state, err := sys.wait()
 	if err != nil {
 		return nil, err
 	}
@@ -125,17 +121,18 @@ func (r *Runner) planWith(ctx context.Context, st Stage, repo *gitrepo.Repo, sha
 }
 
 // systemRead is the system's objects in a stage's scope (and their hashes,
-// from the snapshot), read in the background so that reading Git and the
-// system overlap.
+// from the snapshot) and the stage's sync state, read in the background so
+// that reading Git and the system overlap.
 type systemRead struct {
 	done   chan struct{}
 	cancel context.CancelFunc
 	actual map[spec.Key]map[string]any
 	hashes map[spec.Key]string
+	state  map[spec.Key]reconcile.State
 	err    error
 }
 
-// readSystem starts reading the system for st.
+// readSystem starts reading the system and the sync state for st.
 func (r *Runner) readSystem(ctx context.Context, st Stage) *systemRead {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &systemRead{done: make(chan struct{}), cancel: cancel}
@@ -146,15 +143,20 @@ func (r *Runner) readSystem(ctx context.Context, st Stage) *systemRead {
 		} else {
 			s.actual, s.err = reconcile.LoadActual(ctx, r.System, st.Scope)
 		}
+		if s.err != nil {
+			s.err = fmt.Errorf("plan %s: %w", st.ID(), s.err)
+			return
+		}
+		s.state, s.err = NewSyncState(r.DB, st.ID()).Load(ctx)
 	}()
 	return s
 }
 
 // wait returns what was read.
-func (s *systemRead) wait() (map[spec.Key]map[string]any, map[spec.Key]string, error) {
+func (s *systemRead) wait() (map[spec.Key]map[string]any, map[spec.Key]string, map[spec.Key]reconcile.State, error) {
 	<-s.done
 	s.cancel()
-	return s.actual, s.hashes, s.err
+	return s.actual, s.hashes, s.state, s.err
 }
 
 // abandon stops the read and waits for it to end.
