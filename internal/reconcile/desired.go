@@ -100,9 +100,12 @@ type Desired struct {
 // It is safe for concurrent use.
 type Loader struct {
 	mu    sync.Mutex
-	cache map[string]*cached // blob SHA + "\x00" + repo path → checked file (scope not applied)
-	loads int                // Load calls so far
+	cache map[cacheKey]*cached // checked file (scope not applied)
+	loads int                  // Load calls so far
 }
+
+// cacheKey is a blob at a path: what a file's check depends on.
+type cacheKey struct{ blob, path string }
 
 type cached struct {
 	file     *File
@@ -114,7 +117,7 @@ type cached struct {
 const keepLoads = 32
 
 // NewLoader returns a Loader with an empty cache.
-func NewLoader() *Loader { return &Loader{cache: map[string]*cached{}} }
+func NewLoader() *Loader { return &Loader{cache: map[cacheKey]*cached{}} }
 
 // evict drops files no recent load has seen, and counts the load.
 func (l *Loader) evict() {
@@ -138,7 +141,8 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 	if err != nil {
 		return nil, fmt.Errorf("read folder %q at %s: %w", folder, short(commit), err)
 	}
-	d := &Desired{Commit: commit, Folder: folder, Files: map[spec.Key]*File{}, Gitkeeps: map[string]bool{}, Paths: map[string]string{}}
+	d := &Desired{Commit: commit, Folder: folder, Files: make(map[spec.Key]*File, len(entries)), Gitkeeps: map[string]bool{},
+		Paths: make(map[string]string, len(entries))}
 	type todo struct {
 		e        TreeEntry
 		repoPath string
@@ -166,12 +170,24 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		}
 		work = append(work, todo{e, repoPath, info})
 	}
-	// Check files on every core; cached ones cost a map lookup.
+	// Files checked before come from the cache, in one pass; the others
+	// are checked on every core.
 	files := make([]*File, len(work))
+	var misses []int
+	l.mu.Lock()
+	for i, w := range work {
+		if c, ok := l.cache[cacheKey{w.e.BlobSHA, w.repoPath}]; ok {
+			c.lastLoad = l.loads
+			files[i] = c.file
+		} else {
+			misses = append(misses, i)
+		}
+	}
+	l.mu.Unlock()
 	errs := make([]error, len(work))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < max(1, runtime.GOMAXPROCS(0)); w++ {
+	for range min(max(1, runtime.GOMAXPROCS(0)), len(misses)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,7 +196,7 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 			}
 		}()
 	}
-	for i := range work {
+	for _, i := range misses {
 		next <- i
 	}
 	close(next)
@@ -192,28 +208,34 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 	}
 	l.evict()
 	// The same key from two files: both are invalid, neither wins.
-	byKey := map[spec.Key][]*File{}
+	var dups map[spec.Key][]*File
 	for _, f := range files {
-		byKey[f.Key] = append(byKey[f.Key], f)
-	}
-	for k, fs := range byKey {
-		if len(fs) > 1 {
-			var paths []string
-			for _, f := range fs {
-				paths = append(paths, f.Path)
+		if first, taken := d.Files[f.Key]; taken {
+			if dups == nil {
+				dups = map[spec.Key][]*File{}
 			}
-			sort.Strings(paths)
-			for i, f := range fs {
-				dup := *f
-				dup.Problems = append(append([]spec.Problem(nil), f.Problems...), spec.Problem{File: f.Path, Line: 1,
-					Message: fmt.Sprintf("%s is defined in %d files: %s", k, len(fs), strings.Join(paths, ", "))})
-				fs[i] = &dup
+			if dups[f.Key] == nil {
+				dups[f.Key] = []*File{first}
 			}
-			d.Files[k] = fs[0]
-			d.Other = append(d.Other, fs[1:]...)
+			dups[f.Key] = append(dups[f.Key], f)
 			continue
 		}
+		d.Files[f.Key] = f
+	}
+	for k, fs := range dups {
+		var paths []string
+		for _, f := range fs {
+			paths = append(paths, f.Path)
+		}
+		sort.Strings(paths)
+		for i, f := range fs {
+			dup := *f
+			dup.Problems = append(append([]spec.Problem(nil), f.Problems...), spec.Problem{File: f.Path, Line: 1,
+				Message: fmt.Sprintf("%s is defined in %d files: %s", k, len(fs), strings.Join(paths, ", "))})
+			fs[i] = &dup
+		}
 		d.Files[k] = fs[0]
+		d.Other = append(d.Other, fs[1:]...)
 	}
 	for k, f := range d.Files {
 		if reason := scope.ignoredReason(k); reason != "" {
@@ -253,9 +275,9 @@ func pluralList() string {
 // check returns the checked file for an entry, from the cache when the same
 // blob was checked at the same path before.
 func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPath string, info spec.PathInfo) (*File, error) {
-	cacheKey := e.BlobSHA + "\x00" + repoPath
+	key := cacheKey{e.BlobSHA, repoPath}
 	l.mu.Lock()
-	c, ok := l.cache[cacheKey]
+	c, ok := l.cache[key]
 	if ok {
 		c.lastLoad = l.loads
 	}
@@ -283,7 +305,7 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 		l.checkContent(f, data, info)
 	}
 	l.mu.Lock()
-	l.cache[cacheKey] = &cached{file: f, lastLoad: l.loads}
+	l.cache[key] = &cached{file: f, lastLoad: l.loads}
 	l.mu.Unlock()
 	return f, nil
 }

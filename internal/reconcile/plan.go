@@ -138,19 +138,23 @@ type Input struct {
 // MakePlan applies the three-way table of DESIGN.md to every key that Git,
 // the system or the sync state knows.
 func MakePlan(in Input) *Plan {
-	keys := map[spec.Key]bool{}
+	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps,
+		Changes: make([]*Change, 0, len(in.Desired.Files)+len(in.Desired.Other))}
+	// Every key once: Git's, then the sync state's, then the system's.
 	for k := range in.Desired.Files {
-		keys[k] = true
+		plan.Changes = append(plan.Changes, planKey(in, k))
 	}
 	for k := range in.State {
-		keys[k] = true
+		if _, inGit := in.Desired.Files[k]; !inGit {
+			plan.Changes = append(plan.Changes, planKey(in, k))
+		}
 	}
 	for k := range in.Actual {
-		keys[k] = true
-	}
-	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps}
-	for k := range keys {
-		plan.Changes = append(plan.Changes, planKey(in, k))
+		_, inGit := in.Desired.Files[k]
+		_, hadState := in.State[k]
+		if !inGit && !hadState {
+			plan.Changes = append(plan.Changes, planKey(in, k))
+		}
 	}
 	for _, f := range in.Desired.Other {
 		plan.Changes = append(plan.Changes, &Change{Key: f.Key, Path: f.Path, Action: Invalid, Problems: f.Problems})
@@ -169,11 +173,14 @@ func planKey(in Input, k spec.Key) *Change {
 	f := in.Desired.Files[k]
 	y, inSystem := in.Actual[k]
 	s, hadState := in.State[k]
-	c := &Change{Key: k, Path: repoPath(in.Desired.Folder, k), hadState: hadState}
-	if f != nil {
+	c := &Change{Key: k, hadState: hadState}
+	switch {
+	case f != nil:
 		c.Path = f.Path
-	} else if hadState && s.Path != "" {
+	case hadState && s.Path != "":
 		c.Path = s.Path
+	default:
+		c.Path = repoPath(in.Desired.Folder, k)
 	}
 	if inSystem {
 		c.system = y
