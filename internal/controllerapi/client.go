@@ -128,9 +128,8 @@ type List struct {
 	Offset int
 }
 
-// List returns one page of kind in project (project ignored for Projects).
-// limit 0 takes the controller's default page size.
-func (c *Client) List(ctx context.Context, kind, project string, limit, offset int) (*List, error) {
+// listAnswer fetches one page of a collection, undecoded.
+func (c *Client) listAnswer(ctx context.Context, kind, project string, limit, offset int) ([]byte, error) {
 	p, err := collectionPath(kind, project)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
@@ -149,6 +148,16 @@ func (c *Client) List(ctx context.Context, kind, project string, limit, offset i
 	if err := c.do(ctx, http.MethodGet, p, nil, &answer); err != nil {
 		return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
 	}
+	return answer, nil
+}
+
+// List returns one page of kind in project (project ignored for Projects).
+// limit 0 takes the controller's default page size.
+func (c *Client) List(ctx context.Context, kind, project string, limit, offset int) (*List, error) {
+	answer, err := c.listAnswer(ctx, kind, project, limit, offset)
+	if err != nil {
+		return nil, err
+	}
 	body, ok := decodeList(answer)
 	if !ok {
 		body = listPage{}
@@ -164,6 +173,64 @@ func (c *Client) List(ctx context.Context, kind, project string, limit, offset i
 		}
 	}
 	return &List{Items: body.Items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
+}
+
+// listJSON is List with the items undecoded when the answer allows.
+func (c *Client) listJSON(ctx context.Context, kind, project string, limit, offset int) ([]Listed, int, error) {
+	answer, err := c.listAnswer(ctx, kind, project, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, count, err := readListed(answer)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+	}
+	return items, count, nil
+}
+
+// readListed reads a list answer's count and items: their text when
+// decodeList would take the answer, else their objects, as List reads
+// them.
+func readListed(answer []byte) ([]Listed, int, error) {
+	if body, ok := readList(answer, true); ok {
+		out := make([]Listed, len(body.Raw))
+		for i, text := range body.Raw {
+			out[i] = Listed{text: text}
+		}
+		return out, body.Metadata.Count, nil
+	}
+	var body listPage
+	if err := decodeJSON(answer, &body); err != nil {
+		return nil, 0, err
+	}
+	out := make([]Listed, len(body.Items))
+	for i, it := range body.Items {
+		if it == nil {
+			it = Object{}
+		} else {
+			numbersInPlace(it)
+		}
+		out[i] = Listed{obj: it}
+	}
+	return out, body.Metadata.Count, nil
+}
+
+// Listed is one resource of a list, undecoded when the answer allowed it:
+// a caller that keeps many resources but reads few keeps the text (a
+// fraction of the object's size, nothing for the garbage collector to
+// scan).
+type Listed struct {
+	text json.RawMessage
+	obj  Object
+}
+
+// Object returns the resource, as List would have: decoded from its text
+// by each call, or the object itself.
+func (l Listed) Object() (Object, error) {
+	if l.text == nil {
+		return l.obj, nil
+	}
+	return decodeObject(l.text)
 }
 
 // rawAnswer, as the out of do, takes the answer's bytes undecoded.
@@ -205,6 +272,22 @@ func (c *Client) ListAll(ctx context.Context, kind, project string) ([]Object, e
 		}
 		out = append(out, l.Items...)
 		if len(l.Items) == 0 || len(out) >= l.Count {
+			return out, nil
+		}
+	}
+}
+
+// ListAllListed is ListAll with the resources undecoded (see Listed).
+func (c *Client) ListAllListed(ctx context.Context, kind, project string) ([]Listed, error) {
+	const page = 1000
+	var out []Listed
+	for {
+		items, count, err := c.listJSON(ctx, kind, project, page, len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(items) == 0 || len(out) >= count {
 			return out, nil
 		}
 	}

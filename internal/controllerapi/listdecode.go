@@ -1,6 +1,9 @@
 package controllerapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
@@ -25,13 +28,19 @@ type listPage struct {
 		Offset int `json:"offset"`
 	} `json:"metadata"`
 	Items []Object `json:"items"`
+	// Raw is each item's JSON text, when the page is read undecoded.
+	Raw []json.RawMessage `json:"-"`
 }
 
 // decodeList decodes a list answer. ok is false when the answer is not of
 // the plain shape (an object of apiVersion, kind, metadata {count, limit,
 // offset} and items, each at most once, items objects), or is not valid
 // JSON: encoding/json then decodes it, with its errors.
-func decodeList(data []byte) (page listPage, ok bool) {
+func decodeList(data []byte) (page listPage, ok bool) { return readList(data, false) }
+
+// readList is decodeList; with raw, the items are checked but not decoded,
+// and page.Raw holds their text.
+func readList(data []byte, raw bool) (page listPage, ok bool) {
 	if len(data) == 0 {
 		return page, false
 	}
@@ -66,7 +75,7 @@ func decodeList(data []byte) (page listPage, ok bool) {
 				return page, false
 			}
 		case "items":
-			if page.Items, ok = d.items(); !ok {
+			if page.Items, page.Raw, ok = d.items(raw); !ok {
 				return page, false
 			}
 		default:
@@ -173,37 +182,111 @@ func (d *listDecoder) metadata(page *listPage) bool {
 	}
 }
 
-// items reads an array of objects.
-func (d *listDecoder) items() ([]Object, bool) {
+// items reads an array of objects: decoded, or with raw their text.
+func (d *listDecoder) items(raw bool) ([]Object, []json.RawMessage, bool) {
 	if !d.consume('[') {
-		return nil, false
+		return nil, nil, false
 	}
 	d.depth++
 	defer func() { d.depth-- }()
-	out := []Object{}
+	var objs []Object
+	var texts []json.RawMessage
+	if raw {
+		texts = []json.RawMessage{}
+	} else {
+		objs = []Object{}
+	}
 	d.ws()
 	if d.consume(']') {
-		return out, true
+		return objs, texts, true
 	}
 	for {
 		d.ws()
 		if d.i >= len(d.data) || d.data[d.i] != '{' {
-			return nil, false
+			return nil, nil, false
 		}
-		v, ok := d.value()
-		if !ok {
-			return nil, false
+		start := d.i
+		if raw {
+			if !d.skip() {
+				return nil, nil, false
+			}
+			texts = append(texts, d.data[start:d.i])
+		} else {
+			v, ok := d.value()
+			if !ok {
+				return nil, nil, false
+			}
+			objs = append(objs, v.(map[string]any))
 		}
-		out = append(out, v.(map[string]any))
 		d.ws()
 		if d.consume(',') {
 			continue
 		}
 		if !d.consume(']') {
-			return nil, false
+			return nil, nil, false
 		}
-		return out, true
+		return objs, texts, true
 	}
+}
+
+// skip reads a value as value does, building nothing.
+func (d *listDecoder) skip() bool {
+	if d.i >= len(d.data) {
+		return false
+	}
+	switch d.data[d.i] {
+	case '{', '[':
+		if d.depth++; d.depth > maxDepth {
+			return false
+		}
+		defer func() { d.depth-- }()
+		closer := byte('}')
+		if d.data[d.i] == '[' {
+			closer = ']'
+		}
+		d.i++
+		d.ws()
+		if d.consume(closer) {
+			return true
+		}
+		for {
+			d.ws()
+			if closer == '}' {
+				if !d.skipStr() {
+					return false
+				}
+				d.ws()
+				if !d.consume(':') {
+					return false
+				}
+				d.ws()
+			}
+			if !d.skip() {
+				return false
+			}
+			d.ws()
+			if d.consume(',') {
+				continue
+			}
+			return d.consume(closer)
+		}
+	case '"':
+		return d.skipStr()
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	}
+	_, _, ok := d.numberText()
+	return ok
+}
+
+// skipStr reads a string as str does, unquoting nothing.
+func (d *listDecoder) skipStr() bool {
+	_, _, ok := d.strText()
+	return ok
 }
 
 // value reads any value.
@@ -341,8 +424,22 @@ func (d *listDecoder) key() (string, bool) {
 // (escapes resolved; a lone surrogate and each invalid UTF-8 byte become
 // U+FFFD): the text itself, in data, when it needs none of that.
 func (d *listDecoder) str() ([]byte, bool) {
-	if d.i >= len(d.data) || d.data[d.i] != '"' {
+	s, plain, ok := d.strText()
+	if !ok {
 		return nil, false
+	}
+	if plain {
+		return s, true
+	}
+	return unquote(s), true
+}
+
+// strText reads a string, checking it as encoding/json does, and returns
+// the text between its quotes and whether that is the string itself
+// (no escape, valid UTF-8).
+func (d *listDecoder) strText() (text []byte, plain, ok bool) {
+	if d.i >= len(d.data) || d.data[d.i] != '"' {
+		return nil, false, false
 	}
 	start := d.i + 1
 	escaped, ascii := false, true
@@ -351,38 +448,35 @@ func (d *listDecoder) str() ([]byte, bool) {
 		case c == '"':
 			s := d.data[start:i]
 			d.i = i + 1
-			if !escaped && (ascii || utf8.Valid(s)) {
-				return s, true
-			}
-			return unquote(s), true
+			return s, !escaped && (ascii || utf8.Valid(s)), true
 		case c == '\\':
 			i++ // the escaped byte: checked below
 			escaped = true
 			if i >= len(d.data) {
-				return nil, false
+				return nil, false, false
 			}
 			switch d.data[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(d.data) {
-					return nil, false
+					return nil, false, false
 				}
 				for _, h := range d.data[i+1 : i+5] {
 					if !isHex(h) {
-						return nil, false
+						return nil, false, false
 					}
 				}
 				i += 4
 			default:
-				return nil, false
+				return nil, false, false
 			}
 		case c < 0x20:
-			return nil, false
+			return nil, false, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
 
 func isHex(c byte) bool {
@@ -463,6 +557,24 @@ func hex4(h []byte) rune {
 // when it is one, else a float64; one that is neither is left to
 // encoding/json.
 func (d *listDecoder) number() (any, bool) {
+	text, integer, ok := d.numberText()
+	if !ok {
+		return nil, false
+	}
+	if integer { // else ParseInt would refuse it
+		if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
+			return n, true
+		}
+	}
+	if f, err := strconv.ParseFloat(string(text), 64); err == nil {
+		return f, true
+	}
+	return nil, false
+}
+
+// numberText reads a number by JSON's grammar and returns its text and
+// whether it is written as an integer.
+func (d *listDecoder) numberText() (text []byte, integer, ok bool) {
 	data, i := d.data, d.i
 	if i < len(data) && data[i] == '-' {
 		i++
@@ -478,14 +590,14 @@ func (d *listDecoder) number() (any, bool) {
 	case i < len(data) && data[i] == '0':
 		i++
 	case !digits():
-		return nil, false
+		return nil, false, false
 	}
-	integer := true // else ParseInt would refuse it
+	integer = true
 	if i < len(data) && data[i] == '.' {
 		integer = false
 		i++
 		if !digits() {
-			return nil, false
+			return nil, false, false
 		}
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
@@ -495,18 +607,39 @@ func (d *listDecoder) number() (any, bool) {
 			i++
 		}
 		if !digits() {
-			return nil, false
+			return nil, false, false
 		}
 	}
-	text := string(data[d.i:i])
+	text = data[d.i:i]
 	d.i = i
-	if integer {
-		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
-			return n, true
+	return text, integer, true
+}
+
+// decodeObject reads the JSON text of one item of a list answer as List
+// reads it: numbers as spec.Normalize reads them, a null as an empty
+// object.
+func decodeObject(data []byte) (Object, error) {
+	d := listDecoder{data: data, keys: map[string]string{}, strs: map[string]any{}}
+	d.ws()
+	if d.i < len(d.data) && d.data[d.i] == '{' {
+		if v, ok := d.object(); ok {
+			if d.ws(); d.i == len(d.data) {
+				return v.(map[string]any), nil
+			}
 		}
 	}
-	if f, err := strconv.ParseFloat(text, 64); err == nil {
-		return f, true
+	var obj Object
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("decode object: %w", err)
 	}
-	return nil, false
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+		return nil, fmt.Errorf("decode object: %d bytes after the object", len(rest))
+	}
+	if obj == nil {
+		return Object{}, nil
+	}
+	numbersInPlace(obj)
+	return obj, nil
 }

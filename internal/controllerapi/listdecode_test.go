@@ -119,11 +119,67 @@ func TestDecodeListReadsWhatEncodingJSONReads(t *testing.T) {
 	}
 }
 
+// checkListJSON: the items readListed gives, each read by Object, are the
+// items List reads, and the count its count; an answer List refuses is
+// refused.
+func checkListJSON(t *testing.T, data string) {
+	t.Helper()
+	want, wantErr := decodeListSlow([]byte(data))
+	items, count, err := readListed([]byte(data))
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%.200q: error %v, List gives %v", data, err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if count != want.Metadata.Count || len(items) != len(want.Items) {
+		t.Fatalf("%.200q: %d items of %d, want %d of %d", data, len(items), count, len(want.Items), want.Metadata.Count)
+	}
+	for i, it := range items {
+		obj, err := it.Object()
+		if err != nil {
+			t.Fatalf("%.200q: item %d %q: %v", data, i, it.text, err)
+		}
+		if !reflect.DeepEqual(obj, want.Items[i]) {
+			t.Fatalf("%.200q: item %d:\n got %#v\nwant %#v", data, i, obj, want.Items[i])
+		}
+	}
+}
+
+func TestListJSONReadsWhatListReads(t *testing.T) {
+	for _, a := range listAnswers {
+		checkListJSON(t, a)
+	}
+	for i, a := range listAnswers[:12] {
+		if _, ok := readList([]byte(a), true); !ok {
+			t.Errorf("answer %d read by encoding/json: %.100q", i, a)
+		}
+	}
+}
+
+func TestDecodeObjectReadsOneItem(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		ok   bool
+	}{
+		{`{"a":1}`, true}, {` {"a":[1.5,"x"]} `, true}, {`null`, true}, {`{"n":1e400}`, true},
+		{`{"a":1} x`, false}, {`{"a":1}{}`, false}, {`[1]`, false}, {`"s"`, false}, {``, false}, {`{"a":}`, false},
+	} {
+		obj, err := decodeObject([]byte(c.text))
+		if (err == nil) != c.ok {
+			t.Errorf("decodeObject(%q) = %v, %v", c.text, obj, err)
+		}
+	}
+}
+
 func FuzzDecodeList(f *testing.F) {
 	for _, a := range listAnswers {
 		if len(a) < 2000 {
 			f.Add(a)
 		}
 	}
-	f.Fuzz(func(t *testing.T, data string) { checkDecodeList(t, data) })
+	f.Fuzz(func(t *testing.T, data string) {
+		checkDecodeList(t, data)
+		checkListJSON(t, data)
+	})
 }

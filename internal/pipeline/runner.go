@@ -11,7 +11,6 @@ import (
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/reconcile"
-	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/store"
 )
 
@@ -112,23 +111,22 @@ func (r *Runner) planWith(ctx context.Context, st Stage, repo *gitrepo.Repo, sha
 		sys.abandon()
 		return nil, err
 	}
-	actual, hashes, state, err := sys.wait()
+	in, err := sys.wait()
 	if err != nil {
 		return nil, err
 	}
-	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
+	in.Desired, in.FirstSync, in.SystemToGit = desired, dir, st.SystemToGit
+	plan := reconcile.MakePlan(in)
 	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan}, nil
 }
 
-// systemRead is the system's objects in a stage's scope (and their hashes,
-// from the snapshot) and the stage's sync state, read in the background so
-// that reading Git and the system overlap.
+// systemRead is the system's objects in a stage's scope (from the
+// snapshot, or listed) and the stage's sync state, read in the background
+// so that reading Git and the system overlap.
 type systemRead struct {
 	done   chan struct{}
 	cancel context.CancelFunc
-	actual map[spec.Key]map[string]any
-	hashes map[spec.Key]string
-	state  map[spec.Key]reconcile.State
+	in     reconcile.Input // Actual or System, and State
 	err    error
 }
 
@@ -139,24 +137,24 @@ func (r *Runner) readSystem(ctx context.Context, st Stage) *systemRead {
 	go func() {
 		defer close(s.done)
 		if r.Snapshot != nil {
-			s.actual, s.hashes, s.err = r.Snapshot.Actual(ctx, r.System, r.System, st.Scope)
+			s.in.System, s.err = r.Snapshot.Objects(ctx, r.System, r.System, st.Scope)
 		} else {
-			s.actual, s.err = reconcile.LoadActual(ctx, r.System, st.Scope)
+			s.in.Actual, s.err = reconcile.LoadActual(ctx, r.System, st.Scope)
 		}
 		if s.err != nil {
 			s.err = fmt.Errorf("plan %s: %w", st.ID(), s.err)
 			return
 		}
-		s.state, s.err = NewSyncState(r.DB, st.ID()).Load(ctx)
+		s.in.State, s.err = NewSyncState(r.DB, st.ID()).Load(ctx)
 	}()
 	return s
 }
 
 // wait returns what was read.
-func (s *systemRead) wait() (map[spec.Key]map[string]any, map[spec.Key]string, map[spec.Key]reconcile.State, error) {
+func (s *systemRead) wait() (reconcile.Input, error) {
 	<-s.done
 	s.cancel()
-	return s.actual, s.hashes, s.state, s.err
+	return s.in, s.err
 }
 
 // abandon stops the read and waits for it to end.

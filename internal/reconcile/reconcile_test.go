@@ -413,6 +413,18 @@ func TestSnapshotFollowsTheEventLog(t *testing.T) {
 				t.Fatalf("%s: %s differs from the controller", when, k)
 			}
 		}
+		objs, err := snap.Objects(ctx, sys, sys, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objs) != len(want) {
+			t.Fatalf("%s: snapshot has %d objects, the controller %d", when, len(objs), len(want))
+		}
+		for k, w := range want {
+			if o := objs[k]; o == nil || !reflect.DeepEqual(o.Object(), w) || o.Hash() != reconcile.Hash(w) {
+				t.Fatalf("%s: %s differs from the controller", when, k)
+			}
+		}
 	}
 	check("first load")
 	apply("b", "v2")
@@ -469,6 +481,57 @@ func TestDesiredIsTheParsedFile(t *testing.T) {
 			f.Resource().Object["spec"] = "changed"
 			if !reflect.DeepEqual(f.Resource().Object, want) || !reflect.DeepEqual(c.Desired(), want) {
 				t.Fatalf("%s: a changed copy changed the file", c.Path)
+			}
+		}
+	}
+}
+
+// TestPlanFromSnapshotObjects: a plan made from a snapshot's objects (each
+// decoded only when a change needs it) is the plan made from the listed
+// objects: the same actions, diffs and system objects.
+func TestPlanFromSnapshotObjects(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	sys := controllerapi.New(c.URL, controllertest.AdminKey)
+	for _, n := range []string{"same", "changed", "system-only", "stale"} {
+		r, _ := spec.Parse("", []byte(namespace("default", n, "v1")))
+		if _, err := sys.Apply(ctx, r[0].Object); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree := &memTree{files: map[string]string{
+		"projects/default.yaml":                    projectDefault,
+		"projects/default/namespaces/same.yaml":    namespace("default", "same", "v1"),
+		"projects/default/namespaces/changed.yaml": namespace("default", "changed", "v2"),
+		"projects/default/namespaces/stale.yaml":   namespace("default", "stale", "v1"),
+		"projects/default/namespaces/new.yaml":     namespace("default", "new", "v1"),
+	}}
+	d, err := reconcile.NewLoader().Load(ctx, tree, "c", "", reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := map[spec.Key]reconcile.State{
+		{Kind: "Namespace", Project: "default", Name: "stale"}: {Path: "projects/default/namespaces/stale.yaml", GitHash: "old", SystemHash: "old"},
+	}
+	actual, err := reconcile.LoadActual(ctx, sys, reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := reconcile.NewSnapshot().Objects(ctx, sys, sys, reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []reconcile.Direction{reconcile.GitWins, reconcile.SystemWins} {
+		want := reconcile.MakePlan(reconcile.Input{Desired: d, Actual: actual, State: state, FirstSync: dir, SystemToGit: true})
+		got := reconcile.MakePlan(reconcile.Input{Desired: d, System: objs, State: state, FirstSync: dir, SystemToGit: true})
+		if len(got.Changes) != len(want.Changes) || len(got.Changes) != 6 {
+			t.Fatalf("%d changes, want %d", len(got.Changes), len(want.Changes))
+		}
+		for i, w := range want.Changes {
+			g := got.Changes[i]
+			if g.Key != w.Key || g.Path != w.Path || g.Action != w.Action || g.Reason != w.Reason ||
+				!reflect.DeepEqual(g.Diff, w.Diff) || !reflect.DeepEqual(g.System(), w.System()) {
+				t.Fatalf("%s:\n got %+v\nwant %+v", w.Key, g, w)
 			}
 		}
 	}
