@@ -44,7 +44,10 @@ func readList(data []byte, raw bool) (page listPage, ok bool) {
 	if len(data) == 0 {
 		return page, false
 	}
-	d := listDecoder{data: data, keys: map[string]string{}, strs: map[string]any{}, depth: 1}
+	d := listDecoder{data: data, depth: 1}
+	if !raw {
+		d.keys, d.strs = map[string]string{}, map[string]any{}
+	}
 	d.ws()
 	if !d.consume('{') {
 		return page, false
@@ -99,8 +102,8 @@ type listDecoder struct {
 	data  []byte
 	i     int
 	depth int
-	keys  map[string]string // keys seen, to share
-	strs  map[string]any    // short strings seen, boxed, to share
+	keys  map[string]string // keys seen, to share (nil: not shared)
+	strs  map[string]any    // short strings seen, boxed, to share (nil: not shared)
 	kvs   []member          // members of the objects being read
 	elems []any             // elements of the arrays being read
 }
@@ -304,7 +307,7 @@ func (d *listDecoder) value() (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		if len(s) > maxShared {
+		if len(s) > maxShared || d.strs == nil {
 			return string(s), true
 		}
 		if v, ok := d.strs[string(s)]; ok {
@@ -411,6 +414,9 @@ func (d *listDecoder) key() (string, bool) {
 	s, ok := d.str()
 	if !ok {
 		return "", false
+	}
+	if d.keys == nil {
+		return string(s), true
 	}
 	if k, ok := d.keys[string(s)]; ok {
 		return k, true
@@ -619,7 +625,7 @@ func (d *listDecoder) numberText() (text []byte, integer, ok bool) {
 // reads it: numbers as spec.Normalize reads them, a null as an empty
 // object.
 func decodeObject(data []byte) (Object, error) {
-	d := listDecoder{data: data, keys: map[string]string{}, strs: map[string]any{}}
+	d := listDecoder{data: data} // one object: nothing to share strings with
 	d.ws()
 	if d.i < len(d.data) && d.data[d.i] == '{' {
 		if v, ok := d.object(); ok {
