@@ -296,23 +296,21 @@ func timeParts(ctx context.Context, e *planEnv, r *pipeline.Runner, ref string) 
 		return p, nil, err
 	}
 	t2 := time.Now()
-	var actual map[spec.Key]map[string]any
-	var hashes map[spec.Key]string
+	in := reconcile.Input{Desired: desired, FirstSync: reconcile.GitWins, SystemToGit: e.stage.SystemToGit}
 	if r.Snapshot != nil {
-		actual, hashes, err = r.Snapshot.Actual(ctx, r.System, r.System, e.stage.Scope)
+		in.System, err = r.Snapshot.Objects(ctx, r.System, r.System, e.stage.Scope)
 	} else {
-		actual, err = reconcile.LoadActual(ctx, r.System, e.stage.Scope)
+		in.Actual, err = reconcile.LoadActual(ctx, r.System, e.stage.Scope)
 	}
 	if err != nil {
 		return p, nil, err
 	}
 	t3 := time.Now()
-	state, err := pipeline.NewSyncState(r.DB, e.stage.ID()).Load(ctx)
-	if err != nil {
+	if in.State, err = pipeline.NewSyncState(r.DB, e.stage.ID()).Load(ctx); err != nil {
 		return p, nil, err
 	}
 	t4 := time.Now()
-	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: reconcile.GitWins, SystemToGit: e.stage.SystemToGit})
+	plan := reconcile.MakePlan(in)
 	t5 := time.Now()
 	p = planParts{fetch: t1.Sub(t0), load: t2.Sub(t1), list: t3.Sub(t2), state: t4.Sub(t3), plan: t5.Sub(t4), total: t5.Sub(t0)}
 	return p, plan, nil

@@ -115,9 +115,40 @@ func inProject(p string) string {
 // List returns the resources of kind in project (project "" for Projects),
 // ordered by name, a page of at most limit from offset, and the total count.
 func (s *Store) List(ctx context.Context, kind, project string, limit, offset int) ([]Stored, int, error) {
+	rows, total, err := s.listRows(ctx, kind, project, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]Stored, 0, len(rows))
+	for _, r := range rows {
+		st, err := r.decode(kind, project)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, st)
+	}
+	return out, total, nil
+}
+
+// storedRow is one resource row as the database holds it, body undecoded.
+type storedRow struct {
+	name, body        string
+	rv                int64
+	created, modified string
+}
+
+func (r storedRow) decode(kind, project string) (Stored, error) {
+	return decodeStored(spec.Key{Kind: kind, Project: project, Name: r.name}, r.body, r.rv, r.created, r.modified)
+}
+
+// listRows is List without decoding the bodies.
+func (s *Store) listRows(ctx context.Context, kind, project string, limit, offset int) ([]storedRow, int, error) {
 	var total int
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE kind = ? AND project = ?`, kind, project).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count %s in %q: %w", kind, project, err)
+	}
+	if total <= offset {
+		return nil, total, nil
 	}
 	rows, err := s.db.Query(ctx, `SELECT name, body, resource_version, created_at, modified_at FROM resources
 		WHERE kind = ? AND project = ? ORDER BY name LIMIT ? OFFSET ?`, kind, project, limit, offset)
@@ -125,20 +156,13 @@ func (s *Store) List(ctx context.Context, kind, project string, limit, offset in
 		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
 	}
 	defer rows.Close()
-	var out []Stored
+	out := make([]storedRow, 0, min(limit, total-offset))
 	for rows.Next() {
-		var name string
-		var body string
-		var rv int64
-		var created, modified string
-		if err := rows.Scan(&name, &body, &rv, &created, &modified); err != nil {
+		var r storedRow
+		if err := rows.Scan(&r.name, &r.body, &r.rv, &r.created, &r.modified); err != nil {
 			return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
 		}
-		st, err := decodeStored(spec.Key{Kind: kind, Project: project, Name: name}, body, rv, created, modified)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, st)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)

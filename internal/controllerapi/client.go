@@ -128,9 +128,8 @@ type List struct {
 	Offset int
 }
 
-// List returns one page of kind in project (project ignored for Projects).
-// limit 0 takes the controller's default page size.
-func (c *Client) List(ctx context.Context, kind, project string, limit, offset int) (*List, error) {
+// listAnswer fetches one page of a collection, undecoded.
+func (c *Client) listAnswer(ctx context.Context, kind, project string, limit, offset int) ([]byte, error) {
 	p, err := collectionPath(kind, project)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
@@ -145,22 +144,121 @@ func (c *Client) List(ctx context.Context, kind, project string, limit, offset i
 	if len(q) > 0 {
 		p += "?" + q.Encode()
 	}
-	var body struct {
-		Metadata struct {
-			Count  int `json:"count"`
-			Limit  int `json:"limit"`
-			Offset int `json:"offset"`
-		} `json:"metadata"`
-		Items []Object `json:"items"`
-	}
-	if err := c.do(ctx, http.MethodGet, p, nil, &body); err != nil {
+	var answer rawAnswer
+	if err := c.do(ctx, http.MethodGet, p, nil, &answer); err != nil {
 		return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
 	}
-	items := make([]Object, len(body.Items))
-	for i, it := range body.Items {
-		items[i], _ = spec.Normalize(it).(Object)
+	return answer, nil
+}
+
+// List returns one page of kind in project (project ignored for Projects).
+// limit 0 takes the controller's default page size.
+func (c *Client) List(ctx context.Context, kind, project string, limit, offset int) (*List, error) {
+	answer, err := c.listAnswer(ctx, kind, project, limit, offset)
+	if err != nil {
+		return nil, err
 	}
-	return &List{Items: items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
+	body, ok := decodeList(answer)
+	if !ok {
+		body = listPage{}
+		if err := decodeJSON(answer, &body); err != nil {
+			return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
+		}
+		for i, it := range body.Items {
+			if it == nil {
+				body.Items[i] = Object{} // a null item, as Normalize reads it
+				continue
+			}
+			numbersInPlace(it) // freshly decoded: Normalize's copy is not needed
+		}
+	}
+	return &List{Items: body.Items, Count: body.Metadata.Count, Limit: body.Metadata.Limit, Offset: body.Metadata.Offset}, nil
+}
+
+// listJSON is List with the items undecoded when the answer allows.
+func (c *Client) listJSON(ctx context.Context, kind, project string, limit, offset int) ([]Listed, int, error) {
+	answer, err := c.listAnswer(ctx, kind, project, limit, offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, count, err := readListed(answer)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+	}
+	return items, count, nil
+}
+
+// readListed reads a list answer's count and items: their text when
+// decodeList would take the answer, else their objects, as List reads
+// them.
+func readListed(answer []byte) ([]Listed, int, error) {
+	if body, ok := readList(answer, true); ok {
+		out := make([]Listed, len(body.Raw))
+		for i, text := range body.Raw {
+			out[i] = Listed{text: text}
+		}
+		return out, body.Metadata.Count, nil
+	}
+	var body listPage
+	if err := decodeJSON(answer, &body); err != nil {
+		return nil, 0, err
+	}
+	out := make([]Listed, len(body.Items))
+	for i, it := range body.Items {
+		if it == nil {
+			it = Object{}
+		} else {
+			numbersInPlace(it)
+		}
+		out[i] = Listed{obj: it}
+	}
+	return out, body.Metadata.Count, nil
+}
+
+// Listed is one resource of a list, undecoded when the answer allowed it:
+// a caller that keeps many resources but reads few keeps the text (a
+// fraction of the object's size, nothing for the garbage collector to
+// scan).
+type Listed struct {
+	text json.RawMessage
+	obj  Object
+}
+
+// Object returns the resource, as List would have: decoded from its text
+// by each call, or the object itself.
+func (l Listed) Object() (Object, error) {
+	if l.text == nil {
+		return l.obj, nil
+	}
+	return decodeObject(l.text)
+}
+
+// rawAnswer, as the out of do, takes the answer's bytes undecoded.
+type rawAnswer []byte
+
+// numbersInPlace turns the json.Numbers of a value encoding/json decoded
+// (with UseNumber) into what spec.Normalize makes of them, in place: the
+// value is then what Normalize would return, without the copy.
+func numbersInPlace(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return spec.Normalize(x)
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[k] = numbersInPlace(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[i] = numbersInPlace(e)
+			}
+		}
+	}
+	return v
 }
 
 // ListAll returns every resource of kind in project, paging as needed.
@@ -174,6 +272,22 @@ func (c *Client) ListAll(ctx context.Context, kind, project string) ([]Object, e
 		}
 		out = append(out, l.Items...)
 		if len(l.Items) == 0 || len(out) >= l.Count {
+			return out, nil
+		}
+	}
+}
+
+// ListAllListed is ListAll with the resources undecoded (see Listed).
+func (c *Client) ListAllListed(ctx context.Context, kind, project string) ([]Listed, error) {
+	const page = 1000
+	var out []Listed
+	for {
+		items, count, err := c.listJSON(ctx, kind, project, page, len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(items) == 0 || len(out) >= count {
 			return out, nil
 		}
 	}
@@ -325,7 +439,7 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		return ctx.Err() == nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readAnswer(resp)
 	if err != nil {
 		return ctx.Err() == nil, fmt.Errorf("read answer: %w", err)
 	}
@@ -342,13 +456,37 @@ func (c *Client) once(ctx context.Context, method, path string, body []byte, out
 		// 5xx may pass; 501 (not implemented) will not.
 		return resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented, apiErr
 	}
-	if out == nil {
+	switch o := out.(type) {
+	case nil:
+		return false, nil
+	case *rawAnswer:
+		*o = data
 		return false, nil
 	}
+	return false, decodeJSON(data, out)
+}
+
+// maxPrealloc bounds the buffer made ahead for an answer's announced length.
+const maxPrealloc = 64 << 20
+
+// readAnswer reads an answer's body, into a buffer of its announced length
+// when it has one (a full list page is megabytes: growing a buffer to it
+// copies it several times).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength <= 0 {
+		return io.ReadAll(resp.Body)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(resp.ContentLength, maxPrealloc)+bytes.MinRead))
+	_, err := buf.ReadFrom(resp.Body)
+	return buf.Bytes(), err
+}
+
+// decodeJSON decodes an answer into out, numbers as json.Number.
+func decodeJSON(data []byte, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return false, fmt.Errorf("decode answer: %w", err)
+		return fmt.Errorf("decode answer: %w", err)
 	}
-	return false, nil
+	return nil
 }

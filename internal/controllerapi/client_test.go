@@ -2,16 +2,20 @@ package controllerapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/controller/controllertest"
 	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/spec"
 )
 
 func namespace(name string) controllerapi.Object {
@@ -197,5 +201,37 @@ func TestHasEventLog(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("a 501 was asked %d times; it is not worth a retry", n)
+	}
+}
+
+// TestListReadsItemsAsNormalizeDoes: the items of a page are what
+// spec.Normalize makes of the decoded JSON, numbers and null items included.
+func TestListReadsItemsAsNormalizeDoes(t *testing.T) {
+	const page = `{"apiVersion":"infra.k8smgmt.io/v3","kind":"NamespaceList","metadata":{"count":3,"limit":10,"offset":0},"items":[
+		{"kind":"Namespace","metadata":{"name":"a","resourceVersion":"3"},"spec":{"n":[1,-2,1.5,1e300,9223372036854775808,1e400,{"m":0}],"s":"x","b":true,"z":null}},
+		null,
+		{"kind":"Namespace","metadata":{"name":"c"}}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(page))
+	}))
+	defer srv.Close()
+	l, err := controllerapi.New(srv.URL, "k").List(context.Background(), "Namespace", "default", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(page))
+	dec.UseNumber()
+	var raw struct{ Items []map[string]any }
+	if err := dec.Decode(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Items) != 3 || l.Count != 3 {
+		t.Fatalf("page %+v", l)
+	}
+	for i, it := range raw.Items {
+		if want := spec.Normalize(it); !reflect.DeepEqual(l.Items[i], want) {
+			t.Errorf("item %d:\n got %#v\nwant %#v", i, l.Items[i], want)
+		}
 	}
 }

@@ -169,11 +169,27 @@ func (h *handle) blob(hash plumbing.Hash, maxSize int64) ([]byte, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	data := make([]byte, 0, size)
-	buf := make([]byte, 32*1024)
+	// Read straight into a slice of the size the header gives (no copy
+	// buffer per blob: a folder's worth of them was as many bytes of
+	// garbage as the parsing of its files), then past it to the end.
+	data := make([]byte, size)
+	n, err := io.ReadFull(rd, data)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return data[:n], nil // shorter than its header said
+	case err != nil:
+		return nil, err
+	}
+	var probe [1]byte
 	for {
-		n, err := rd.Read(buf)
-		data = append(data, buf[:n]...)
+		m, err := rd.Read(probe[:])
+		if m > 0 { // longer than its header said: read the rest too
+			rest, err := io.ReadAll(rd)
+			if err != nil {
+				return nil, err
+			}
+			return append(append(data, probe[0]), rest...), nil
+		}
 		if errors.Is(err, io.EOF) {
 			return data, nil
 		}

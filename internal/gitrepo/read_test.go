@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,33 @@ func TestChangedPaths(t *testing.T) {
 	}
 	if _, err := r.ChangedPaths(ctx, strings.Repeat("a", 40), second); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ChangedPaths from a missing commit: %v", err)
+	}
+}
+
+// TestBlobReadsExactlyTheContent: blobs of every size up to the limit
+// come back whole, as git cat-file gives them.
+func TestBlobReadsExactlyTheContent(t *testing.T) {
+	ctx := context.Background()
+	files := map[string]string{"empty": ""}
+	for _, n := range []int{1, 511, 512, 4095, 32 * 1024, 32*1024 + 1, 200_000} {
+		files[fmt.Sprintf("f%d", n)] = strings.Repeat("abcdefghij", n/10+1)[:n]
+	}
+	_, url, _, head := seeded(t, files)
+	r := newRepo(t, url)
+	if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := r.ReadTree(ctx, head, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := r.Blob(ctx, e.BlobSHA, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) != files[e.Path] || int64(len(data)) != e.Size {
+			t.Fatalf("%s: %d bytes, want %d", e.Path, len(data), len(files[e.Path]))
+		}
 	}
 }

@@ -282,7 +282,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 	rendered := make([]renderedFile, len(p.Plan.Changes))
 	inParallel(len(p.Plan.Changes), func(i int) {
 		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
-			rendered[i] = renderFile(ctx, repo, base, c, p.SystemHash[c.Key])
+			rendered[i] = renderFile(ctx, repo, base, c, c.SystemHash())
 		}
 	})
 	for i, c := range p.Plan.Changes {

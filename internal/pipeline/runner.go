@@ -11,7 +11,6 @@ import (
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/reconcile"
-	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/store"
 )
 
@@ -77,9 +76,6 @@ type Planned struct {
 	Commit string
 	Folder string // the folder planned, repository-relative
 	Plan   *reconcile.Plan
-	// SystemHash is reconcile.Hash of the system's objects the plan had
-	// hashed already (a snapshot's), by key; nil without a snapshot.
-	SystemHash map[spec.Key]string
 }
 
 // Plan fetches ref (a branch, refs/pull/N/head or a SHA) of the stage's
@@ -90,47 +86,82 @@ func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref stri
 	if err != nil {
 		return nil, err
 	}
+	sys := r.readSystem(ctx, st, st.ID()) // while Git fetches
 	sha, err := repo.Fetch(ctx, auth, ref)
 	if err != nil {
+		sys.abandon()
 		return nil, err
 	}
-	return r.planAt(ctx, st, repo, sha, st.Source.Path, st.ID(), reconcile.GitWins)
+	return r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 }
 
 // planAt plans folder of repo at sha (sha "" is an empty repository)
 // against the system and the sync state named stateID.
 func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder, stateID string, dir reconcile.Direction) (*Planned, error) {
-	// Git and the system are read at the same time.
-	var actual map[spec.Key]map[string]any
-	var hashes map[spec.Key]string
-	var actualErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if r.Snapshot != nil {
-			actual, hashes, actualErr = r.Snapshot.Actual(ctx, r.System, r.System, st.Scope)
-		} else {
-			actual, actualErr = reconcile.LoadActual(ctx, r.System, st.Scope)
-		}
-	}()
+	return r.planWith(ctx, st, repo, sha, folder, dir, r.readSystem(ctx, st, stateID))
+}
+
+// planWith is planAt with the system already being read.
+func (r *Runner) planWith(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder string, dir reconcile.Direction, sys *systemRead) (*Planned, error) {
 	var src reconcile.TreeSource = repoSource{repo}
 	if sha == "" {
 		src = emptyTree{}
 	}
 	desired, err := r.Loader.Load(ctx, src, sha, folder, st.Scope)
-	<-done
+	if err != nil {
+		sys.abandon()
+		return nil, err
+	}
+	in, err := sys.wait()
 	if err != nil {
 		return nil, err
 	}
-	if actualErr != nil {
-		return nil, fmt.Errorf("plan %s: %w", st.ID(), actualErr)
-	}
-	state, err := NewSyncState(r.DB, stateID).Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	plan := reconcile.MakePlan(reconcile.Input{Desired: desired, Actual: actual, ActualHash: hashes, State: state, FirstSync: dir, SystemToGit: st.SystemToGit})
-	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan, SystemHash: hashes}, nil
+	in.Desired, in.FirstSync, in.SystemToGit = desired, dir, st.SystemToGit
+	plan := reconcile.MakePlan(in)
+	return &Planned{Stage: st, Commit: sha, Folder: folder, Plan: plan}, nil
+}
+
+// systemRead is the system's objects in a stage's scope (from the
+// snapshot, or listed) and the stage's sync state, read in the background
+// so that reading Git and the system overlap.
+type systemRead struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	in     reconcile.Input // Actual or System, and State
+	err    error
+}
+
+// readSystem starts reading the system and the sync state named stateID for st.
+func (r *Runner) readSystem(ctx context.Context, st Stage, stateID string) *systemRead {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &systemRead{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(s.done)
+		if r.Snapshot != nil {
+			s.in.System, s.err = r.Snapshot.Objects(ctx, r.System, r.System, st.Scope)
+		} else {
+			s.in.Actual, s.err = reconcile.LoadActual(ctx, r.System, st.Scope)
+		}
+		if s.err != nil {
+			s.err = fmt.Errorf("plan %s: %w", st.ID(), s.err)
+			return
+		}
+		s.in.State, s.err = NewSyncState(r.DB, stateID).Load(ctx)
+	}()
+	return s
+}
+
+// wait returns what was read.
+func (s *systemRead) wait() (reconcile.Input, error) {
+	<-s.done
+	s.cancel()
+	return s.in, s.err
+}
+
+// abandon stops the read and waits for it to end.
+func (s *systemRead) abandon() {
+	s.cancel()
+	<-s.done
 }
 
 // Touches reports whether anything under the stage's folder changed
@@ -181,11 +212,13 @@ func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, tr
 	if err != nil {
 		return nil, err
 	}
+	sys := r.readSystem(ctx, st, st.ID()) // while Git fetches
 	sha, err := repo.Fetch(ctx, auth, ref)
 	if err != nil {
+		sys.abandon()
 		return nil, err
 	}
-	planned, err := r.planAt(ctx, st, repo, sha, st.Source.Path, st.ID(), reconcile.GitWins)
+	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 	if err != nil {
 		if id, serr := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); serr == nil {
 			_ = r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil)

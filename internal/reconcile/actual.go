@@ -24,12 +24,42 @@ type Snapshot struct {
 	mu     sync.Mutex
 	loaded bool
 	rev    int64
-	objs   map[spec.Key]snapshotEntry
+	objs   map[spec.Key]*SystemObject
 }
 
-type snapshotEntry struct {
-	obj  map[string]any
-	hash string
+// SystemObject is one of the system's objects as a Snapshot keeps it: its
+// content hash, and the object. A listed object is kept as the text the
+// controller sent (a fraction of its size, and nothing for the garbage
+// collector to scan) and decoded when first asked for: a plan reads only
+// the objects of the keys that changed. It is safe for concurrent use.
+type SystemObject struct {
+	hash   string
+	listed controllerapi.Listed
+	once   sync.Once
+	obj    map[string]any
+}
+
+// newSystemObject keeps obj, decoded.
+func newSystemObject(obj map[string]any) *SystemObject {
+	return &SystemObject{hash: Hash(obj), obj: obj}
+}
+
+// Hash returns the object's content hash (see Hash).
+func (o *SystemObject) Hash() string { return o.hash }
+
+// Object returns the object. Callers share it: it must not be changed.
+func (o *SystemObject) Object() map[string]any {
+	o.once.Do(func() {
+		if o.obj != nil {
+			return
+		}
+		obj, err := o.listed.Object()
+		if err != nil || obj == nil {
+			obj = map[string]any{} // not reached: the same text was read when it was listed
+		}
+		o.obj, o.listed = obj, controllerapi.Listed{}
+	})
+	return o.obj
 }
 
 // refetchLimit is how many changed keys are fetched one by one before a
@@ -39,23 +69,36 @@ const refetchLimit = 500
 // NewSnapshot returns an empty snapshot; its first use lists everything.
 func NewSnapshot() *Snapshot { return &Snapshot{} }
 
-// Actual returns the system's objects in scope and their hashes, brought
-// up to date through the event log.
-func (s *Snapshot) Actual(ctx context.Context, sys System, ev Events, scope Scope) (map[spec.Key]map[string]any, map[spec.Key]string, error) {
+// Objects returns the system's objects in scope, brought up to date
+// through the event log.
+func (s *Snapshot) Objects(ctx context.Context, sys System, ev Events, scope Scope) (map[spec.Key]*SystemObject, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.refresh(ctx, sys, ev); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	objs := make(map[spec.Key]map[string]any, len(s.objs))
-	hashes := make(map[spec.Key]string, len(s.objs))
-	for k, e := range s.objs {
+	out := make(map[spec.Key]*SystemObject, len(s.objs))
+	for k, o := range s.objs {
 		if scope.Owns(k) {
-			objs[k] = e.obj
-			hashes[k] = e.hash
+			out[k] = o
 		}
 	}
-	return objs, hashes, nil
+	return out, nil
+}
+
+// Actual is Objects, decoded: the system's objects in scope and their
+// hashes.
+func (s *Snapshot) Actual(ctx context.Context, sys System, ev Events, scope Scope) (map[spec.Key]map[string]any, map[spec.Key]string, error) {
+	objs, err := s.Objects(ctx, sys, ev, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	actual := make(map[spec.Key]map[string]any, len(objs))
+	hashes := make(map[spec.Key]string, len(objs))
+	for k, o := range objs {
+		actual[k], hashes[k] = o.Object(), o.Hash()
+	}
+	return actual, hashes, nil
 }
 
 func (s *Snapshot) refresh(ctx context.Context, sys System, ev Events) error {
@@ -93,7 +136,7 @@ func (s *Snapshot) refresh(ctx context.Context, sys System, ev Events) error {
 		if err != nil {
 			return fmt.Errorf("refresh %s: %w", k, err)
 		}
-		s.objs[k] = snapshotEntry{obj: obj, hash: Hash(obj)}
+		s.objs[k] = newSystemObject(obj)
 	}
 	s.rev = rev
 	return nil
@@ -106,14 +149,11 @@ func (s *Snapshot) reload(ctx context.Context, sys System, ev Events) error {
 	if err != nil {
 		return fmt.Errorf("read the event log head: %w", err)
 	}
-	all, err := LoadActual(ctx, sys, Scope{})
+	objs, err := listSystem(ctx, sys, Scope{}, true)
 	if err != nil {
 		return err
 	}
-	s.objs = make(map[spec.Key]snapshotEntry, len(all))
-	for k, obj := range all {
-		s.objs[k] = snapshotEntry{obj: obj, hash: Hash(obj)}
-	}
+	s.objs = objs
 	s.rev, s.loaded = head.Revision, true
 	return nil
 }

@@ -75,7 +75,7 @@ func ApplyToSystem(ctx context.Context, plan *Plan, sys System, states StateStor
 		r := Result{Change: c, Outcome: Skipped}
 		switch c.Action {
 		case Record:
-			if c.desired != nil || c.sysHash != "" {
+			if c.inGit() || c.sysHash != "" {
 				if err := states.Save(ctx, c.Key, State{Path: c.Path, GitHash: c.gitHash, SystemHash: c.sysHash}); err != nil {
 					return results, err
 				}
@@ -84,7 +84,7 @@ func ApplyToSystem(ctx context.Context, plan *Plan, sys System, states StateStor
 			}
 			r.Outcome, r.Message = Applied, c.Reason
 		case NoOp:
-			if !c.hadState && c.desired != nil && c.sysHash != "" {
+			if !c.hadState && c.inGit() && c.sysHash != "" {
 				if err := states.Save(ctx, c.Key, State{Path: c.Path, GitHash: c.gitHash, SystemHash: c.sysHash}); err != nil {
 					return results, err
 				}
@@ -112,7 +112,7 @@ func applyOne(ctx context.Context, c *Change, sys System, states StateStore) Res
 		}
 		return Result{Change: c, Outcome: Applied}
 	default:
-		got, err := sys.Apply(ctx, c.desired)
+		got, err := sys.Apply(ctx, c.Desired())
 		if err != nil {
 			return Result{Change: c, Outcome: Failed, Message: err.Error()}
 		}

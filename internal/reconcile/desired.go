@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path"
 	"runtime"
@@ -36,17 +35,54 @@ type TreeSource interface {
 
 // File is one spec file of the folder as Git has it.
 type File struct {
-	Path     string   // repository-relative
-	Key      spec.Key // what the path says it holds
-	Resource *spec.Resource
+	Path     string         // repository-relative
+	Key      spec.Key       // what the path says it holds
 	Problems []spec.Problem // invalid when not empty
 	Blocked  bool           // holds a clear-text secret: never applied nor exported
 	Hash     string         // of the canonical resource, when valid
 	Ignored  string         // why the key is outside the pipeline's scope, or ""
+
+	// data is the file's content when it holds one resource that
+	// validates (secrets or not). A loader keeps every file of a folder,
+	// and the content is a fraction of the size of the parsed object (and
+	// nothing for the garbage collector to scan), so the object is parsed
+	// again when it is asked for: only for the changes that need it.
+	data []byte
 }
 
 // Valid reports whether the file holds one valid, secret-free resource.
-func (f *File) Valid() bool { return f.Resource != nil && len(f.Problems) == 0 }
+func (f *File) Valid() bool { return f.data != nil && len(f.Problems) == 0 }
+
+// Resource returns the resource the file holds, as the loader checked it
+// (metadata.project filled in from the path when the file leaves it out),
+// or nil when it holds no valid one. Each call parses the file again and
+// returns a new Resource, without line numbers.
+func (f *File) Resource() *spec.Resource {
+	if f == nil || f.data == nil {
+		return nil
+	}
+	r, problems := parseOne(f.Path, f.data)
+	if len(problems) > 0 {
+		return nil // not reached: the same bytes parsed before
+	}
+	if f.Key.Project != "" && r.Project() == "" {
+		r.SetProject(f.Key.Project)
+	}
+	r.DropLines()
+	return r
+}
+
+// parseOne parses data as the one resource of a spec file.
+func parseOne(file string, data []byte) (*spec.Resource, []spec.Problem) {
+	resources, problems := spec.Parse(file, data)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if len(resources) != 1 {
+		return nil, []spec.Problem{{File: file, Line: 1, Message: fmt.Sprintf("holds %d resources; a spec file holds exactly one", len(resources))}}
+	}
+	return resources[0], nil
+}
 
 // Desired is what a folder at a commit asks for.
 type Desired struct {
@@ -64,9 +100,12 @@ type Desired struct {
 // It is safe for concurrent use.
 type Loader struct {
 	mu    sync.Mutex
-	cache map[string]*cached // blob SHA + "\x00" + repo path → checked file (scope not applied)
-	loads int                // Load calls so far
+	cache map[cacheKey]*cached // checked file (scope not applied)
+	loads int                  // Load calls so far
 }
+
+// cacheKey is a blob at a path: what a file's check depends on.
+type cacheKey struct{ blob, path string }
 
 type cached struct {
 	file     *File
@@ -78,7 +117,7 @@ type cached struct {
 const keepLoads = 32
 
 // NewLoader returns a Loader with an empty cache.
-func NewLoader() *Loader { return &Loader{cache: map[string]*cached{}} }
+func NewLoader() *Loader { return &Loader{cache: map[cacheKey]*cached{}} }
 
 // evict drops files no recent load has seen, and counts the load.
 func (l *Loader) evict() {
@@ -102,7 +141,8 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 	if err != nil {
 		return nil, fmt.Errorf("read folder %q at %s: %w", folder, short(commit), err)
 	}
-	d := &Desired{Commit: commit, Folder: folder, Files: map[spec.Key]*File{}, Gitkeeps: map[string]bool{}, Paths: map[string]string{}}
+	d := &Desired{Commit: commit, Folder: folder, Files: make(map[spec.Key]*File, len(entries)), Gitkeeps: map[string]bool{},
+		Paths: make(map[string]string, len(entries))}
 	type todo struct {
 		e        TreeEntry
 		repoPath string
@@ -130,12 +170,24 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		}
 		work = append(work, todo{e, repoPath, info})
 	}
-	// Check files on every core; cached ones cost a map lookup.
+	// Files checked before come from the cache, in one pass; the others
+	// are checked on every core.
 	files := make([]*File, len(work))
+	var misses []int
+	l.mu.Lock()
+	for i, w := range work {
+		if c, ok := l.cache[cacheKey{w.e.BlobSHA, w.repoPath}]; ok {
+			c.lastLoad = l.loads
+			files[i] = c.file
+		} else {
+			misses = append(misses, i)
+		}
+	}
+	l.mu.Unlock()
 	errs := make([]error, len(work))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for w := 0; w < max(1, runtime.GOMAXPROCS(0)); w++ {
+	for range min(max(1, runtime.GOMAXPROCS(0)), len(misses)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -144,7 +196,7 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 			}
 		}()
 	}
-	for i := range work {
+	for _, i := range misses {
 		next <- i
 	}
 	close(next)
@@ -156,28 +208,34 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 	}
 	l.evict()
 	// The same key from two files: both are invalid, neither wins.
-	byKey := map[spec.Key][]*File{}
+	var dups map[spec.Key][]*File
 	for _, f := range files {
-		byKey[f.Key] = append(byKey[f.Key], f)
-	}
-	for k, fs := range byKey {
-		if len(fs) > 1 {
-			var paths []string
-			for _, f := range fs {
-				paths = append(paths, f.Path)
+		if first, taken := d.Files[f.Key]; taken {
+			if dups == nil {
+				dups = map[spec.Key][]*File{}
 			}
-			sort.Strings(paths)
-			for i, f := range fs {
-				dup := *f
-				dup.Problems = append(append([]spec.Problem(nil), f.Problems...), spec.Problem{File: f.Path, Line: 1,
-					Message: fmt.Sprintf("%s is defined in %d files: %s", k, len(fs), strings.Join(paths, ", "))})
-				fs[i] = &dup
+			if dups[f.Key] == nil {
+				dups[f.Key] = []*File{first}
 			}
-			d.Files[k] = fs[0]
-			d.Other = append(d.Other, fs[1:]...)
+			dups[f.Key] = append(dups[f.Key], f)
 			continue
 		}
+		d.Files[f.Key] = f
+	}
+	for k, fs := range dups {
+		var paths []string
+		for _, f := range fs {
+			paths = append(paths, f.Path)
+		}
+		sort.Strings(paths)
+		for i, f := range fs {
+			dup := *f
+			dup.Problems = append(append([]spec.Problem(nil), f.Problems...), spec.Problem{File: f.Path, Line: 1,
+				Message: fmt.Sprintf("%s is defined in %d files: %s", k, len(fs), strings.Join(paths, ", "))})
+			fs[i] = &dup
+		}
 		d.Files[k] = fs[0]
+		d.Other = append(d.Other, fs[1:]...)
 	}
 	for k, f := range d.Files {
 		if reason := scope.ignoredReason(k); reason != "" {
@@ -217,9 +275,9 @@ func pluralList() string {
 // check returns the checked file for an entry, from the cache when the same
 // blob was checked at the same path before.
 func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPath string, info spec.PathInfo) (*File, error) {
-	cacheKey := e.BlobSHA + "\x00" + repoPath
+	key := cacheKey{e.BlobSHA, repoPath}
 	l.mu.Lock()
-	c, ok := l.cache[cacheKey]
+	c, ok := l.cache[key]
 	if ok {
 		c.lastLoad = l.loads
 	}
@@ -246,11 +304,8 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 		}
 		l.checkContent(f, data, info)
 	}
-	if f.Resource != nil {
-		f.Resource.DropLines() // problems are known; keep only the object
-	}
 	l.mu.Lock()
-	l.cache[cacheKey] = &cached{file: f, lastLoad: l.loads}
+	l.cache[key] = &cached{file: f, lastLoad: l.loads}
 	l.mu.Unlock()
 	return f, nil
 }
@@ -265,16 +320,11 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 		add(spec.Problem{File: f.Path, Line: 1, Message: "is a Go template, not a spec: render it before committing"})
 		return
 	}
-	resources, problems := spec.Parse(f.Path, data)
+	r, problems := parseOne(f.Path, data)
 	if len(problems) > 0 {
 		add(problems...)
 		return
 	}
-	if len(resources) != 1 {
-		add(spec.Problem{File: f.Path, Line: 1, Message: fmt.Sprintf("holds %d resources; a spec file holds exactly one", len(resources))})
-		return
-	}
-	r := resources[0]
 	c := spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}
 	if p := spec.Validate(r, c); len(p) > 0 {
 		add(p...)
@@ -283,7 +333,7 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 	if info.Key.Project != "" && r.Project() == "" {
 		r.SetProject(info.Key.Project)
 	}
-	f.Resource = r
+	f.data = data
 	if p := spec.Secrets(r); len(p) > 0 {
 		f.Blocked = true
 		add(p...)
@@ -295,7 +345,8 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 // Hash is the identity of a resource's content: equal for semantically
 // equal objects (it hashes the canonical form).
 func Hash(obj map[string]any) string {
-	data, err := json.Marshal(spec.Canonical(obj))
+	var buf [4096]byte
+	data, err := spec.AppendCanonicalJSON(buf[:0], obj)
 	if err != nil {
 		return "unhashable:" + err.Error()
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -36,18 +37,40 @@ type Change struct {
 	Problems []spec.Problem // for Invalid and Blocked
 	Reason   string         // for Ignored, Conflict and first-sync choices
 
-	desired  map[string]any // Git's object, to apply
+	file     *File          // Git's file, whose object is applied
 	system   map[string]any // the system's object, to export
+	sysObj   *SystemObject  // or the snapshot's, decoded when asked for
 	gitHash  string
 	sysHash  string
 	hadState bool
+
+	desiredOnce sync.Once
+	desired     map[string]any // the file's object, parsed when first asked for
 }
 
 // Desired returns Git's object for the change, or nil.
-func (c *Change) Desired() map[string]any { return c.desired }
+func (c *Change) Desired() map[string]any {
+	c.desiredOnce.Do(func() {
+		if r := c.file.Resource(); r != nil {
+			c.desired = r.Object
+		}
+	})
+	return c.desired
+}
+
+// inGit reports whether Git holds a valid resource for the change.
+func (c *Change) inGit() bool { return c.file != nil }
+
+// SystemHash returns Hash of the system's object, "" when it has none.
+func (c *Change) SystemHash() string { return c.sysHash }
 
 // System returns the system's object for the change, or nil.
-func (c *Change) System() map[string]any { return c.system }
+func (c *Change) System() map[string]any {
+	if c.sysObj != nil {
+		return c.sysObj.Object()
+	}
+	return c.system
+}
 
 // Plan is every change for one pipeline stage, sorted by path.
 type Plan struct {
@@ -114,9 +137,13 @@ const (
 
 // Input is what a plan is made from.
 type Input struct {
-	Desired     *Desired
-	Actual      map[spec.Key]map[string]any // the system's objects in scope
-	ActualHash  map[spec.Key]string         // their hashes, when known (else computed)
+	Desired    *Desired
+	Actual     map[spec.Key]map[string]any // the system's objects in scope
+	ActualHash map[spec.Key]string         // their hashes, when known (else computed)
+	// System, when set, is the system's objects in scope from a Snapshot,
+	// instead of Actual and ActualHash: an object is decoded only for a
+	// change that needs it.
+	System      map[spec.Key]*SystemObject
 	State       map[spec.Key]State
 	FirstSync   Direction
 	SystemToGit bool // the stage writes system changes to Git (else they are left alone)
@@ -125,19 +152,32 @@ type Input struct {
 // MakePlan applies the three-way table of DESIGN.md to every key that Git,
 // the system or the sync state knows.
 func MakePlan(in Input) *Plan {
-	keys := map[spec.Key]bool{}
+	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps,
+		Changes: make([]*Change, 0, len(in.Desired.Files)+len(in.Desired.Other))}
+	// Every key once: Git's, then the sync state's, then the system's.
 	for k := range in.Desired.Files {
-		keys[k] = true
+		plan.Changes = append(plan.Changes, planKey(in, k))
 	}
 	for k := range in.State {
-		keys[k] = true
+		if _, inGit := in.Desired.Files[k]; !inGit {
+			plan.Changes = append(plan.Changes, planKey(in, k))
+		}
 	}
-	for k := range in.Actual {
-		keys[k] = true
+	systemOnly := func(k spec.Key) {
+		_, inGit := in.Desired.Files[k]
+		_, hadState := in.State[k]
+		if !inGit && !hadState {
+			plan.Changes = append(plan.Changes, planKey(in, k))
+		}
 	}
-	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps}
-	for k := range keys {
-		plan.Changes = append(plan.Changes, planKey(in, k))
+	if in.System != nil {
+		for k := range in.System {
+			systemOnly(k)
+		}
+	} else {
+		for k := range in.Actual {
+			systemOnly(k)
+		}
 	}
 	for _, f := range in.Desired.Other {
 		plan.Changes = append(plan.Changes, &Change{Key: f.Key, Path: f.Path, Action: Invalid, Problems: f.Problems})
@@ -154,20 +194,31 @@ func MakePlan(in Input) *Plan {
 
 func planKey(in Input, k spec.Key) *Change {
 	f := in.Desired.Files[k]
-	y, inSystem := in.Actual[k]
 	s, hadState := in.State[k]
-	c := &Change{Key: k, Path: repoPath(in.Desired.Folder, k), hadState: hadState}
-	if f != nil {
+	c := &Change{Key: k, hadState: hadState}
+	switch {
+	case f != nil:
 		c.Path = f.Path
-	} else if hadState && s.Path != "" {
+	case hadState && s.Path != "":
 		c.Path = s.Path
+	default:
+		c.Path = repoPath(in.Desired.Folder, k)
 	}
-	if inSystem {
-		c.system = y
-		if h, ok := in.ActualHash[k]; ok {
-			c.sysHash = h
-		} else {
-			c.sysHash = Hash(y)
+	var inSystem bool
+	if in.System != nil {
+		var o *SystemObject
+		if o, inSystem = in.System[k]; inSystem {
+			c.sysObj, c.sysHash = o, o.Hash()
+		}
+	} else {
+		var y map[string]any
+		if y, inSystem = in.Actual[k]; inSystem {
+			c.system = y
+			if h, ok := in.ActualHash[k]; ok {
+				c.sysHash = h
+			} else {
+				c.sysHash = Hash(y)
+			}
 		}
 	}
 	switch {
@@ -183,7 +234,7 @@ func planKey(in Input, k spec.Key) *Change {
 	}
 	inGit := f != nil
 	if inGit {
-		c.desired, c.gitHash = f.Resource.Object, f.Hash
+		c.file, c.gitHash = f, f.Hash
 	}
 	exportOr := func(a Action) Action {
 		if in.SystemToGit {
@@ -200,10 +251,10 @@ func planKey(in Input, k spec.Key) *Change {
 			c.Action = Record
 		case inGit && in.FirstSync == GitWins:
 			c.Action, c.Reason = Update, "first sync of this key: Git wins for a Git-triggered run"
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(c.System(), c.Desired())
 		case inGit:
 			c.Action, c.Reason = exportOr(Export), "first sync of this key: the system wins for a system-triggered run"
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(c.System(), c.Desired())
 		case inSystem:
 			c.Action = exportOr(Export)
 		default:
@@ -220,14 +271,14 @@ func planKey(in Input, k spec.Key) *Change {
 	case gitChanged && !sysChanged:
 		if inGit {
 			c.Action = Update
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(c.System(), c.Desired())
 		} else {
 			c.Action = Delete
 		}
 	case !gitChanged && sysChanged:
 		if inSystem {
 			c.Action = exportOr(Export)
-			c.Diff = Diff(y, c.desired)
+			c.Diff = Diff(c.System(), c.Desired())
 		} else {
 			c.Action = exportOr(ExportDelete)
 		}
@@ -241,7 +292,7 @@ func planKey(in Input, k spec.Key) *Change {
 			c.Action = Conflict
 			c.Reason = conflictReason(inGit, inSystem)
 			if inGit && inSystem {
-				c.Diff = Diff(y, c.desired)
+				c.Diff = Diff(c.System(), c.Desired())
 			}
 		}
 	}
@@ -277,20 +328,79 @@ type System interface {
 
 // LoadActual lists the system's resources in scope, keyed, eight lists at a time.
 func LoadActual(ctx context.Context, sys System, scope Scope) (map[spec.Key]map[string]any, error) {
-	out := map[spec.Key]map[string]any{}
-	projects, err := sys.ListAll(ctx, "Project", "")
+	objs, err := listSystem(ctx, sys, scope, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[spec.Key]map[string]any, len(objs))
+	for k, o := range objs {
+		out[k] = o.obj
+	}
+	return out, nil
+}
+
+// listedSystem is a System that lists resources undecoded;
+// controllerapi.Client is one.
+type listedSystem interface {
+	ListAllListed(ctx context.Context, kind, project string) ([]controllerapi.Listed, error)
+}
+
+// listSystem lists the system's resources in scope, eight lists at a time.
+// For a snapshot, they are hashed, and kept undecoded when the system
+// lists them so (see SystemObject).
+func listSystem(ctx context.Context, sys System, scope Scope, forSnapshot bool) (map[spec.Key]*SystemObject, error) {
+	lister, _ := sys.(listedSystem)
+	if !forSnapshot {
+		lister = nil
+	}
+	type keyed struct {
+		key spec.Key
+		obj *SystemObject
+	}
+	// list returns one collection's objects, keyed and hashed.
+	list := func(kind, project string) ([]keyed, error) {
+		if lister == nil {
+			items, err := sys.ListAll(ctx, kind, project)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]keyed, len(items))
+			for i, it := range items {
+				o := &SystemObject{obj: it}
+				if forSnapshot {
+					o.hash = Hash(it)
+				}
+				out[i] = keyed{(&spec.Resource{Object: it}).Key(), o}
+			}
+			return out, nil
+		}
+		items, err := lister.ListAllListed(ctx, kind, project)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]keyed, len(items))
+		for i, it := range items {
+			obj, err := it.Object() // read for its key and hash, then dropped
+			if err != nil {
+				return nil, fmt.Errorf("list %s in %q: %w", kind, project, err)
+			}
+			out[i] = keyed{(&spec.Resource{Object: obj}).Key(), &SystemObject{hash: Hash(obj), listed: it}}
+		}
+		return out, nil
+	}
+	out := map[spec.Key]*SystemObject{}
+	projects, err := list("Project", "")
 	if err != nil {
 		return nil, err
 	}
 	var covered []string
 	for _, p := range projects {
-		r := &spec.Resource{Object: p}
-		if !scope.ProjectCovered(r.Name()) {
+		if !scope.ProjectCovered(p.key.Name) {
 			continue
 		}
-		covered = append(covered, r.Name())
+		covered = append(covered, p.key.Name)
 		if scope.KindIncluded("Project") {
-			out[r.Key()] = p
+			out[p.key] = p.obj
 		}
 	}
 	type job struct{ kind, project string }
@@ -313,7 +423,7 @@ func LoadActual(ctx context.Context, sys System, scope Scope) (map[spec.Key]map[
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			items, err := sys.ListAll(ctx, j.kind, j.project)
+			items, err := list(j.kind, j.project)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -323,8 +433,7 @@ func LoadActual(ctx context.Context, sys System, scope Scope) (map[spec.Key]map[
 				return
 			}
 			for _, it := range items {
-				r := &spec.Resource{Object: it}
-				out[r.Key()] = it
+				out[it.key] = it.obj
 			}
 		}()
 	}

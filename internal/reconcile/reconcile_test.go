@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -412,6 +413,18 @@ func TestSnapshotFollowsTheEventLog(t *testing.T) {
 				t.Fatalf("%s: %s differs from the controller", when, k)
 			}
 		}
+		objs, err := snap.Objects(ctx, sys, sys, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(objs) != len(want) {
+			t.Fatalf("%s: snapshot has %d objects, the controller %d", when, len(objs), len(want))
+		}
+		for k, w := range want {
+			if o := objs[k]; o == nil || !reflect.DeepEqual(o.Object(), w) || o.Hash() != reconcile.Hash(w) {
+				t.Fatalf("%s: %s differs from the controller", when, k)
+			}
+		}
 	}
 	check("first load")
 	apply("b", "v2")
@@ -421,4 +434,105 @@ func TestSnapshotFollowsTheEventLog(t *testing.T) {
 	sys.Delete(ctx, "Namespace", "default", "c")
 	apply("c", "v3")
 	check("after a delete and a re-create")
+}
+
+// TestDesiredIsTheParsedFile: a loader keeps a file's content, not its
+// object; what a change applies is the file parsed again, with the project
+// its path names filled in, a new object each time it is asked for.
+func TestDesiredIsTheParsedFile(t *testing.T) {
+	ctx := context.Background()
+	noProject := "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: b\n  labels:\n    tier: \"1\"\nspec:\n  replicas: 2.0\n  placement:\n    labels: []\n"
+	tree := &memTree{files: map[string]string{
+		"projects/default.yaml":                projectDefault,
+		"projects/default/namespaces/a.yaml":   namespace("default", "a", "dev"),
+		"projects/default/namespaces/b.yaml":   noProject,
+		"projects/default/namespaces/bad.yaml": "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: wrong\n",
+	}}
+	l := reconcile.NewLoader()
+	for round := 0; round < 2; round++ { // the second from the cache
+		d, err := l.Load(ctx, tree, "c", "", reconcile.Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := reconcile.MakePlan(reconcile.Input{Desired: d, Actual: map[spec.Key]map[string]any{}, State: map[spec.Key]reconcile.State{}})
+		for _, c := range plan.Changes {
+			f := d.Files[c.Key]
+			switch c.Key.Name {
+			case "bad":
+				if c.Action != reconcile.Invalid || c.Desired() != nil || f.Resource() != nil {
+					t.Fatalf("%s: %s, desired %v", c.Path, c.Action, c.Desired())
+				}
+				continue
+			}
+			rs, probs := spec.Parse(c.Path, []byte(tree.files[c.Path]))
+			if len(probs) > 0 {
+				t.Fatal(probs)
+			}
+			want := rs[0].Object
+			if c.Key.Kind != "Project" {
+				want["metadata"].(map[string]any)["project"] = "default"
+			}
+			if c.Action != reconcile.Create || !reflect.DeepEqual(c.Desired(), want) {
+				t.Fatalf("%s: %s, desired %#v, want %#v", c.Path, c.Action, c.Desired(), want)
+			}
+			if got := f.Resource(); !reflect.DeepEqual(got.Object, want) || got.File != c.Path {
+				t.Fatalf("%s: file resource %#v", c.Path, got)
+			}
+			f.Resource().Object["spec"] = "changed"
+			if !reflect.DeepEqual(f.Resource().Object, want) || !reflect.DeepEqual(c.Desired(), want) {
+				t.Fatalf("%s: a changed copy changed the file", c.Path)
+			}
+		}
+	}
+}
+
+// TestPlanFromSnapshotObjects: a plan made from a snapshot's objects (each
+// decoded only when a change needs it) is the plan made from the listed
+// objects: the same actions, diffs and system objects.
+func TestPlanFromSnapshotObjects(t *testing.T) {
+	ctx := context.Background()
+	c := controllertest.Start(t)
+	sys := controllerapi.New(c.URL, controllertest.AdminKey)
+	for _, n := range []string{"same", "changed", "system-only", "stale"} {
+		r, _ := spec.Parse("", []byte(namespace("default", n, "v1")))
+		if _, err := sys.Apply(ctx, r[0].Object); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree := &memTree{files: map[string]string{
+		"projects/default.yaml":                    projectDefault,
+		"projects/default/namespaces/same.yaml":    namespace("default", "same", "v1"),
+		"projects/default/namespaces/changed.yaml": namespace("default", "changed", "v2"),
+		"projects/default/namespaces/stale.yaml":   namespace("default", "stale", "v1"),
+		"projects/default/namespaces/new.yaml":     namespace("default", "new", "v1"),
+	}}
+	d, err := reconcile.NewLoader().Load(ctx, tree, "c", "", reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := map[spec.Key]reconcile.State{
+		{Kind: "Namespace", Project: "default", Name: "stale"}: {Path: "projects/default/namespaces/stale.yaml", GitHash: "old", SystemHash: "old"},
+	}
+	actual, err := reconcile.LoadActual(ctx, sys, reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := reconcile.NewSnapshot().Objects(ctx, sys, sys, reconcile.Scope{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []reconcile.Direction{reconcile.GitWins, reconcile.SystemWins} {
+		want := reconcile.MakePlan(reconcile.Input{Desired: d, Actual: actual, State: state, FirstSync: dir, SystemToGit: true})
+		got := reconcile.MakePlan(reconcile.Input{Desired: d, System: objs, State: state, FirstSync: dir, SystemToGit: true})
+		if len(got.Changes) != len(want.Changes) || len(got.Changes) != 6 {
+			t.Fatalf("%d changes, want %d", len(got.Changes), len(want.Changes))
+		}
+		for i, w := range want.Changes {
+			g := got.Changes[i]
+			if g.Key != w.Key || g.Path != w.Path || g.Action != w.Action || g.Reason != w.Reason ||
+				!reflect.DeepEqual(g.Diff, w.Diff) || !reflect.DeepEqual(g.System(), w.System()) {
+				t.Fatalf("%s:\n got %+v\nwant %+v", w.Key, g, w)
+			}
+		}
+	}
 }

@@ -21,6 +21,9 @@ const sealHint = "seal it with a SecretSealer and reference it as sealed://…"
 // `sensitive: true` (or options.sensitive) with a non-empty value counts
 // like a Secret-typed one. Problems are ordered by line.
 func Secrets(r *Resource) []Problem {
+	if !holdsSecret(r.Object) {
+		return nil // the common case, found without building a field path
+	}
 	s := secretScan{r: r}
 	s.walk(r.Object, "")
 	sort.SliceStable(s.probs, func(i, j int) bool { return s.probs[i].Line < s.probs[j].Line })
@@ -69,6 +72,40 @@ func (s *secretScan) walk(v any, p string) {
 	}
 }
 
+// holdsSecret reports whether the walk of secretScan would find anything.
+func holdsSecret(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if val, ok := x["value"].(string); ok && !isSecretRef(val) && isSecretTyped(x) {
+			return true
+		}
+		for k, e := range x {
+			if str, ok := e.(string); ok {
+				if hasPrivateKeyBlock(str) || str != "" && !isSecretRef(str) && isSecretKeyName(k) {
+					return true
+				}
+				continue
+			}
+			if holdsSecret(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if str, ok := e.(string); ok {
+				if hasPrivateKeyBlock(str) {
+					return true
+				}
+				continue
+			}
+			if holdsSecret(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // isSecretRef reports whether s points at a secret instead of holding it.
 func isSecretRef(s string) bool {
 	return strings.HasPrefix(s, "sealed://") || strings.HasPrefix(s, "file://")
@@ -79,17 +116,24 @@ var secretKeySuffixes = []string{"password", "passwd", "token", "secret", "priva
 
 // isSecretKeyName reports whether a mapping key names a secret value.
 func isSecretKeyName(k string) bool {
-	n := strings.Map(func(r rune) rune {
-		switch {
-		case r == '-' || r == '_' || r == '.':
-			return -1
-		case r >= 'A' && r <= 'Z':
-			return r + 'a' - 'A'
+	// The last letters, lower-cased and without separators, are enough
+	// to compare with the suffixes: written backwards into a small buffer.
+	var tail [len("clientsecret")]byte
+	n := 0
+	for i := len(k) - 1; i >= 0 && n < len(tail); i-- {
+		switch b := k[i]; {
+		case b == '-' || b == '_' || b == '.':
+		case b >= 'A' && b <= 'Z':
+			tail[len(tail)-1-n] = b + 'a' - 'A'
+			n++
+		default:
+			tail[len(tail)-1-n] = b
+			n++
 		}
-		return r
-	}, k)
+	}
+	end := string(tail[len(tail)-n:])
 	for _, suf := range secretKeySuffixes {
-		if strings.HasSuffix(n, suf) {
+		if strings.HasSuffix(end, suf) {
 			return true
 		}
 	}

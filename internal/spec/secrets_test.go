@@ -1,8 +1,12 @@
 package spec
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/systemsync/systemsync/internal/spec/spectest"
 )
 
 func wantSecret(t *testing.T, r *Resource, line int, field string) {
@@ -130,5 +134,82 @@ spec:
 	}
 	if vp := Validate(r, Context{Kind: "InfraProvisioner"}); len(vp) != 0 {
 		t.Errorf("Validate: %v", vp)
+	}
+}
+
+// secretKeyNameAsWritten is the rule of isSecretKeyName as its comment
+// reads: lower-cased, without '-', '_' and '.', ending in a secret word.
+func secretKeyNameAsWritten(k string) bool {
+	n := strings.Map(func(r rune) rune {
+		switch {
+		case r == '-' || r == '_' || r == '.':
+			return -1
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return r
+	}, k)
+	for _, suf := range secretKeySuffixes {
+		if strings.HasSuffix(n, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSecretKeyNameFollowsTheRule(t *testing.T) {
+	for _, k := range []string{"", "password", "PASSWORD", "db-Pass.Word", "passwd", "x_token", "Token", "tokens", "secret",
+		"webhookSecret", "syncSecrets", "enableSecretRotation", "sshPrivateKey", "private_key", "privateKeyPath",
+		"AccessKey", "aws.secret.key", "secretKey", "apiKey", "api-key", "clientSecret", "client__secret", "CLIENT-SECRET",
+		"pässword", "passwörd", "\xffpassword", "password\xff", "tokén", "a---token---", "_.-", "key", "monkey", "secretkeyx",
+		"ClientSecretClientSecret", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxclient-secret"} {
+		if got, want := isSecretKeyName(k), secretKeyNameAsWritten(k); got != want {
+			t.Errorf("isSecretKeyName(%q) = %v, the rule says %v", k, got, want)
+		}
+	}
+}
+
+// TestHoldsSecretAgreesWithTheScan: the quick check finds a secret exactly
+// when the full scan reports one, over the real and generated files.
+func TestHoldsSecretAgreesWithTheScan(t *testing.T) {
+	objs := []map[string]any{
+		{"spec": map[string]any{"password": "x"}},
+		{"spec": map[string]any{"password": "sealed://x"}},
+		{"spec": map[string]any{"password": ""}},
+		{"spec": []any{"-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----"}},
+		{"spec": map[string]any{"vars": []any{map[string]any{"type": "Secret", "value": "v"}}}},
+		{"spec": map[string]any{"vars": []any{map[string]any{"valueType": "secure", "value": "file://v"}}}},
+		{"spec": map[string]any{"v": map[string]any{"options": map[string]any{"sensitive": true}, "value": "v"}}},
+		{"spec": map[string]any{"v": map[string]any{"sensitive": false, "value": "v"}}},
+	}
+	for _, f := range spectest.Generate(500, 3) {
+		rs, _ := Parse(f.Path, f.Data)
+		for _, r := range rs {
+			objs = append(objs, r.Object)
+		}
+	}
+	for _, rel := range realFiles(t) {
+		data, err := os.ReadFile(filepath.Join(testdataRoot, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, _ := Parse(rel, data)
+		for _, r := range rs {
+			objs = append(objs, r.Object)
+		}
+	}
+	found := 0
+	for i, o := range objs {
+		full := secretScan{r: &Resource{Object: o}}
+		full.walk(o, "")
+		if got, want := holdsSecret(o), len(full.probs) > 0; got != want {
+			t.Errorf("object %d: holdsSecret = %v, the scan found %d", i, got, len(full.probs))
+		}
+		if len(full.probs) > 0 {
+			found++
+		}
+	}
+	if found < 5 {
+		t.Fatalf("only %d objects hold secrets: the test checks too little", found)
 	}
 }

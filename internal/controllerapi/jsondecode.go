@@ -1,0 +1,474 @@
+package controllerapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// decoder reads JSON text from data at i into what encoding/json (with
+// UseNumber) and spec.Normalize together make of it, for the text it
+// accepts; a caller leaves anything it refuses to encoding/json.
+// decodeList reads list answers with it, decodeObject one resource.
+type decoder struct {
+	data  []byte
+	i     int
+	depth int
+	keys  map[string]string // keys seen, to share (nil: not shared)
+	strs  map[string]any    // short strings seen, boxed, to share (nil: not shared)
+	kvs   []member          // members of the objects being read
+	elems []any             // elements of the arrays being read
+}
+
+type member struct {
+	key   string
+	value any
+}
+
+// maxDepth is encoding/json's nesting limit (the answer's own object and
+// items array count).
+const maxDepth = 10000
+
+// maxShared is the longest string value shared between objects.
+const maxShared = 32
+
+func (d *decoder) ws() {
+	for d.i < len(d.data) {
+		switch d.data[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) consume(c byte) bool {
+	if d.i < len(d.data) && d.data[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// skip reads a value as value does, building nothing.
+func (d *decoder) skip() bool {
+	if d.i >= len(d.data) {
+		return false
+	}
+	switch d.data[d.i] {
+	case '{', '[':
+		if d.depth++; d.depth > maxDepth {
+			return false
+		}
+		defer func() { d.depth-- }()
+		closer := byte('}')
+		if d.data[d.i] == '[' {
+			closer = ']'
+		}
+		d.i++
+		d.ws()
+		if d.consume(closer) {
+			return true
+		}
+		for {
+			d.ws()
+			if closer == '}' {
+				if !d.skipStr() {
+					return false
+				}
+				d.ws()
+				if !d.consume(':') {
+					return false
+				}
+				d.ws()
+			}
+			if !d.skip() {
+				return false
+			}
+			d.ws()
+			if d.consume(',') {
+				continue
+			}
+			return d.consume(closer)
+		}
+	case '"':
+		return d.skipStr()
+	case 't':
+		return d.literal("true")
+	case 'f':
+		return d.literal("false")
+	case 'n':
+		return d.literal("null")
+	}
+	_, _, ok := d.numberText()
+	return ok
+}
+
+// skipStr reads a string as str does, unquoting nothing.
+func (d *decoder) skipStr() bool {
+	_, _, ok := d.strText()
+	return ok
+}
+
+// value reads any value.
+func (d *decoder) value() (any, bool) {
+	if d.i >= len(d.data) {
+		return nil, false
+	}
+	switch c := d.data[d.i]; c {
+	case '{':
+		return d.object()
+	case '[':
+		return d.array()
+	case '"':
+		s, ok := d.str()
+		if !ok {
+			return nil, false
+		}
+		if len(s) > maxShared || d.strs == nil {
+			return string(s), true
+		}
+		if v, ok := d.strs[string(s)]; ok {
+			return v, true
+		}
+		var v any = string(s)
+		d.strs[string(s)] = v
+		return v, true
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return nil, d.literal("null")
+	}
+	return d.number()
+}
+
+func (d *decoder) literal(word string) bool {
+	if len(d.data)-d.i < len(word) || string(d.data[d.i:d.i+len(word)]) != word {
+		return false
+	}
+	d.i += len(word)
+	return true
+}
+
+func (d *decoder) object() (any, bool) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, false
+	}
+	defer func() { d.depth-- }()
+	d.i++ // {
+	base := len(d.kvs)
+	defer func() { d.kvs = d.kvs[:base] }()
+	d.ws()
+	if !d.consume('}') {
+		for {
+			d.ws()
+			key, ok := d.key()
+			if !ok {
+				return nil, false
+			}
+			d.ws()
+			if !d.consume(':') {
+				return nil, false
+			}
+			d.ws()
+			v, ok := d.value()
+			if !ok {
+				return nil, false
+			}
+			d.kvs = append(d.kvs, member{key, v})
+			d.ws()
+			if d.consume(',') {
+				continue
+			}
+			if !d.consume('}') {
+				return nil, false
+			}
+			break
+		}
+	}
+	m := make(map[string]any, len(d.kvs)-base)
+	for _, kv := range d.kvs[base:] {
+		m[kv.key] = kv.value // a repeated key: the last wins, as in encoding/json
+	}
+	return m, true
+}
+
+func (d *decoder) array() (any, bool) {
+	if d.depth++; d.depth > maxDepth {
+		return nil, false
+	}
+	defer func() { d.depth-- }()
+	d.i++ // [
+	base := len(d.elems)
+	defer func() { d.elems = d.elems[:base] }()
+	d.ws()
+	if !d.consume(']') {
+		for {
+			d.ws()
+			v, ok := d.value()
+			if !ok {
+				return nil, false
+			}
+			d.elems = append(d.elems, v)
+			d.ws()
+			if d.consume(',') {
+				continue
+			}
+			if !d.consume(']') {
+				return nil, false
+			}
+			break
+		}
+	}
+	out := make([]any, len(d.elems)-base)
+	copy(out, d.elems[base:])
+	return out, true
+}
+
+// key reads an object key, shared with the same key seen before.
+func (d *decoder) key() (string, bool) {
+	s, ok := d.str()
+	if !ok {
+		return "", false
+	}
+	if d.keys == nil {
+		return string(s), true
+	}
+	if k, ok := d.keys[string(s)]; ok {
+		return k, true
+	}
+	k := string(s)
+	d.keys[k] = k
+	return k, true
+}
+
+// str reads a string and returns its bytes as encoding/json unquotes them
+// (escapes resolved; a lone surrogate and each invalid UTF-8 byte become
+// U+FFFD): the text itself, in data, when it needs none of that.
+func (d *decoder) str() ([]byte, bool) {
+	s, plain, ok := d.strText()
+	if !ok {
+		return nil, false
+	}
+	if plain {
+		return s, true
+	}
+	return unquote(s), true
+}
+
+// strText reads a string, checking it as encoding/json does, and returns
+// the text between its quotes and whether that is the string itself
+// (no escape, valid UTF-8).
+func (d *decoder) strText() (text []byte, plain, ok bool) {
+	if d.i >= len(d.data) || d.data[d.i] != '"' {
+		return nil, false, false
+	}
+	start := d.i + 1
+	escaped, ascii := false, true
+	for i := start; i < len(d.data); i++ {
+		switch c := d.data[i]; {
+		case c == '"':
+			s := d.data[start:i]
+			d.i = i + 1
+			return s, !escaped && (ascii || utf8.Valid(s)), true
+		case c == '\\':
+			i++ // the escaped byte: checked below
+			escaped = true
+			if i >= len(d.data) {
+				return nil, false, false
+			}
+			switch d.data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(d.data) {
+					return nil, false, false
+				}
+				for _, h := range d.data[i+1 : i+5] {
+					if !isHex(h) {
+						return nil, false, false
+					}
+				}
+				i += 4
+			default:
+				return nil, false, false
+			}
+		case c < 0x20:
+			return nil, false, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// unquote resolves the escapes of a string's text (checked: every escape
+// is one JSON allows) as encoding/json does.
+func unquote(s []byte) []byte {
+	out := make([]byte, 0, len(s)+utf8.UTFMax)
+	for r := 0; r < len(s); {
+		switch c := s[r]; {
+		case c == '\\':
+			switch e := s[r+1]; e {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				rr := hex4(s[r+2 : r+6])
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					if r+6 <= len(s) && s[r] == '\\' && s[r+1] == 'u' {
+						if dec := utf16.DecodeRune(rr, hex4(s[r+2:r+6])); dec != unicode.ReplacementChar {
+							out = utf8.AppendRune(out, dec)
+							r += 6
+							continue
+						}
+					}
+					rr = unicode.ReplacementChar
+				}
+				out = utf8.AppendRune(out, rr)
+				continue
+			default: // " \ /
+				out = append(out, e)
+			}
+			r += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(s[r:])
+			if rr == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, s[r:r+size]...)
+			}
+			r += size
+		}
+	}
+	return out
+}
+
+// hex4 reads four hex digits (checked).
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// number reads a number as spec.Normalize reads a json.Number: an int64
+// when it is one, else a float64; one that is neither is left to
+// encoding/json.
+func (d *decoder) number() (any, bool) {
+	text, integer, ok := d.numberText()
+	if !ok {
+		return nil, false
+	}
+	if integer { // else ParseInt would refuse it
+		if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
+			return n, true
+		}
+	}
+	if f, err := strconv.ParseFloat(string(text), 64); err == nil {
+		return f, true
+	}
+	return nil, false
+}
+
+// numberText reads a number by JSON's grammar and returns its text and
+// whether it is written as an integer.
+func (d *decoder) numberText() (text []byte, integer, ok bool) {
+	data, i := d.data, d.i
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		start := i
+		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case !digits():
+		return nil, false, false
+	}
+	integer = true
+	if i < len(data) && data[i] == '.' {
+		integer = false
+		i++
+		if !digits() {
+			return nil, false, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		integer = false
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return nil, false, false
+		}
+	}
+	text = data[d.i:i]
+	d.i = i
+	return text, integer, true
+}
+
+// decodeObject reads the JSON text of one item of a list answer as List
+// reads it: numbers as spec.Normalize reads them, a null as an empty
+// object.
+func decodeObject(data []byte) (Object, error) {
+	d := decoder{data: data} // one object: nothing to share strings with
+	d.ws()
+	if d.i < len(d.data) && d.data[d.i] == '{' {
+		if v, ok := d.object(); ok {
+			if d.ws(); d.i == len(d.data) {
+				return v.(map[string]any), nil
+			}
+		}
+	}
+	var obj Object
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("decode object: %w", err)
+	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+		return nil, fmt.Errorf("decode object: %d bytes after the object", len(rest))
+	}
+	if obj == nil {
+		return Object{}, nil
+	}
+	numbersInPlace(obj)
+	return obj, nil
+}
