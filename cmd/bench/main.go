@@ -4,6 +4,9 @@
 // client long-polling the event log. It prints Markdown for BENCHMARKS.md.
 //
 //	go run ./cmd/bench [-n 10000] [-postgres postgres://postgres@127.0.0.1:5432/test] [-events 500]
+//
+// -db, -clients and -only pick single rows or columns (for profiling with
+// -cpuprofile); the defaults print the whole table.
 package main
 
 import (
@@ -19,7 +22,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,14 +43,56 @@ func main() {
 	n := flag.Int("n", 10000, "resources to apply")
 	pg := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL URL (empty: SQLite only)")
 	events := flag.Int("events", 500, "changes to time through the event log")
+	dbs := flag.String("db", "sqlite,postgres", "databases to measure, comma-separated")
+	clients := flag.String("clients", "1,8", "client counts to measure, comma-separated")
+	only := flag.String("only", "floor,store,api", "columns to measure, comma-separated (the others print 0)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the apply measurements to this file")
 	flag.Parse()
-	if err := run(context.Background(), *n, *pg, *events); err != nil {
+	cfg := config{n: *n, pgURL: *pg, events: *events, dbs: strings.Split(*dbs, ","), only: strings.Split(*only, ",")}
+	for _, c := range strings.Split(*clients, ",") {
+		v, err := strconv.Atoi(c)
+		if err != nil || v < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -clients: %q is not a client count\n", c)
+			os.Exit(2)
+		}
+		cfg.clients = append(cfg.clients, v)
+	}
+	if *pg == "" {
+		cfg.dbs = slices.DeleteFunc(cfg.dbs, func(d string) bool { return d == "postgres" })
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		cfg.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, pgURL string, events int) error {
+// config is what to measure.
+type config struct {
+	n           int
+	pgURL       string
+	events      int
+	dbs         []string
+	clients     []int
+	only        []string
+	stopProfile func() // ends the CPU profile, when one is taken
+}
+
+func (c config) measures(column string) bool { return slices.Contains(c.only, column) }
+
+func run(ctx context.Context, cfg config) error {
+	n, pgURL, events, dbs := cfg.n, cfg.pgURL, cfg.events, cfg.dbs
 	objs, err := objects(n)
 	if err != nil {
 		return err
@@ -52,27 +101,30 @@ func run(ctx context.Context, n int, pgURL string, events int) error {
 	fmt.Printf("### Apply %d resources\n\n", len(objs))
 	fmt.Println("| database | clients | floor: 1-row commits/s | store only (applies/s) | HTTP API (applies/s) | HTTP / store time | HTTP / 1-row-commit time |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
-	dbs := []string{"sqlite"}
-	if pgURL != "" {
-		dbs = append(dbs, "postgres")
-	}
 	for _, dbName := range dbs {
-		for _, clients := range []int{1, 8} {
-			commits, err := commitFloor(ctx, dbName, pgURL, len(objs), clients)
-			if err != nil {
-				return err
+		for _, clients := range cfg.clients {
+			var commits, floor, api time.Duration
+			if cfg.measures("floor") {
+				if commits, err = commitFloor(ctx, dbName, pgURL, len(objs), clients); err != nil {
+					return err
+				}
 			}
-			floor, err := measure(ctx, dbName, pgURL, objs, clients, false)
-			if err != nil {
-				return err
+			if cfg.measures("store") {
+				if floor, err = measure(ctx, dbName, pgURL, objs, clients, false); err != nil {
+					return err
+				}
 			}
-			api, err := measure(ctx, dbName, pgURL, objs, clients, true)
-			if err != nil {
-				return err
+			if cfg.measures("api") {
+				if api, err = measure(ctx, dbName, pgURL, objs, clients, true); err != nil {
+					return err
+				}
 			}
 			fmt.Printf("| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", dbName, clients, rate(len(objs), commits), rate(len(objs), floor),
-				rate(len(objs), api), api.Seconds()/floor.Seconds(), api.Seconds()/commits.Seconds())
+				rate(len(objs), api), ratio(api, floor), ratio(api, commits))
 		}
+	}
+	if cfg.stopProfile != nil {
+		cfg.stopProfile()
 	}
 	if events > 0 {
 		fmt.Printf("\n### Event log: change → long-polling client (%d changes)\n\n", events)
@@ -89,7 +141,21 @@ func run(ctx context.Context, n int, pgURL string, events int) error {
 	return nil
 }
 
-func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+// rate is n per second over d (0 when d was not measured).
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// ratio is a/b (0 when either was not measured).
+func ratio(a, b time.Duration) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return a.Seconds() / b.Seconds()
+}
 
 // objects returns n generated resources, projects first.
 func objects(n int) ([]map[string]any, error) {
