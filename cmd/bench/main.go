@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -237,7 +238,13 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 		return 0, err
 	}
 	defer e.cleanup()
-	cl := controllerapi.New(e.url, benchKey)
+	// Each client keeps its connection, as separate client processes would:
+	// the default transport keeps only 2 idle per host, so 8 workers would
+	// open a new TCP connection for most requests.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = workers
+	defer tr.CloseIdleConnections()
+	cl := controllerapi.New(e.url, benchKey, controllerapi.WithHTTPClient(&http.Client{Transport: tr, Timeout: 90 * time.Second}))
 	apply := func(o map[string]any) error {
 		if viaHTTP {
 			_, err := cl.Apply(ctx, o)
