@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,18 +100,19 @@ func (db *DB) Rebind(query string) string {
 	if db.Dialect != Postgres {
 		return query
 	}
-	var b strings.Builder
-	b.Grow(len(query) + 8)
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteByte(query[i])
+	i := strings.IndexByte(query, '?')
+	if i < 0 {
+		return query
 	}
-	return b.String()
+	b := make([]byte, 0, len(query)+16)
+	for n := int64(1); i >= 0; n++ {
+		b = append(b, query[:i]...)
+		b = append(b, '$')
+		b = strconv.AppendInt(b, n, 10)
+		query = query[i+1:]
+		i = strings.IndexByte(query, '?')
+	}
+	return string(append(b, query...))
 }
 
 // Tx is a transaction that rebinds its queries for the DB's dialect.
