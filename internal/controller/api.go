@@ -237,7 +237,19 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if outcome == Created {
 		code = http.StatusCreated
 	}
-	writeJSON(w, code, st.View())
+	writeObject(w, code, st.View())
+}
+
+// writeObject is writeJSON for a resource, encoded without reflection.
+func writeObject(w http.ResponseWriter, code int, obj map[string]any) {
+	b, err := appendJSON(make([]byte, 0, 1024), obj)
+	if err != nil {
+		writeJSON(w, code, obj) // as it always did: the status, then what encodes
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // EventList is the body of GET /apis/system.k8smgmt.io/v3/events.

@@ -193,7 +193,7 @@ const (
 // exist gets 404. An object semantically equal to the stored one changes
 // nothing and records no event.
 func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user, expectVersion string) (Stored, Outcome, error) {
-	body, err := json.Marshal(obj)
+	body, err := appendJSON(nil, obj)
 	if err != nil {
 		return Stored{}, "", fmt.Errorf("apply %s: encode: %w", k, err)
 	}
