@@ -86,7 +86,8 @@ func (db *DB) InPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 	return db.inSQLPipeTx(ctx, fn)
 }
 
-// inSQLPipeTx runs the rounds statement by statement through database/sql.
+// inSQLPipeTx runs the rounds statement by statement through database/sql,
+// each statement prepared once per connection.
 func (db *DB) inSQLPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 	tx, err := db.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -95,11 +96,17 @@ func (db *DB) inSQLPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 	done := false
 	p := &PipeTx{round: func(stmts []Stmt, commit bool) error {
 		for i, s := range stmts {
-			var err error
-			if s.Scan != nil {
+			ps, err := db.prepared(ctx, db.Rebind(s.Query))
+			switch {
+			case err != nil:
+			case ps == nil && s.Scan != nil:
 				err = s.Scan(tx.QueryRowContext(ctx, db.Rebind(s.Query), s.Args...))
-			} else {
+			case ps == nil:
 				_, err = tx.ExecContext(ctx, db.Rebind(s.Query), s.Args...)
+			case s.Scan != nil:
+				err = s.Scan(tx.StmtContext(ctx, ps).QueryRowContext(ctx, s.Args...))
+			default:
+				_, err = tx.StmtContext(ctx, ps).ExecContext(ctx, s.Args...)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: statement %d of %d: %w", ErrNotCommitted, i+1, len(stmts), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/systemsync/systemsync/internal/store"
@@ -124,5 +125,25 @@ func TestPipeTxFnErrorRollsBack(t *testing.T) {
 	}
 	if got := countRows(t, db); got != 0 {
 		t.Fatalf("%d rows left, want 0", got)
+	}
+}
+
+// More distinct statements than the SQLite statement cache holds still run.
+func TestPipeTxManyDistinctStatements(t *testing.T) {
+	ctx := context.Background()
+	db := pipeTable(t)
+	for i := int64(0); i < 100; i++ {
+		var got int64
+		err := db.InPipeTx(ctx, func(p *store.PipeTx) error {
+			p.Queue(insertRow(i, "x"), store.Stmt{Query: fmt.Sprintf(`SELECT id + %d FROM pipe_rows WHERE id = ?`, i), Args: []any{i},
+				Scan: func(r store.Row) error { return r.Scan(&got) }})
+			return p.Flush()
+		})
+		if err != nil || got != 2*i {
+			t.Fatalf("statement %d: got %d, %v", i, got, err)
+		}
+	}
+	if got := countRows(t, db); got != 100 {
+		t.Fatalf("%d rows, want 100", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -33,6 +34,52 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	stmts   stmtCache
+}
+
+// stmtCache keeps the prepared statements of pipelined transactions on
+// SQLite, where preparing (parsing) a small statement costs about as much
+// as running it. PostgreSQL statements are cached by pgx.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache; statements beyond it are prepared each
+// time, as through database/sql.
+const maxCachedStmts = 64
+
+// prepared returns query prepared on the pool, or nil when the cache is full.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	c := &db.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	if len(c.m) >= maxCachedStmts {
+		return nil, nil
+	}
+	st, err := db.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+// Close closes the cached statements and the database.
+func (db *DB) Close() error {
+	db.stmts.mu.Lock()
+	for q, st := range db.stmts.m {
+		st.Close()
+		delete(db.stmts.m, q)
+	}
+	db.stmts.mu.Unlock()
+	return db.DB.Close()
 }
 
 // Open connects to url: `sqlite:///abs/path.db` (or `sqlite://rel/path.db`),
