@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // appendJSON appends v encoded exactly as json.Marshal encodes it (keys
@@ -13,7 +14,7 @@ import (
 // maps, slices, strings, int64, float64, bool and nil. It walks them
 // directly instead of through reflection, which makes the apply path's two
 // encodings (the stored body, the answer) several times cheaper; anything
-// else, and any string that needs escaping, goes to json.Marshal.
+// else goes to json.Marshal.
 func appendJSON(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
@@ -71,16 +72,57 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	return appendMarshal(b, v)
 }
 
-// appendJSONString appends s quoted; only strings of printable ASCII that
-// need no escape are written here.
+// appendJSONString appends s quoted and escaped as encoding/json does:
+// '"', '\\' and control characters, '<', '>' and '&' (HTML-safe), invalid
+// UTF-8 as U+FFFD, and U+2028 and U+2029.
 func appendJSONString(b []byte, s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return appendMarshal(b, s)
-		}
-	}
+	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	b = append(b, s...)
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
 	return append(b, '"'), nil
 }
 
