@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/controller"
@@ -48,8 +49,10 @@ func main() {
 	clients := flag.String("clients", "1,8", "client counts to measure, comma-separated")
 	only := flag.String("only", "floor,store,api", "columns to measure, comma-separated (the others print 0)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the apply measurements to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile, taken after the apply measurements, to this file")
+	cpuTime := flag.Bool("cputime", false, "also print the CPU time each apply cost this process and the PostgreSQL server (Linux)")
 	flag.Parse()
-	cfg := config{n: *n, pgURL: *pg, events: *events, dbs: strings.Split(*dbs, ","), only: strings.Split(*only, ",")}
+	cfg := config{n: *n, pgURL: *pg, events: *events, dbs: strings.Split(*dbs, ","), only: strings.Split(*only, ","), cpuTime: *cpuTime}
 	for _, c := range strings.Split(*clients, ",") {
 		v, err := strconv.Atoi(c)
 		if err != nil || v < 1 {
@@ -73,6 +76,17 @@ func main() {
 		}
 		cfg.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		cfg.writeMemProfile = func() error {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return pprof.Lookup("allocs").WriteTo(f, 0)
+		}
+	}
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -87,7 +101,10 @@ type config struct {
 	dbs         []string
 	clients     []int
 	only        []string
+	cpuTime     bool
 	stopProfile func() // ends the CPU profile, when one is taken
+	// writeMemProfile writes the allocation profile, when one is asked for.
+	writeMemProfile func() error
 }
 
 func (c config) measures(column string) bool { return slices.Contains(c.only, column) }
@@ -102,23 +119,30 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("### Apply %d resources\n\n", len(objs))
 	fmt.Println("| database | clients | floor: 1-row commits/s | store only (applies/s) | HTTP API (applies/s) | HTTP / store time | HTTP / 1-row-commit time |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
+	var cpuRows []string
 	for _, dbName := range dbs {
 		for _, clients := range cfg.clients {
 			var commits, floor, api time.Duration
 			if cfg.measures("floor") {
+				c0 := readCPU()
 				if commits, err = commitFloor(ctx, dbName, pgURL, len(objs), clients); err != nil {
 					return err
 				}
+				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "1-row commits", len(objs)))
 			}
 			if cfg.measures("store") {
+				c0 := readCPU()
 				if floor, err = measure(ctx, dbName, pgURL, objs, clients, false); err != nil {
 					return err
 				}
+				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "store only", len(objs)))
 			}
 			if cfg.measures("api") {
+				c0 := readCPU()
 				if api, err = measure(ctx, dbName, pgURL, objs, clients, true); err != nil {
 					return err
 				}
+				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "HTTP API", len(objs)))
 			}
 			fmt.Printf("| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", dbName, clients, rate(len(objs), commits), rate(len(objs), floor),
 				rate(len(objs), api), ratio(api, floor), ratio(api, commits))
@@ -126,6 +150,20 @@ func run(ctx context.Context, cfg config) error {
 	}
 	if cfg.stopProfile != nil {
 		cfg.stopProfile()
+	}
+	if cfg.writeMemProfile != nil {
+		if err := cfg.writeMemProfile(); err != nil {
+			return fmt.Errorf("write allocation profile: %w", err)
+		}
+	}
+	if cfg.cpuTime {
+		fmt.Println("\nCPU time per apply (the PostgreSQL column counts every postgres process, other users' too):")
+		fmt.Println()
+		fmt.Println("| database | clients | path | this process, µs | PostgreSQL, µs |")
+		fmt.Println("| --- | --- | --- | --- | --- |")
+		for _, r := range cpuRows {
+			fmt.Println(r)
+		}
 	}
 	if events > 0 {
 		fmt.Printf("\n### Event log: change → long-polling client (%d changes)\n\n", events)
@@ -381,4 +419,49 @@ func pct(sorted []time.Duration, p int) time.Duration {
 		i--
 	}
 	return sorted[i].Round(10 * time.Microsecond)
+}
+
+// cpuTimes is CPU time used so far by this process and by every postgres
+// process (zero where /proc cannot tell).
+type cpuTimes struct{ self, postgres time.Duration }
+
+func readCPU() cpuTimes {
+	var c cpuTimes
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime stime: fields 14 and 15, counted
+		// after the parenthesised command name, which may hold spaces.
+		open, end := strings.IndexByte(string(data), '('), strings.LastIndexByte(string(data), ')')
+		if open < 0 || end < open || string(data[open+1:end]) != "postgres" {
+			continue
+		}
+		f := strings.Fields(string(data[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		// utime, stime, and the children's (the postmaster's count the
+		// backends that have exited)
+		for _, field := range f[11:15] {
+			v, _ := strconv.ParseInt(field, 10, 64)
+			c.postgres += time.Duration(v) * time.Second / 100 // USER_HZ
+		}
+	}
+	return c
+}
+
+func (c cpuTimes) since(o cpuTimes) cpuTimes {
+	return cpuTimes{self: c.self - o.self, postgres: c.postgres - o.postgres}
+}
+
+func (c cpuTimes) row(db string, clients int, path string, n int) string {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	return fmt.Sprintf("| %s | %d | %s | %.0f | %.0f |", db, clients, path, per(c.self), per(c.postgres))
 }
