@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -70,6 +71,76 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		return append(b, ']'), nil
 	}
 	return appendMarshal(b, v)
+}
+
+// appendView appends st.View() as appendJSON encodes it, without building
+// the view's two maps.
+func appendView(b []byte, st Stored) ([]byte, error) {
+	added := [...]struct{ key, value string }{
+		{"createdAt", st.CreatedAt.UTC().Format(time.RFC3339Nano)},
+		{"modifiedAt", st.ModifiedAt.UTC().Format(time.RFC3339Nano)},
+		{"resourceVersion", strconv.FormatInt(st.ResourceVersion, 10)},
+	}
+	keys := make([]string, 0, len(st.Object)+1)
+	for k := range st.Object {
+		keys = append(keys, k)
+	}
+	if _, ok := st.Object["metadata"]; !ok {
+		keys = append(keys, "metadata")
+	}
+	slices.Sort(keys)
+	meta, _ := st.Object["metadata"].(map[string]any)
+	b = append(b, '{')
+	var err error
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = appendJSONString(b, k); err != nil {
+			return b, err
+		}
+		b = append(b, ':')
+		if k != "metadata" {
+			if b, err = appendJSON(b, st.Object[k]); err != nil {
+				return b, err
+			}
+			continue
+		}
+		mkeys := make([]string, 0, len(meta)+len(added))
+		for mk := range meta {
+			mkeys = append(mkeys, mk)
+		}
+		for _, a := range added {
+			if _, ok := meta[a.key]; !ok {
+				mkeys = append(mkeys, a.key)
+			}
+		}
+		slices.Sort(mkeys)
+		b = append(b, '{')
+	metaKeys:
+		for j, mk := range mkeys {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			if b, err = appendJSONString(b, mk); err != nil {
+				return b, err
+			}
+			b = append(b, ':')
+			for _, a := range added {
+				if a.key == mk {
+					if b, err = appendJSONString(b, a.value); err != nil {
+						return b, err
+					}
+					continue metaKeys
+				}
+			}
+			if b, err = appendJSON(b, meta[mk]); err != nil {
+				return b, err
+			}
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
 }
 
 // appendJSONString appends s quoted and escaped as encoding/json does:

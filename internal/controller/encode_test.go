@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/spec/spectest"
@@ -45,6 +46,37 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 	for _, bad := range []any{math.NaN(), math.Inf(1), map[string]any{"x": math.Inf(-1)}} {
 		if _, err := appendJSON(nil, bad); err == nil {
 			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// appendView must write what json.Marshal writes of the view.
+func TestAppendViewMatchesMarshal(t *testing.T) {
+	at := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
+	objects := []map[string]any{
+		{},
+		{"kind": "Namespace", "spec": map[string]any{"a": int64(1)}},
+		{"kind": "Namespace", "metadata": "not a map", "zeta": true},
+		{"apiVersion": "v3", "metadata": map[string]any{"name": "n", "project": "p", "resourceVersion": "9", "labels": map[string]any{"<": "&"}}},
+	}
+	for _, f := range spectest.Generate(50, 11) {
+		rs, _ := spec.Parse(f.Path, f.Data)
+		for _, r := range rs {
+			objects = append(objects, spec.Canonical(r.Object))
+		}
+	}
+	for _, obj := range objects {
+		st := Stored{Object: obj, ResourceVersion: 42, CreatedAt: at, ModifiedAt: at.Add(time.Hour)}
+		want, err := json.Marshal(st.View())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendView(nil, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}
 }
