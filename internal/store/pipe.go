@@ -87,8 +87,16 @@ func (db *DB) InPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 }
 
 // inSQLPipeTx runs the rounds statement by statement through database/sql,
-// each statement prepared once per connection.
+// each statement prepared once (per connection) and reused.
 func (db *DB) inSQLPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
+	// Statements not prepared yet run as they are and are prepared once
+	// the transaction is over.
+	var unprepared []string
+	defer func() {
+		if len(unprepared) > 0 {
+			_ = db.prepareStmts(context.WithoutCancel(ctx), unprepared) // only a cache: it fails again next time
+		}
+	}()
 	tx, err := db.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin transaction: %w", ErrNotCommitted, err)
@@ -96,13 +104,17 @@ func (db *DB) inSQLPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 	done := false
 	p := &PipeTx{round: func(stmts []Stmt, commit bool) error {
 		for i, s := range stmts {
-			ps, err := db.prepared(ctx, db.Rebind(s.Query))
+			q := db.Rebind(s.Query)
+			ps := db.cachedStmt(q)
+			if ps == nil {
+				unprepared = append(unprepared, q)
+			}
+			var err error
 			switch {
-			case err != nil:
 			case ps == nil && s.Scan != nil:
-				err = s.Scan(tx.QueryRowContext(ctx, db.Rebind(s.Query), s.Args...))
+				err = s.Scan(tx.QueryRowContext(ctx, q, s.Args...))
 			case ps == nil:
-				_, err = tx.ExecContext(ctx, db.Rebind(s.Query), s.Args...)
+				_, err = tx.ExecContext(ctx, q, s.Args...)
 			case s.Scan != nil:
 				err = s.Scan(tx.StmtContext(ctx, ps).QueryRowContext(ctx, s.Args...))
 			default:

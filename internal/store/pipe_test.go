@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/systemsync/systemsync/internal/store"
 	"github.com/systemsync/systemsync/internal/store/storetest"
@@ -145,5 +147,47 @@ func TestPipeTxManyDistinctStatements(t *testing.T) {
 	}
 	if got := countRows(t, db); got != 100 {
 		t.Fatalf("%d rows, want 100", got)
+	}
+}
+
+// A pipelined transaction needs no second connection of the pool: while it
+// holds SQLite's write lock, other writers can fill the pool waiting for
+// that lock, and a statement prepared for the first time must not wait for
+// one of them.
+func TestPipeTxDoesNotWaitForTheWritersItBlocks(t *testing.T) {
+	ctx := context.Background()
+	db := pipeTable(t)
+	start := time.Now()
+	var wg sync.WaitGroup
+	err := db.InPipeTx(ctx, func(p *store.PipeTx) error {
+		p.Queue(insertRow(1, "one"))
+		if err := p.Flush(); err != nil {
+			return err
+		}
+		for i := int64(0); i < 6; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := db.InTx(ctx, func(tx *store.Tx) error {
+					_, err := tx.Exec(ctx, `INSERT INTO pipe_rows (id, body) VALUES (?, ?)`, 100+i, "other")
+					return err
+				}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		time.Sleep(200 * time.Millisecond) // let them take the pool's connections
+		p.Queue(store.Stmt{Query: `UPDATE pipe_rows SET body = ? WHERE id = ?`, Args: []any{"first time", int64(1)}})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v: the transaction waited for a connection", d)
+	}
+	if got := countRows(t, db); got != 7 {
+		t.Fatalf("%d rows, want 7", got)
 	}
 }

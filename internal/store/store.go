@@ -49,26 +49,43 @@ type stmtCache struct {
 // time, as through database/sql.
 const maxCachedStmts = 64
 
-// prepared returns query prepared on the pool, or nil when the cache is full.
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+// cachedStmt returns query's prepared statement, or nil when it has none.
+func (db *DB) cachedStmt(query string) *sql.Stmt {
+	db.stmts.mu.Lock()
+	defer db.stmts.mu.Unlock()
+	return db.stmts.m[query]
+}
+
+// prepareStmts prepares and caches queries, as far as the cache has room.
+// Call it with no connection of the pool held: preparing takes one, and a
+// transaction waiting for it could wait for writers that wait for the
+// transaction's lock.
+func (db *DB) prepareStmts(ctx context.Context, queries []string) error {
 	c := &db.stmts
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
-		return st, nil
+	for _, q := range queries {
+		c.mu.Lock()
+		_, have := c.m[q]
+		full := len(c.m) >= maxCachedStmts
+		c.mu.Unlock()
+		if have || full {
+			continue
+		}
+		st, err := db.DB.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare statement: %w", err)
+		}
+		c.mu.Lock()
+		if _, have := c.m[q]; have || len(c.m) >= maxCachedStmts {
+			st.Close()
+		} else {
+			if c.m == nil {
+				c.m = map[string]*sql.Stmt{}
+			}
+			c.m[q] = st
+		}
+		c.mu.Unlock()
 	}
-	if len(c.m) >= maxCachedStmts {
-		return nil, nil
-	}
-	st, err := db.DB.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	if c.m == nil {
-		c.m = map[string]*sql.Stmt{}
-	}
-	c.m[query] = st
-	return st, nil
+	return nil
 }
 
 // Close closes the cached statements and the database.
