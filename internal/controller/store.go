@@ -177,17 +177,6 @@ func decodeStored(k spec.Key, body string, rv int64, created, modified string) (
 	return Stored{Key: k, Object: norm, ResourceVersion: rv, CreatedAt: c, ModifiedAt: m}, nil
 }
 
-// parseStamps parses a stored row's createdAt and modifiedAt.
-func parseStamps(k spec.Key, created, modified string) (c, m time.Time, err error) {
-	if c, err = time.Parse(time.RFC3339Nano, created); err != nil {
-		return c, m, fmt.Errorf("decode stored %s createdAt: %w", k, err)
-	}
-	if m, err = time.Parse(time.RFC3339Nano, modified); err != nil {
-		return c, m, fmt.Errorf("decode stored %s modifiedAt: %w", k, err)
-	}
-	return c, m, nil
-}
-
 // Outcome says what an Apply did.
 type Outcome string
 
@@ -308,6 +297,17 @@ func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, Args: []any{k.Kind, k.Project, k.Name, a.body, rev, stamp, stamp}},
 		eventStmt(Event{Revision: rev, Type: EventCreate, Kind: k.Kind, Project: k.Project, Name: k.Name, User: a.user, Time: now}),
 	}, nil
+}
+
+// parseStamps parses a stored row's createdAt and modifiedAt.
+func parseStamps(k spec.Key, created, modified string) (c, m time.Time, err error) {
+	if c, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		return c, m, fmt.Errorf("decode stored %s createdAt: %w", k, err)
+	}
+	if m, err = time.Parse(time.RFC3339Nano, modified); err != nil {
+		return c, m, fmt.Errorf("decode stored %s modifiedAt: %w", k, err)
+	}
+	return c, m, nil
 }
 
 // Delete removes the resource k on behalf of user. A missing resource gets
