@@ -173,3 +173,33 @@ func TestDependentWritesInOneBatch(t *testing.T) {
 		t.Errorf("head %d, want 5", head)
 	}
 }
+
+// An apply equal to what is stored is unchanged whether its bytes are the
+// same (no decoding needed) or only its meaning is (an empty labels map).
+func TestUnchangedByBytesAndByMeaning(t *testing.T) {
+	ctx := context.Background()
+	s := NewStore(storetest.Open(t))
+	if _, _, err := s.Apply(ctx, spec.Key{Kind: "Project", Name: "p"}, map[string]any{
+		"apiVersion": "system.k8smgmt.io/v3", "kind": "Project", "metadata": map[string]any{"name": "p"},
+	}, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	k, obj := namespace("a")
+	first, out, err := s.Apply(ctx, k, obj, "u", "")
+	if err != nil || out != Created {
+		t.Fatalf("create: %s %v", out, err)
+	}
+	same, out, err := s.Apply(ctx, k, obj, "u", "")
+	if err != nil || out != Unchanged || same.ResourceVersion != first.ResourceVersion || !same.CreatedAt.Equal(first.CreatedAt) {
+		t.Fatalf("same bytes: %s %v, version %d (was %d)", out, err, same.ResourceVersion, first.ResourceVersion)
+	}
+	_, withLabels := namespace("a")
+	withLabels["metadata"].(map[string]any)["labels"] = map[string]any{}
+	alike, out, err := s.Apply(ctx, k, withLabels, "u", "")
+	if err != nil || out != Unchanged || alike.ResourceVersion != first.ResourceVersion {
+		t.Fatalf("same meaning: %s %v, version %d (was %d)", out, err, alike.ResourceVersion, first.ResourceVersion)
+	}
+	if head, _ := s.Head(ctx); head != 2 {
+		t.Fatalf("head %d, want 2: an unchanged apply recorded an event", head)
+	}
+}
