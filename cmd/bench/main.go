@@ -4,6 +4,9 @@
 // client long-polling the event log. It prints Markdown for BENCHMARKS.md.
 //
 //	go run ./cmd/bench [-n 10000] [-postgres postgres://postgres@127.0.0.1:5432/test] [-events 500]
+//
+// -db, -clients and -only pick single rows or columns (for profiling with
+// -cpuprofile); the defaults print the whole table.
 package main
 
 import (
@@ -14,13 +17,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/controller"
@@ -36,14 +45,72 @@ func main() {
 	n := flag.Int("n", 10000, "resources to apply")
 	pg := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL URL (empty: SQLite only)")
 	events := flag.Int("events", 500, "changes to time through the event log")
+	dbs := flag.String("db", "sqlite,postgres", "databases to measure, comma-separated")
+	clients := flag.String("clients", "1,8", "client counts to measure, comma-separated")
+	only := flag.String("only", "floor,store,api", "columns to measure, comma-separated (the others print 0)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the apply measurements to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile, taken after the apply measurements, to this file")
+	cpuTime := flag.Bool("cputime", false, "also print the CPU time each apply cost this process and the PostgreSQL server (Linux)")
 	flag.Parse()
-	if err := run(context.Background(), *n, *pg, *events); err != nil {
+	cfg := config{n: *n, pgURL: *pg, events: *events, dbs: strings.Split(*dbs, ","), only: strings.Split(*only, ","), cpuTime: *cpuTime}
+	for _, c := range strings.Split(*clients, ",") {
+		v, err := strconv.Atoi(c)
+		if err != nil || v < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -clients: %q is not a client count\n", c)
+			os.Exit(2)
+		}
+		cfg.clients = append(cfg.clients, v)
+	}
+	if *pg == "" {
+		cfg.dbs = slices.DeleteFunc(cfg.dbs, func(d string) bool { return d == "postgres" })
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		cfg.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		cfg.writeMemProfile = func() error {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return pprof.Lookup("allocs").WriteTo(f, 0)
+		}
+	}
+	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, pgURL string, events int) error {
+// config is what to measure.
+type config struct {
+	n           int
+	pgURL       string
+	events      int
+	dbs         []string
+	clients     []int
+	only        []string
+	cpuTime     bool
+	stopProfile func() // ends the CPU profile, when one is taken
+	// writeMemProfile writes the allocation profile, when one is asked for.
+	writeMemProfile func() error
+}
+
+func (c config) measures(column string) bool { return slices.Contains(c.only, column) }
+
+func run(ctx context.Context, cfg config) error {
+	n, pgURL, events, dbs := cfg.n, cfg.pgURL, cfg.events, cfg.dbs
 	objs, err := objects(n)
 	if err != nil {
 		return err
@@ -52,26 +119,50 @@ func run(ctx context.Context, n int, pgURL string, events int) error {
 	fmt.Printf("### Apply %d resources\n\n", len(objs))
 	fmt.Println("| database | clients | floor: 1-row commits/s | store only (applies/s) | HTTP API (applies/s) | HTTP / store time | HTTP / 1-row-commit time |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
-	dbs := []string{"sqlite"}
-	if pgURL != "" {
-		dbs = append(dbs, "postgres")
-	}
+	var cpuRows []string
 	for _, dbName := range dbs {
-		for _, clients := range []int{1, 8} {
-			commits, err := commitFloor(ctx, dbName, pgURL, len(objs), clients)
-			if err != nil {
-				return err
+		for _, clients := range cfg.clients {
+			var commits, floor, api time.Duration
+			if cfg.measures("floor") {
+				c0 := readCPU()
+				if commits, err = commitFloor(ctx, dbName, pgURL, len(objs), clients); err != nil {
+					return err
+				}
+				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "1-row commits", len(objs)))
 			}
-			floor, err := measure(ctx, dbName, pgURL, objs, clients, false)
-			if err != nil {
-				return err
+			if cfg.measures("store") {
+				c0 := readCPU()
+				if floor, err = measure(ctx, dbName, pgURL, objs, clients, false); err != nil {
+					return err
+				}
+				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "store only", len(objs)))
 			}
-			api, err := measure(ctx, dbName, pgURL, objs, clients, true)
-			if err != nil {
-				return err
+			if cfg.measures("api") {
+				c0 := readCPU()
+				if api, err = measure(ctx, dbName, pgURL, objs, clients, true); err != nil {
+					return err
+				}
+				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "HTTP API", len(objs)))
 			}
 			fmt.Printf("| %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f |\n", dbName, clients, rate(len(objs), commits), rate(len(objs), floor),
-				rate(len(objs), api), api.Seconds()/floor.Seconds(), api.Seconds()/commits.Seconds())
+				rate(len(objs), api), ratio(api, floor), ratio(api, commits))
+		}
+	}
+	if cfg.stopProfile != nil {
+		cfg.stopProfile()
+	}
+	if cfg.writeMemProfile != nil {
+		if err := cfg.writeMemProfile(); err != nil {
+			return fmt.Errorf("write allocation profile: %w", err)
+		}
+	}
+	if cfg.cpuTime {
+		fmt.Println("\nCPU time per apply (the PostgreSQL column counts every postgres process, other users' too):")
+		fmt.Println()
+		fmt.Println("| database | clients | path | this process, µs | PostgreSQL, µs |")
+		fmt.Println("| --- | --- | --- | --- | --- |")
+		for _, r := range cpuRows {
+			fmt.Println(r)
 		}
 	}
 	if events > 0 {
@@ -89,7 +180,21 @@ func run(ctx context.Context, n int, pgURL string, events int) error {
 	return nil
 }
 
-func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+// rate is n per second over d (0 when d was not measured).
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// ratio is a/b (0 when either was not measured).
+func ratio(a, b time.Duration) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return a.Seconds() / b.Seconds()
+}
 
 // objects returns n generated resources, projects first.
 func objects(n int) ([]map[string]any, error) {
@@ -171,7 +276,13 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 		return 0, err
 	}
 	defer e.cleanup()
-	cl := controllerapi.New(e.url, benchKey)
+	// Each client keeps its connection, as separate client processes would:
+	// the default transport keeps only 2 idle per host, so 8 workers would
+	// open a new TCP connection for most requests.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = workers
+	defer tr.CloseIdleConnections()
+	cl := controllerapi.New(e.url, benchKey, controllerapi.WithHTTPClient(&http.Client{Transport: tr, Timeout: 90 * time.Second}))
 	apply := func(o map[string]any) error {
 		if viaHTTP {
 			_, err := cl.Apply(ctx, o)
@@ -308,4 +419,49 @@ func pct(sorted []time.Duration, p int) time.Duration {
 		i--
 	}
 	return sorted[i].Round(10 * time.Microsecond)
+}
+
+// cpuTimes is CPU time used so far by this process and by every postgres
+// process (zero where /proc cannot tell).
+type cpuTimes struct{ self, postgres time.Duration }
+
+func readCPU() cpuTimes {
+	var c cpuTimes
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid … utime stime: fields 14 and 15, counted
+		// after the parenthesised command name, which may hold spaces.
+		open, end := strings.IndexByte(string(data), '('), strings.LastIndexByte(string(data), ')')
+		if open < 0 || end < open || string(data[open+1:end]) != "postgres" {
+			continue
+		}
+		f := strings.Fields(string(data[end+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		// utime, stime, and the children's (the postmaster's count the
+		// backends that have exited)
+		for _, field := range f[11:15] {
+			v, _ := strconv.ParseInt(field, 10, 64)
+			c.postgres += time.Duration(v) * time.Second / 100 // USER_HZ
+		}
+	}
+	return c
+}
+
+func (c cpuTimes) since(o cpuTimes) cpuTimes {
+	return cpuTimes{self: c.self - o.self, postgres: c.postgres - o.postgres}
+}
+
+func (c cpuTimes) row(db string, clients int, path string, n int) string {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	return fmt.Sprintf("| %s | %d | %s | %.0f | %.0f |", db, clients, path, per(c.self), per(c.postgres))
 }

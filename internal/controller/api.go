@@ -1,11 +1,11 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -228,7 +228,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -264,7 +264,30 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if outcome == Created {
 		code = http.StatusCreated
 	}
-	writeJSON(w, code, st.View())
+	writeView(w, code, st)
+}
+
+// readBody reads the request body, at most MaxBodyBytes, into one buffer
+// sized from Content-Length when the client sent it.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead spare to detect EOF
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return buf.Bytes(), err
+}
+
+// writeView is writeJSON of st.View(), encoded without reflection.
+func writeView(w http.ResponseWriter, code int, st Stored) {
+	b, err := appendView(make([]byte, 0, 2048), st)
+	if err != nil {
+		writeJSON(w, code, st.View()) // as it always did: the status, then what encodes
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // EventList is the body of GET /apis/system.k8smgmt.io/v3/events.

@@ -9,6 +9,8 @@ import (
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controller/controllertest"
 	"github.com/systemsync/systemsync/internal/spec"
+	"github.com/systemsync/systemsync/internal/store"
+	"github.com/systemsync/systemsync/internal/store/storetest"
 )
 
 // TestConcurrentWritesKeepTheirOwnOutcomes runs creates, updates,
@@ -125,5 +127,86 @@ func TestConcurrentWritesKeepTheirOwnOutcomes(t *testing.T) {
 	list, total, _ := st.List(ctx, "Namespace", "default", 100, 0)
 	if total != 16 || len(list) != 16 { // 8 new + 12 old - 4 deleted
 		t.Fatalf("%d namespaces, want 16", total)
+	}
+}
+
+// TestTwoProcessesCommitRevisionsInOrder runs two stores on one database,
+// as two bot processes would, writing at once while a follower reads the
+// event log: the follower must see revisions one after another with no
+// gap (a gap would be a lower revision committing after a higher one, which
+// a follower that moved on would miss), and every write must get its event.
+func TestTwoProcessesCommitRevisionsInOrder(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.URL(t)
+	var stores []*controller.Store
+	for i := 0; i < 2; i++ {
+		db, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, controller.NewStore(db))
+	}
+	if _, _, err := stores[0].Apply(ctx, spec.Key{Kind: "Project", Name: "p"}, map[string]any{
+		"apiVersion": "system.k8smgmt.io/v3", "kind": "Project", "metadata": map[string]any{"name": "p"},
+	}, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	perWriter := 40
+	if testing.Short() {
+		perWriter = 15
+	}
+	const writersPerStore = 4
+	total := 1 + 2*writersPerStore*perWriter
+	followErr := make(chan error, 1)
+	go func() {
+		var since int64
+		for since < int64(total) {
+			evs, err := stores[1].Events(ctx, since, 1000)
+			if err != nil {
+				followErr <- err
+				return
+			}
+			for _, e := range evs {
+				if e.Revision != since+1 {
+					followErr <- fmt.Errorf("after revision %d the log showed %d", since, e.Revision)
+					return
+				}
+				since = e.Revision
+			}
+		}
+		followErr <- nil
+	}()
+	var wg sync.WaitGroup
+	for si, st := range stores {
+		for w := 0; w < writersPerStore; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < perWriter; i++ {
+					name := fmt.Sprintf("s%d-w%d-%d", si, w, i)
+					if _, _, err := st.Apply(ctx, spec.Key{Kind: "Namespace", Project: "p", Name: name}, map[string]any{
+						"apiVersion": "infra.k8smgmt.io/v3", "kind": "Namespace",
+						"metadata": map[string]any{"name": name, "project": "p"},
+					}, "u", ""); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if err := <-followErr; err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := stores[0].Head(ctx); head != int64(total) {
+		t.Fatalf("head %d, want %d", head, total)
 	}
 }

@@ -217,117 +217,182 @@ const (
 // exist gets 404. An object semantically equal to the stored one changes
 // nothing and records no event.
 func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user, expectVersion string) (Stored, Outcome, error) {
-	body, err := json.Marshal(obj)
+	body, err := appendJSON(nil, obj)
 	if err != nil {
 		return Stored{}, "", fmt.Errorf("apply %s: encode: %w", k, err)
 	}
-	var result Stored
-	var outcome Outcome
-	err = s.write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		rev, err := nextRevision(ctx, tx)
-		if err != nil {
-			return err
-		}
-		// One round trip: does the project exist, and what is stored now.
-		var projects int
-		var stored sql.NullString
-		var rv sql.NullInt64
-		var created, modified sql.NullString
-		if err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM resources WHERE kind = 'Project' AND project = '' AND name = ?),
-				r.body, r.resource_version, r.created_at, r.modified_at
-			FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = ? AND r.project = ? AND r.name = ?`,
-			k.Project, k.Kind, k.Project, k.Name).Scan(&projects, &stored, &rv, &created, &modified); err != nil {
-			return fmt.Errorf("read current %s: %w", k, err)
-		}
-		if k.Kind != "Project" && projects == 0 {
-			return errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
-		}
-		exists := stored.Valid
-		var old Stored
-		if exists {
-			if old, err = decodeStored(k, stored.String, rv.Int64, created.String, modified.String); err != nil {
-				return err
-			}
-		}
-		if expectVersion != "" {
-			if !exists {
-				return errorf(409, "%s %q carries resourceVersion %s but does not exist", k.Kind, k.Name, expectVersion)
-			}
-			if expectVersion != strconv.FormatInt(old.ResourceVersion, 10) {
-				return errorf(409, "%s %q was modified: resourceVersion %s is stale, current is %d", k.Kind, k.Name, expectVersion, old.ResourceVersion)
-			}
-		}
-		now := s.now().UTC()
-		stamp := now.Format(time.RFC3339Nano)
-		switch {
-		case exists && spec.Equal(old.Object, obj):
-			result, outcome = old, Unchanged
-			return errUnchanged
-		case exists:
-			if _, err := tx.Exec(ctx, `UPDATE resources SET body = ?, resource_version = ?, modified_at = ?
-				WHERE kind = ? AND project = ? AND name = ?`, string(body), rev, stamp, k.Kind, k.Project, k.Name); err != nil {
-				return fmt.Errorf("update %s: %w", k, err)
-			}
-			result = Stored{Key: k, Object: obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now}
-			outcome = Updated
-		default:
-			if _, err := tx.Exec(ctx, `INSERT INTO resources (kind, project, name, body, resource_version, created_at, modified_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, k.Kind, k.Project, k.Name, string(body), rev, stamp, stamp); err != nil {
-				return fmt.Errorf("insert %s: %w", k, err)
-			}
-			result = Stored{Key: k, Object: obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now}
-			outcome = Created
-		}
-		typ := EventUpdate
-		if outcome == Created {
-			typ = EventCreate
-		}
-		return appendEvent(ctx, tx, Event{Revision: rev, Type: typ, Kind: k.Kind, Project: k.Project, Name: k.Name, User: user, Time: now})
-	})
+	a := &applyChange{k: k, obj: obj, body: string(body), user: user, expect: expectVersion}
+	err = s.write(ctx, a)
 	if errors.Is(err, errUnchanged) {
-		return result, Unchanged, nil
+		return a.result, Unchanged, nil
 	}
 	if err != nil {
 		return Stored{}, "", wrapUnlessAPI(err, "apply "+k.String())
 	}
-	return result, outcome, nil
+	return a.result, a.outcome, nil
 }
 
-// errUnchanged rolls back the revision taken for an apply that changed nothing.
+// errUnchanged is the outcome of an apply that changes nothing.
 var errUnchanged = errors.New("unchanged")
+
+// applyChange is the change an Apply makes.
+type applyChange struct {
+	k            spec.Key
+	obj          map[string]any
+	body         string // obj as stored
+	user, expect string
+
+	// What read found: whether the project exists, and the stored row.
+	projects          int
+	stored            sql.NullString
+	rv                sql.NullInt64
+	created, modified sql.NullString
+
+	result  Stored
+	outcome Outcome
+}
+
+func (a *applyChange) key() spec.Key { return a.k }
+
+func (a *applyChange) readsKey(k spec.Key) bool {
+	return k == a.k || (k.Kind == "Project" && k.Project == "" && k.Name == a.k.Project)
+}
+
+// readCurrent answers in one row whether the project exists, and what is
+// stored now (NULLs when nothing).
+const readCurrent = `SELECT (SELECT COUNT(*) FROM resources WHERE kind = 'Project' AND project = '' AND name = ?),
+		r.body, r.resource_version, r.created_at, r.modified_at
+	FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = ? AND r.project = ? AND r.name = ?`
+
+func (a *applyChange) read() store.Stmt {
+	return store.Stmt{Query: readCurrent, Args: []any{a.k.Project, a.k.Kind, a.k.Project, a.k.Name}, Scan: func(r store.Row) error {
+		if err := r.Scan(&a.projects, &a.stored, &a.rv, &a.created, &a.modified); err != nil {
+			return fmt.Errorf("read current %s: %w", a.k, err)
+		}
+		return nil
+	}}
+}
+
+func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
+	k := a.k
+	if k.Kind != "Project" && a.projects == 0 {
+		return nil, errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
+	}
+	exists := a.stored.Valid
+	if a.expect != "" {
+		if !exists {
+			return nil, errorf(409, "%s %q carries resourceVersion %s but does not exist", k.Kind, k.Name, a.expect)
+		}
+		if a.expect != strconv.FormatInt(a.rv.Int64, 10) {
+			return nil, errorf(409, "%s %q was modified: resourceVersion %s is stale, current is %d", k.Kind, k.Name, a.expect, a.rv.Int64)
+		}
+	}
+	stamp := now.Format(time.RFC3339Nano)
+	if exists {
+		if a.stored.String == a.body {
+			// The same canonical bytes: unchanged, with no need to decode them.
+			c, m, err := parseStamps(k, a.created.String, a.modified.String)
+			if err != nil {
+				return nil, err
+			}
+			a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: a.rv.Int64, CreatedAt: c, ModifiedAt: m}, Unchanged
+			return nil, errUnchanged
+		}
+		old, err := decodeStored(k, a.stored.String, a.rv.Int64, a.created.String, a.modified.String)
+		if err != nil {
+			return nil, err
+		}
+		if spec.Equal(old.Object, a.obj) {
+			a.result, a.outcome = old, Unchanged
+			return nil, errUnchanged
+		}
+		a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now}
+		a.outcome = Updated
+		return []store.Stmt{
+			{Query: `UPDATE resources SET body = ?, resource_version = ?, modified_at = ?
+				WHERE kind = ? AND project = ? AND name = ?`, Args: []any{a.body, rev, stamp, k.Kind, k.Project, k.Name}},
+			eventStmt(Event{Revision: rev, Type: EventUpdate, Kind: k.Kind, Project: k.Project, Name: k.Name, User: a.user, Time: now}),
+		}, nil
+	}
+	a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now}
+	a.outcome = Created
+	return []store.Stmt{
+		{Query: `INSERT INTO resources (kind, project, name, body, resource_version, created_at, modified_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, Args: []any{k.Kind, k.Project, k.Name, a.body, rev, stamp, stamp}},
+		eventStmt(Event{Revision: rev, Type: EventCreate, Kind: k.Kind, Project: k.Project, Name: k.Name, User: a.user, Time: now}),
+	}, nil
+}
+
+// parseStamps parses a stored row's createdAt and modifiedAt.
+func parseStamps(k spec.Key, created, modified string) (c, m time.Time, err error) {
+	if c, err = time.Parse(time.RFC3339Nano, created); err != nil {
+		return c, m, fmt.Errorf("decode stored %s createdAt: %w", k, err)
+	}
+	if m, err = time.Parse(time.RFC3339Nano, modified); err != nil {
+		return c, m, fmt.Errorf("decode stored %s modifiedAt: %w", k, err)
+	}
+	return c, m, nil
+}
 
 // Delete removes the resource k on behalf of user. A missing resource gets
 // 404; a project that still holds resources gets 409.
 func (s *Store) Delete(ctx context.Context, k spec.Key, user string) error {
-	err := s.write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		rev, err := nextRevision(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if k.Kind == "Project" {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE project = ?`, k.Name).Scan(&n); err != nil {
-				return fmt.Errorf("count resources of project %q: %w", k.Name, err)
-			}
-			if n > 0 {
-				return errorf(409, "project %q still holds %d resources: delete them first", k.Name, n)
-			}
-		}
-		res, err := tx.Exec(ctx, `DELETE FROM resources WHERE kind = ? AND project = ? AND name = ?`, k.Kind, k.Project, k.Name)
-		if err != nil {
-			return fmt.Errorf("delete %s: %w", k, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete %s: %w", k, err)
-		} else if n == 0 {
-			return errorf(404, "%s %q not found%s", k.Kind, k.Name, inProject(k.Project))
-		}
-		return appendEvent(ctx, tx, Event{Revision: rev, Type: EventDelete, Kind: k.Kind, Project: k.Project, Name: k.Name, User: user, Time: s.now().UTC()})
-	})
-	if err != nil {
+	if err := s.write(ctx, &deleteChange{k: k, user: user}); err != nil {
 		return wrapUnlessAPI(err, "delete "+k.String())
 	}
 	return nil
+}
+
+// deleteChange is the change a Delete makes.
+type deleteChange struct {
+	k    spec.Key
+	user string
+
+	// What read found: the resources a project holds, and whether k exists.
+	held   int
+	exists sql.NullInt64
+}
+
+func (d *deleteChange) key() spec.Key { return d.k }
+
+func (d *deleteChange) readsKey(k spec.Key) bool {
+	return k == d.k || (d.k.Kind == "Project" && k.Project == d.k.Name)
+}
+
+// readExisting answers in one row whether the resource exists (NULL if
+// not); readProject adds first how many resources the project holds.
+const (
+	readExisting = `SELECT 0, r.resource_version
+	FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = ? AND r.project = ? AND r.name = ?`
+	readProject = `SELECT (SELECT COUNT(*) FROM resources WHERE project = ?), r.resource_version
+	FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = ? AND r.project = ? AND r.name = ?`
+)
+
+func (d *deleteChange) read() store.Stmt {
+	st := store.Stmt{Query: readExisting, Args: []any{d.k.Kind, d.k.Project, d.k.Name}, Scan: func(r store.Row) error {
+		if err := r.Scan(&d.held, &d.exists); err != nil {
+			return fmt.Errorf("read current %s: %w", d.k, err)
+		}
+		return nil
+	}}
+	if d.k.Kind == "Project" {
+		st.Query, st.Args = readProject, []any{d.k.Name, d.k.Kind, d.k.Project, d.k.Name}
+	}
+	return st
+}
+
+func (d *deleteChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
+	k := d.k
+	if k.Kind == "Project" && d.held > 0 {
+		return nil, errorf(409, "project %q still holds %d resources: delete them first", k.Name, d.held)
+	}
+	if !d.exists.Valid {
+		return nil, errorf(404, "%s %q not found%s", k.Kind, k.Name, inProject(k.Project))
+	}
+	return []store.Stmt{
+		{Query: `DELETE FROM resources WHERE kind = ? AND project = ? AND name = ?`, Args: []any{k.Kind, k.Project, k.Name}},
+		eventStmt(Event{Revision: rev, Type: EventDelete, Kind: k.Kind, Project: k.Project, Name: k.Name, User: d.user, Time: now}),
+	}, nil
 }
 
 func wrapUnlessAPI(err error, what string) error {
@@ -338,22 +403,10 @@ func wrapUnlessAPI(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// nextRevision takes the next revision. The row lock it holds until the
-// transaction ends orders commits by revision.
-func nextRevision(ctx context.Context, tx *store.Tx) (int64, error) {
-	var rev int64
-	if err := tx.QueryRow(ctx, `UPDATE revision_counter SET revision = revision + 1 WHERE id = 1 RETURNING revision`).Scan(&rev); err != nil {
-		return 0, fmt.Errorf("next revision: %w", err)
-	}
-	return rev, nil
-}
-
-func appendEvent(ctx context.Context, tx *store.Tx, e Event) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO events (revision, type, kind, project, name, user_email, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.Revision, e.Type, e.Kind, e.Project, e.Name, e.User, e.Time.Format(time.RFC3339Nano)); err != nil {
-		return fmt.Errorf("append event %d: %w", e.Revision, err)
-	}
-	return nil
+// eventStmt is the statement that appends e to the event log.
+func eventStmt(e Event) store.Stmt {
+	return store.Stmt{Query: `INSERT INTO events (revision, type, kind, project, name, user_email, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		Args: []any{e.Revision, e.Type, e.Kind, e.Project, e.Name, e.User, e.Time.Format(time.RFC3339Nano)}}
 }
 
 // Head returns the newest revision taken (0 for a new controller).

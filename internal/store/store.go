@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -32,6 +34,69 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	stmts   stmtCache
+}
+
+// stmtCache keeps the prepared statements of pipelined transactions on
+// SQLite, where preparing (parsing) a small statement costs about as much
+// as running it. PostgreSQL statements are cached by pgx.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache; statements beyond it are prepared each
+// time, as through database/sql.
+const maxCachedStmts = 64
+
+// cachedStmt returns query's prepared statement, or nil when it has none.
+func (db *DB) cachedStmt(query string) *sql.Stmt {
+	db.stmts.mu.Lock()
+	defer db.stmts.mu.Unlock()
+	return db.stmts.m[query]
+}
+
+// prepareStmts prepares and caches queries, as far as the cache has room.
+// Call it with no connection of the pool held: preparing takes one, and a
+// transaction waiting for it could wait for writers that wait for the
+// transaction's lock.
+func (db *DB) prepareStmts(ctx context.Context, queries []string) error {
+	c := &db.stmts
+	for _, q := range queries {
+		c.mu.Lock()
+		_, have := c.m[q]
+		full := len(c.m) >= maxCachedStmts
+		c.mu.Unlock()
+		if have || full {
+			continue
+		}
+		st, err := db.DB.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare statement: %w", err)
+		}
+		c.mu.Lock()
+		if _, have := c.m[q]; have || len(c.m) >= maxCachedStmts {
+			st.Close()
+		} else {
+			if c.m == nil {
+				c.m = map[string]*sql.Stmt{}
+			}
+			c.m[q] = st
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// Close closes the cached statements and the database.
+func (db *DB) Close() error {
+	db.stmts.mu.Lock()
+	for q, st := range db.stmts.m {
+		st.Close()
+		delete(db.stmts.m, q)
+	}
+	db.stmts.mu.Unlock()
+	return db.DB.Close()
 }
 
 // Open connects to url: `sqlite:///abs/path.db` (or `sqlite://rel/path.db`),
@@ -99,18 +164,19 @@ func (db *DB) Rebind(query string) string {
 	if db.Dialect != Postgres {
 		return query
 	}
-	var b strings.Builder
-	b.Grow(len(query) + 8)
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteByte(query[i])
+	i := strings.IndexByte(query, '?')
+	if i < 0 {
+		return query
 	}
-	return b.String()
+	b := make([]byte, 0, len(query)+16)
+	for n := int64(1); i >= 0; n++ {
+		b = append(b, query[:i]...)
+		b = append(b, '$')
+		b = strconv.AppendInt(b, n, 10)
+		query = query[i+1:]
+		i = strings.IndexByte(query, '?')
+	}
+	return string(append(b, query...))
 }
 
 // Tx is a transaction that rebinds its queries for the DB's dialect.
