@@ -135,41 +135,31 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	// The answer is what encoding a map of apiVersion, items, kind and
 	// metadata gives (keys in that order), each item written from its
-	// stored body (see appendView).
+	// stored body (see appendRowView).
 	size := 128
 	for _, row := range rows {
 		size += len(row.body) + 128
 	}
 	out := make([]byte, 0, size)
 	out = append(out, `{"apiVersion":`...)
-	out = appendJSON(out, t.kind.APIVersion())
+	out, _ = appendJSONString(out, t.kind.APIVersion()) // a string always encodes
 	out = append(out, `,"items":[`...)
 	for i, row := range rows {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		if out, err = appendView(out, row, t.kind.Name, t.project); err != nil {
+		if out, err = appendRowView(out, row, t.kind.Name, t.project); err != nil {
 			a.fail(w, r, err)
 			return
 		}
 	}
 	out = append(out, `],"kind":`...)
-	out = appendJSON(out, t.kind.Name+"List")
+	out, _ = appendJSONString(out, t.kind.Name+"List")
 	out = fmt.Appendf(out, `,"metadata":{"count":%d,"limit":%d,"offset":%d}}`+"\n", total, limit, offset)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
-}
-
-// appendJSON appends v as json.Marshal writes it (a value it cannot encode
-// is written as null; the list only writes strings).
-func appendJSON(dst []byte, v any) []byte {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return append(dst, "null"...)
-	}
-	return append(dst, data...)
 }
 
 func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -19,9 +18,9 @@ import (
 // escapes json.Marshal writes otherwise, invalid JSON), or that has no
 // metadata object, is decoded as before.
 
-// appendView appends the JSON of r's Stored.View to dst, as
+// appendRowView appends the JSON of r's Stored.View to dst, as
 // json.Marshal writes it.
-func appendView(dst []byte, r storedRow, kind, project string) ([]byte, error) {
+func appendRowView(dst []byte, r storedRow, kind, project string) ([]byte, error) {
 	if out, ok := appendRawView(dst, r); ok {
 		return out, nil
 	}
@@ -29,11 +28,7 @@ func appendView(dst []byte, r storedRow, kind, project string) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	data, err := json.Marshal(st.View())
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, data...), nil
+	return appendView(dst, st)
 }
 
 // appendRawView writes r's body with metadata.createdAt, modifiedAt and

@@ -74,7 +74,7 @@ func TestRawViewIsTheEncodedView(t *testing.T) {
 			t.Fatalf("object %d: not written from its body: %s", i, body)
 		}
 		if !ok {
-			got, _ = appendView([]byte("[x,"), r, "Namespace", "default")
+			got, _ = appendRowView([]byte("[x,"), r, "Namespace", "default")
 		}
 		if string(got) != "[x,"+string(want) {
 			t.Fatalf("object %d:\n got %s\nwant [x,%s", i, got, want)
@@ -168,7 +168,7 @@ func checkView(t *testing.T, body string) {
 	t.Helper()
 	r := row(body)
 	want, wantErr := viewJSON(t, r)
-	got, err := appendView([]byte("["), r, "Namespace", "default")
+	got, err := appendRowView([]byte("["), r, "Namespace", "default")
 	if (err != nil) != (wantErr != nil) {
 		t.Fatalf("%.80q: error %v, decoding gave %v", body, err, wantErr)
 	}
