@@ -105,8 +105,9 @@ func Invalid(err error) ([]spec.Problem, bool) {
 	return nil, false
 }
 
-// collectionPath is the URL path of kind's collection in project.
-func collectionPath(kind, project string) (string, error) {
+// CollectionPath is the URL path of kind's collection in project (project
+// is ignored for Projects), where a POST applies and a GET lists.
+func CollectionPath(kind, project string) (string, error) {
 	k, ok := spec.LookupKind(kind)
 	if !ok {
 		return "", fmt.Errorf("unknown kind %q", kind)
@@ -130,7 +131,7 @@ type List struct {
 
 // listAnswer fetches one page of a collection, undecoded.
 func (c *Client) listAnswer(ctx context.Context, kind, project string, limit, offset int) ([]byte, error) {
-	p, err := collectionPath(kind, project)
+	p, err := CollectionPath(kind, project)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", kind, err)
 	}
@@ -295,7 +296,7 @@ func (c *Client) ListAllListed(ctx context.Context, kind, project string) ([]Lis
 
 // Get returns one resource; IsNotFound(err) when it does not exist.
 func (c *Client) Get(ctx context.Context, kind, project, name string) (Object, error) {
-	p, err := collectionPath(kind, project)
+	p, err := CollectionPath(kind, project)
 	if err != nil {
 		return nil, fmt.Errorf("get %s %q: %w", kind, name, err)
 	}
@@ -316,7 +317,7 @@ func (c *Client) Apply(ctx context.Context, obj Object) (Object, error) {
 	meta, _ := obj["metadata"].(map[string]any)
 	project, _ := meta["project"].(string)
 	name, _ := meta["name"].(string)
-	p, err := collectionPath(kind, project)
+	p, err := CollectionPath(kind, project)
 	if err != nil {
 		return nil, fmt.Errorf("apply %s %q: %w", kind, name, err)
 	}
@@ -334,7 +335,7 @@ func (c *Client) Apply(ctx context.Context, obj Object) (Object, error) {
 
 // Delete removes one resource; IsNotFound(err) when it does not exist.
 func (c *Client) Delete(ctx context.Context, kind, project, name string) error {
-	p, err := collectionPath(kind, project)
+	p, err := CollectionPath(kind, project)
 	if err != nil {
 		return fmt.Errorf("delete %s %q: %w", kind, name, err)
 	}
