@@ -142,7 +142,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]byte, 0, size)
 	out = append(out, `{"apiVersion":`...)
-	out, _ = appendJSONString(out, t.kind.APIVersion()) // a string always encodes
+	out = spec.AppendJSONString(out, t.kind.APIVersion())
 	out = append(out, `,"items":[`...)
 	for i, row := range rows {
 		if i > 0 {
@@ -154,7 +154,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	out = append(out, `],"kind":`...)
-	out, _ = appendJSONString(out, t.kind.Name+"List")
+	out = spec.AppendJSONString(out, t.kind.Name+"List")
 	out = fmt.Appendf(out, `,"metadata":{"count":%d,"limit":%d,"offset":%d}}`+"\n", total, limit, offset)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))

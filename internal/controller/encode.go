@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/systemsync/systemsync/internal/spec"
 )
 
 // appendJSON appends v encoded exactly as json.Marshal encodes it (keys
@@ -21,7 +22,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendJSONString(b, x)
+		return spec.AppendJSONString(b, x), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case int64:
@@ -45,9 +46,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if b, err = appendJSONString(b, k); err != nil {
-				return b, err
-			}
+			b = spec.AppendJSONString(b, k)
 			b = append(b, ':')
 			if b, err = appendJSON(b, x[k]); err != nil {
 				return b, err
@@ -96,9 +95,7 @@ func appendView(b []byte, st Stored) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = appendJSONString(b, k); err != nil {
-			return b, err
-		}
+		b = spec.AppendJSONString(b, k)
 		b = append(b, ':')
 		if k != "metadata" {
 			if b, err = appendJSON(b, st.Object[k]); err != nil {
@@ -122,15 +119,11 @@ func appendView(b []byte, st Stored) ([]byte, error) {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			if b, err = appendJSONString(b, mk); err != nil {
-				return b, err
-			}
+			b = spec.AppendJSONString(b, mk)
 			b = append(b, ':')
 			for _, a := range added {
 				if a.key == mk {
-					if b, err = appendJSONString(b, a.value); err != nil {
-						return b, err
-					}
+					b = spec.AppendJSONString(b, a.value)
 					continue metaKeys
 				}
 			}
@@ -143,79 +136,12 @@ func appendView(b []byte, st Stored) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendJSONString appends s quoted and escaped as encoding/json does:
-// '"', '\\' and control characters, '<', '>' and '&' (HTML-safe), invalid
-// UTF-8 as U+FFFD, and U+2028 and U+2029.
-func appendJSONString(b []byte, s string) ([]byte, error) {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"'), nil
-}
-
-// appendJSONFloat formats f as encoding/json does.
+// appendJSONFloat formats f as encoding/json does (its error for NaN and infinities).
 func appendJSONFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return appendMarshal(b, f) // json.Marshal's error
+		return appendMarshal(b, f)
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	start := len(b)
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9
-		if n := len(b) - start; n >= 4 && b[len(b)-4] == 'e' && b[len(b)-3] == '-' && b[len(b)-2] == '0' {
-			b[len(b)-2] = b[len(b)-1]
-			b = b[:len(b)-1]
-		}
-	}
-	return b, nil
+	return spec.AppendJSONFloat(b, f), nil
 }
 
 func appendMarshal(b []byte, v any) ([]byte, error) {

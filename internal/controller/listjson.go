@@ -1,11 +1,12 @@
 package controller
 
 import (
-	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/systemsync/systemsync/internal/spec"
 )
 
 // A list answer is written from the stored bodies as they are: each is
@@ -357,23 +358,5 @@ func (p *normalScan) number() bool {
 	if err != nil {
 		return false // out of range: decoded as a string
 	}
-	return string(appendFloat(nil, f)) == text
-}
-
-// appendFloat formats f as encoding/json does.
-func appendFloat(dst []byte, f float64) []byte {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		n := len(dst)
-		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
-	}
-	return dst
+	return string(spec.AppendJSONFloat(nil, f)) == text
 }

@@ -44,7 +44,7 @@ func appendCanonicalObject(dst []byte, obj map[string]any) ([]byte, bool) {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		v := obj[k]
 		var ok bool
@@ -57,7 +57,7 @@ func appendCanonicalObject(dst []byte, obj map[string]any) ([]byte, bool) {
 			}
 		case "apiVersion":
 			if av, isString := v.(string); isString {
-				dst, ok = appendJSONString(dst, primaryAPIVersion(av, obj["kind"])), true
+				dst, ok = AppendJSONString(dst, primaryAPIVersion(av, obj["kind"])), true
 			} else {
 				dst, ok = appendCanonicalValue(dst, v, 1)
 			}
@@ -104,7 +104,7 @@ func appendCanonicalMetadata(dst []byte, md map[string]any) ([]byte, bool) {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		var ok bool
 		if dst, ok = appendCanonicalValue(dst, v, 2); !ok {
@@ -128,7 +128,7 @@ func appendCanonicalValue(dst []byte, v any, depth int) ([]byte, bool) {
 	case nil:
 		return append(dst, "null"...), true
 	case string:
-		return appendJSONString(dst, x), true
+		return AppendJSONString(dst, x), true
 	case bool:
 		return strconv.AppendBool(dst, x), true
 	case int64:
@@ -143,7 +143,7 @@ func appendCanonicalValue(dst []byte, v any, depth int) ([]byte, bool) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = AppendJSONString(dst, k)
 			dst = append(dst, ':')
 			var ok bool
 			if dst, ok = appendCanonicalValue(dst, x[k], depth+1); !ok {
@@ -178,6 +178,12 @@ func appendCanonicalFloat(dst []byte, f float64) ([]byte, bool) {
 	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
 		return strconv.AppendInt(dst, int64(f), 10), true
 	}
+	return AppendJSONFloat(dst, f), true
+}
+
+// AppendJSONFloat appends the finite f as json.Marshal formats a float64
+// (ES6 style: exponent form below 1e-6 and from 1e21, e-09 written e-9).
+func AppendJSONFloat(dst []byte, f float64) []byte {
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
@@ -185,14 +191,13 @@ func appendCanonicalFloat(dst []byte, f float64) ([]byte, bool) {
 	}
 	dst = strconv.AppendFloat(dst, f, format, -1, 64)
 	if format == 'e' {
-		// e-09 becomes e-9, as encoding/json writes it.
 		n := len(dst)
 		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
 			dst[n-2] = dst[n-1]
 			dst = dst[:n-1]
 		}
 	}
-	return dst, true
+	return dst
 }
 
 // sortedMapKeys appends m's keys to buf in byte order.
@@ -206,9 +211,9 @@ func sortedMapKeys(buf []string, m map[string]any) []string {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString writes s quoted as json.Marshal does: HTML-sensitive
+// AppendJSONString appends s quoted as json.Marshal writes it: HTML-sensitive
 // <, > and & escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
-func appendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
