@@ -86,17 +86,9 @@ func (db *DB) InPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 	return db.inSQLPipeTx(ctx, fn)
 }
 
-// inSQLPipeTx runs the rounds statement by statement through database/sql,
-// each statement prepared once (per connection) and reused.
+// inSQLPipeTx runs the rounds statement by statement through database/sql
+// (each connection keeps its statements prepared: see sqliteConn).
 func (db *DB) inSQLPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
-	// Statements not prepared yet run as they are and are prepared once
-	// the transaction is over.
-	var unprepared []string
-	defer func() {
-		if len(unprepared) > 0 {
-			_ = db.prepareStmts(context.WithoutCancel(ctx), unprepared) // only a cache: it fails again next time
-		}
-	}()
 	tx, err := db.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%w: begin transaction: %w", ErrNotCommitted, err)
@@ -105,20 +97,11 @@ func (db *DB) inSQLPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 	p := &PipeTx{round: func(stmts []Stmt, commit bool) error {
 		for i, s := range stmts {
 			q := db.Rebind(s.Query)
-			ps := db.cachedStmt(q)
-			if ps == nil {
-				unprepared = append(unprepared, q)
-			}
 			var err error
-			switch {
-			case ps == nil && s.Scan != nil:
+			if s.Scan != nil {
 				err = s.Scan(tx.QueryRowContext(ctx, q, s.Args...))
-			case ps == nil:
+			} else {
 				_, err = tx.ExecContext(ctx, q, s.Args...)
-			case s.Scan != nil:
-				err = s.Scan(tx.StmtContext(ctx, ps).QueryRowContext(ctx, s.Args...))
-			default:
-				_, err = tx.StmtContext(ctx, ps).ExecContext(ctx, s.Args...)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: statement %d of %d: %w", ErrNotCommitted, i+1, len(stmts), err)

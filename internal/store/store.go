@@ -10,15 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
 
 // Dialect names the SQL engine behind a DB.
@@ -34,108 +30,43 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
-	stmts   stmtCache
+	url     string
+	// gate queues the writers of every pool of this process opened on the
+	// same SQLite file (see OpenPool); nil on PostgreSQL.
+	gate *writeGate
+	// stopCheckpoints ends the SQLite checkpoints this DB runs (Open's DB
+	// runs them for its pools); nil when it runs none.
+	stopCheckpoints func()
 }
 
-// stmtCache keeps the prepared statements of pipelined transactions on
-// SQLite, where preparing (parsing) a small statement costs about as much
-// as running it. PostgreSQL statements are cached by pgx.
-type stmtCache struct {
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
-}
-
-// maxCachedStmts bounds the cache; statements beyond it are prepared each
-// time, as through database/sql.
-const maxCachedStmts = 64
-
-// cachedStmt returns query's prepared statement, or nil when it has none.
-func (db *DB) cachedStmt(query string) *sql.Stmt {
-	db.stmts.mu.Lock()
-	defer db.stmts.mu.Unlock()
-	return db.stmts.m[query]
-}
-
-// prepareStmts prepares and caches queries, as far as the cache has room.
-// Call it with no connection of the pool held: preparing takes one, and a
-// transaction waiting for it could wait for writers that wait for the
-// transaction's lock.
-func (db *DB) prepareStmts(ctx context.Context, queries []string) error {
-	c := &db.stmts
-	for _, q := range queries {
-		c.mu.Lock()
-		_, have := c.m[q]
-		full := len(c.m) >= maxCachedStmts
-		c.mu.Unlock()
-		if have || full {
-			continue
-		}
-		st, err := db.DB.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare statement: %w", err)
-		}
-		c.mu.Lock()
-		if _, have := c.m[q]; have || len(c.m) >= maxCachedStmts {
-			st.Close()
-		} else {
-			if c.m == nil {
-				c.m = map[string]*sql.Stmt{}
-			}
-			c.m[q] = st
-		}
-		c.mu.Unlock()
-	}
-	return nil
-}
-
-// Close closes the cached statements and the database.
+// Close closes the database (and, on SQLite, stops the checkpoints of a
+// database opened by Open).
 func (db *DB) Close() error {
-	db.stmts.mu.Lock()
-	for q, st := range db.stmts.m {
-		st.Close()
-		delete(db.stmts.m, q)
+	err := db.DB.Close()
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
 	}
-	db.stmts.mu.Unlock()
-	return db.DB.Close()
+	return err
 }
 
 // Open connects to url: `sqlite:///abs/path.db` (or `sqlite://rel/path.db`),
 // or `postgres://…` / `postgresql://…`. A SQLite database is created when
 // missing, in WAL mode with a busy timeout; its parent folder is created too.
-// Open does not migrate; call Migrate.
+// Its writers queue in a gate of this process (see OpenPool for a second
+// pool that shares it). Open does not migrate; call Migrate.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite://"):
-		path := strings.TrimPrefix(rawURL, "sqlite://")
-		if path == "" {
-			return nil, fmt.Errorf("open database: %q names no file", rawURL)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
-		}
-		dsn := "file:" + path + "?_txlock=immediate" +
-			"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-			"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
-		sqlDB, err := sql.Open("sqlite", dsn)
-		if err != nil {
-			return nil, fmt.Errorf("open database %s: %w", path, err)
-		}
 		// SQLite has one writer; a small pool keeps readers concurrent
-		// under WAL without piling up writers on the busy timeout.
-		sqlDB.SetMaxOpenConns(4)
-		db := &DB{DB: sqlDB, Dialect: SQLite}
-		if err := db.PingContext(ctx); err != nil {
-			sqlDB.Close()
-			return nil, fmt.Errorf("open database %s: %w", path, err)
-		}
-		return db, nil
+		// under WAL while the gate queues the writers.
+		return openSQLite(ctx, rawURL, 4, nil)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		sqlDB, err := sql.Open("pgx", rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
 		}
 		sqlDB.SetMaxOpenConns(16)
-		db := &DB{DB: sqlDB, Dialect: Postgres}
+		db := &DB{DB: sqlDB, Dialect: Postgres, url: rawURL}
 		if err := db.PingContext(ctx); err != nil {
 			sqlDB.Close()
 			return nil, fmt.Errorf("open database %s: %w", Redact(rawURL), err)
@@ -145,6 +76,27 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("open database: unsupported URL %q: want sqlite:///path or postgres://", Redact(rawURL))
 	}
 }
+
+// OpenPool opens another pool of at most maxConns connections to the same
+// database, for a part of the program that manages its connections itself
+// (River's job queue). On SQLite its writers queue in the same gate as
+// db's, so the two pools never sleep in SQLite's busy handler waiting for
+// each other. Close it on its own.
+func (db *DB) OpenPool(ctx context.Context, maxConns int) (*DB, error) {
+	if db.Dialect == SQLite {
+		return openSQLite(ctx, db.url, maxConns, db.gate)
+	}
+	pool, err := Open(ctx, db.url)
+	if err != nil {
+		return nil, err
+	}
+	pool.SetMaxOpenConns(maxConns)
+	return pool, nil
+}
+
+// URL is the URL the database was opened with (it may hold a password:
+// see Redact).
+func (db *DB) URL() string { return db.url }
 
 // Redact hides a password in a database URL so it can be printed or logged.
 func Redact(raw string) string {
