@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -81,16 +80,16 @@ type Queue struct {
 	close  func()
 }
 
-// Open connects River to the database at dbURL, runs River's migrations,
-// and returns a queue whose workers call h. Call Start to work jobs; a
-// queue that is never started still stores them.
-func Open(ctx context.Context, dbURL string, h Handler, log *slog.Logger, opt Options) (*Queue, error) {
+// Open connects River to db's database through connections of its own,
+// runs River's migrations, and returns a queue whose workers call h. Call
+// Start to work jobs; a queue that is never started still stores them.
+func Open(ctx context.Context, db *store.DB, h Handler, log *slog.Logger, opt Options) (*Queue, error) {
 	if opt.Workers == 0 {
 		// On SQLite River has one connection, which the webhook's insert
 		// shares with the workers' fetches and completions: fewer workers
 		// keep acknowledgements fast. PostgreSQL has a pool.
 		opt.Workers = 10
-		if strings.HasPrefix(dbURL, "sqlite://") {
+		if db.Dialect == store.SQLite {
 			opt.Workers = 4
 		}
 	}
@@ -110,25 +109,26 @@ func Open(ctx context.Context, dbURL string, h Handler, log *slog.Logger, opt Op
 		FetchCooldown:     min(opt.PollInterval, river.FetchCooldownDefault),
 		JobTimeout:        opt.JobTimeout,
 	}
-	if strings.HasPrefix(dbURL, "sqlite://") {
-		db, err := store.Open(ctx, dbURL)
-		if err != nil {
-			return nil, err
-		}
+	if db.Dialect == store.SQLite {
 		// River's SQLite driver wants a single connection: its internal
-		// operations run in parallel and SQLite has one writer.
-		db.SetMaxOpenConns(1)
-		q, err := open(ctx, riversqlite.New(db.DB), cfg)
+		// operations run in parallel and SQLite has one writer. Its writes
+		// queue in the same gate as the store's (see store.DB.OpenPool),
+		// so neither sleeps in SQLite's busy handler waiting for the other.
+		pool, err := db.OpenPool(ctx, 1)
 		if err != nil {
-			db.Close()
 			return nil, err
 		}
-		q.close = func() { db.Close() }
+		q, err := open(ctx, riversqlite.New(pool.DB), cfg)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		q.close = func() { pool.Close() }
 		return q, nil
 	}
-	pool, err := pgxpool.New(ctx, dbURL)
+	pool, err := pgxpool.New(ctx, db.URL())
 	if err != nil {
-		return nil, fmt.Errorf("open job queue database %s: %w", store.Redact(dbURL), err)
+		return nil, fmt.Errorf("open job queue database %s: %w", store.Redact(db.URL()), err)
 	}
 	q, err := open(ctx, riverpgxv5.New(pool), cfg)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/systemsync/systemsync/internal/jobs"
+	"github.com/systemsync/systemsync/internal/store"
 	"github.com/systemsync/systemsync/internal/store/storetest"
 )
 
@@ -37,6 +38,17 @@ func (r *recorder) Handle(_ context.Context, event, delivery string, payload []b
 	return nil
 }
 
+// openDB opens the database at url as a process of the bot would.
+func openDB(t *testing.T, url string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func waitFor(t *testing.T, r *recorder, want string, within time.Duration) {
@@ -57,7 +69,7 @@ func TestDeliveriesAreDurableAndDeduplicated(t *testing.T) {
 	rec := newRecorder()
 
 	// Stored while no worker runs, as when the bot dies right after the 202.
-	q, err := jobs.Open(ctx, url, rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	q, err := jobs.Open(ctx, openDB(t, url), rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +83,7 @@ func TestDeliveriesAreDurableAndDeduplicated(t *testing.T) {
 	q.Close()
 
 	// A new process picks it up.
-	q, err = jobs.Open(ctx, url, rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	q, err = jobs.Open(ctx, openDB(t, url), rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +110,7 @@ func TestFailedJobIsRetried(t *testing.T) {
 	ctx := context.Background()
 	rec := newRecorder()
 	rec.failOnce["d-2"] = true
-	q, err := jobs.Open(ctx, storetest.URL(t), rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	q, err := jobs.Open(ctx, openDB(t, storetest.URL(t)), rec, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +145,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	ctx := context.Background()
 	h := &permanent{}
 	url := storetest.URL(t)
-	q, err := jobs.Open(ctx, url, h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	q, err := jobs.Open(ctx, openDB(t, url), h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

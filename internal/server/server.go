@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		}
 		flow := &githubflow.Flow{Apps: apps, Runner: s.Runner, DB: s.DB, Log: log,
 			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}
-		if s.Queue, err = jobs.Open(ctx, cfg.DatabaseURL, flow, log, jobs.Options{}); err != nil {
+		if s.Queue, err = jobs.Open(ctx, s.DB, flow, log, jobs.Options{}); err != nil {
 			return nil, err
 		}
 		mux.Handle("POST "+handlers.Route, handlers.New(cfg.Github.App.WebhookSecret, s.Queue, log))
