@@ -160,14 +160,15 @@ func (c *sqliteConn) leaveTx() {
 }
 
 func (c *sqliteConn) Close() error {
-	c.leaveTx() // a connection discarded in a transaction gives the gate back
 	var errs []error
 	for _, cs := range c.stmts {
 		errs = append(errs, cs.st.Close())
 	}
 	clear(c.stmts)
 	c.order = nil
-	return errors.Join(append(errs, c.driverConn.Close())...)
+	errs = append(errs, c.driverConn.Close())
+	c.leaveTx() // a connection discarded in a transaction gives the gate back
+	return errors.Join(errs...)
 }
 
 func (c *sqliteConn) Prepare(query string) (driver.Stmt, error) {
@@ -176,6 +177,14 @@ func (c *sqliteConn) Prepare(query string) (driver.Stmt, error) {
 
 // PrepareContext prepares a statement its caller owns and closes.
 func (c *sqliteConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	st, err := c.prepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &sqliteStmt{driverStmt: st, conn: c, writes: mayWrite(query)}, nil
+}
+
+func (c *sqliteConn) prepare(ctx context.Context, query string) (driverStmt, error) {
 	st, err := c.driverConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -185,7 +194,7 @@ func (c *sqliteConn) PrepareContext(ctx context.Context, query string) (driver.S
 		st.Close()
 		return nil, fmt.Errorf("sqlite statement %T lacks the context methods", st)
 	}
-	return &sqliteStmt{driverStmt: ds, conn: c, writes: mayWrite(query)}, nil
+	return ds, nil
 }
 
 // kept returns the connection's prepared statement for query, preparing
@@ -198,17 +207,12 @@ func (c *sqliteConn) kept(ctx context.Context, query string) (*connStmt, error) 
 		}
 		return cs, nil
 	}
-	st, err := c.driverConn.PrepareContext(ctx, query)
+	st, err := c.prepare(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	ds, ok := st.(driverStmt)
-	if !ok {
-		st.Close()
-		return nil, fmt.Errorf("sqlite statement %T lacks the context methods", st)
-	}
 	c.evict()
-	cs := &connStmt{st: ds, writes: mayWrite(query)}
+	cs := &connStmt{st: st, writes: mayWrite(query)}
 	c.stmts[query] = cs
 	c.order = append(c.order, query)
 	return cs, nil
