@@ -341,7 +341,7 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 			return err
 		}
 		r := &spec.Resource{Object: o}
-		_, _, err := e.st.Apply(ctx, r.Key(), spec.Canonical(o), "bench@example.com", "")
+		_, _, err := e.st.Apply(ctx, r.Key(), o, "bench@example.com", "")
 		return err
 	}
 	start := time.Now()

@@ -245,7 +245,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil {
 		expect = fmt.Sprint(meta["resourceVersion"])
 	}
-	st, outcome, err := a.store.Apply(r.Context(), res.Key(), spec.Canonical(res.Object), userOf(r), expect)
+	st, outcome, err := a.store.apply(r.Context(), res.Key(), spec.Canonical(res.Object), userOf(r), expect)
 	if err != nil {
 		a.fail(w, r, err)
 		return
