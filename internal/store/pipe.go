@@ -209,7 +209,17 @@ func (db *DB) inPgxPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 
 // pgxRound sends one round as a pipeline: BEGIN first when begin is set,
 // COMMIT last when commit is set, one Sync for all.
+//
+// A transaction of one round needs neither: the statements of a pipeline
+// up to its Sync that no BEGIN opened run as one implicit transaction,
+// which the server commits at the Sync (and rolls back there after a
+// statement fails) before it answers ReadyForQuery. That saves the server
+// and pgx two statements a transaction.
 func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, commit bool) error {
+	implicit := begin && commit
+	if implicit {
+		begin, commit = false, false
+	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+2)}
 	if begin {
 		b.Queue("BEGIN")
@@ -220,6 +230,7 @@ func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, co
 	if commit {
 		b.Queue("COMMIT")
 	}
+	commit = commit || implicit // from here on: whether this round commits
 	br := pc.SendBatch(ctx, b)
 	fail := func(err error) error {
 		if cerr := br.Close(); cerr != nil && !errors.Is(cerr, err) {
@@ -261,21 +272,18 @@ func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, co
 		// Sync, COMMIT included.
 		return fail(fmt.Errorf("%w: statement %d of %d: %w", ErrNotCommitted, i+1, len(stmts), err))
 	}
-	if commit {
+	if commit && !implicit {
 		if _, err := br.Exec(); err != nil {
 			return fail(errors.Join(scanErr, fmt.Errorf("commit: %w", err)))
-		}
-		if scanErr != nil {
-			return fail(scanErr)
 		}
 	}
 	if err := br.Close(); err != nil {
 		if commit {
-			return fmt.Errorf("commit: %w", err)
+			return errors.Join(scanErr, fmt.Errorf("commit: %w", err))
 		}
 		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
 	}
-	return nil
+	return scanErr
 }
 
 // notCommitted wraps err in ErrNotCommitted unless it already is.
