@@ -44,12 +44,20 @@ func appendRawView(dst []byte, r storedRow) ([]byte, bool) {
 	if err != nil {
 		return dst, false
 	}
+	return appendBodyView(dst, r.body, created, modified, r.rv)
+}
+
+// appendBodyView writes body, the stored JSON of a canonical object, with
+// metadata.createdAt, modifiedAt and resourceVersion added: the JSON of
+// the View of a Stored with these stamps. It reports false (dst unchanged)
+// when the body needs decoding.
+func appendBodyView(dst []byte, body string, created, modified time.Time, rv int64) ([]byte, bool) {
+	var stamps [2][len(time.RFC3339Nano) + 8]byte
 	added := [3]struct{ key, value string }{
-		{"createdAt", created.UTC().Format(time.RFC3339Nano)},
-		{"modifiedAt", modified.UTC().Format(time.RFC3339Nano)},
-		{"resourceVersion", strconv.FormatInt(r.rv, 10)},
+		{"createdAt", string(created.UTC().AppendFormat(stamps[0][:0], time.RFC3339Nano))},
+		{"modifiedAt", string(modified.UTC().AppendFormat(stamps[1][:0], time.RFC3339Nano))},
+		{"resourceVersion", strconv.FormatInt(rv, 10)},
 	}
-	body := r.body
 	sc := normalScan{s: body, metaStart: -1}
 	if !sc.value() || sc.i != len(body) || sc.metaStart < 0 {
 		return dst, false

@@ -29,6 +29,10 @@ type Stored struct {
 	ResourceVersion int64
 	CreatedAt       time.Time
 	ModifiedAt      time.Time
+
+	// body is Object's JSON as stored, when known ("" otherwise): an
+	// apply's answer is written from it (see writeView).
+	body string
 }
 
 // View returns the object as the API shows it: the canonical object with
@@ -314,7 +318,7 @@ func (a *applyChange) unchanged() error {
 	if err != nil {
 		return err
 	}
-	a.result, a.outcome = Stored{Key: a.k, Object: a.obj, ResourceVersion: a.rv.Int64, CreatedAt: c, ModifiedAt: m}, Unchanged
+	a.result, a.outcome = Stored{Key: a.k, Object: a.obj, ResourceVersion: a.rv.Int64, CreatedAt: c, ModifiedAt: m, body: a.body}, Unchanged
 	return errUnchanged
 }
 
@@ -338,7 +342,7 @@ func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
 			a.result, a.outcome = old, Unchanged
 			return nil, errUnchanged
 		}
-		a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now}
+		a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now, body: a.body}
 		a.outcome = Updated
 		return []store.Stmt{
 			{Query: `UPDATE resources SET body = ?, resource_version = ?, modified_at = ?
@@ -346,7 +350,7 @@ func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
 			eventStmt(Event{Revision: rev, Type: EventUpdate, Kind: k.Kind, Project: k.Project, Name: k.Name, User: a.user, Time: now}),
 		}, nil
 	}
-	a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now}
+	a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now, body: a.body}
 	a.outcome = Created
 	return []store.Stmt{
 		{Query: `INSERT INTO resources (kind, project, name, body, resource_version, created_at, modified_at)
@@ -416,14 +420,14 @@ func (a *applyChange) settle(now time.Time) (bool, error) {
 		return true, fmt.Errorf("apply %s: revision %d was written, though the checks refuse it (%v)", k, rev, err)
 	}
 	if !a.rv.Valid {
-		a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now}, Created
+		a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now, body: a.body}, Created
 		return true, nil
 	}
 	c, err := time.Parse(time.RFC3339Nano, a.created.String)
 	if err != nil {
 		return true, fmt.Errorf("decode stored %s createdAt: %w", k, err)
 	}
-	a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: c, ModifiedAt: now}, Updated
+	a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: c, ModifiedAt: now, body: a.body}, Updated
 	return true, nil
 }
 
