@@ -245,7 +245,9 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil {
 		expect = fmt.Sprint(meta["resourceVersion"])
 	}
-	st, outcome, err := a.store.apply(r.Context(), res.Key(), spec.Canonical(res.Object), userOf(r), expect)
+	// The body's tree is ours: canonical in place rather than copied.
+	k := res.Key()
+	st, outcome, err := a.store.apply(r.Context(), k, canonicalOwned(res.Object), userOf(r), expect)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,10 +24,55 @@ func sameAsSpec(t *testing.T, contentType, body string) bool {
 	if (got == nil) != (want == nil) || got != nil && (!reflect.DeepEqual(got.Object, want.Object) || got.Line != want.Line) {
 		t.Fatalf("body %q:\n got %#v\nwant %#v", body, got, want)
 	}
+	if got != nil {
+		// And what the API stores of it: spec.Canonical's tree, made in place.
+		want := spec.Canonical(got.Object)
+		if owned := canonicalOwned(deepCopy(got.Object).(map[string]any)); !reflect.DeepEqual(owned, want) {
+			t.Fatalf("body %q: canonical\n got %#v\nwant %#v", body, owned, want)
+		}
+	}
 	p := fastJSON{s: []byte(body)}
 	p.ws()
 	_, fast := p.object(0)
 	return fast
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
+
+// canonicalOwned takes other value types to spec.Canonical.
+func TestCanonicalOwnedOfOtherTypes(t *testing.T) {
+	for _, obj := range []map[string]any{
+		nil,
+		{},
+		{"kind": "Namespace", "apiVersion": "infra.k8smgmt.io/v3", "metadata": map[string]any{"labels": map[string]any{}, "id": 1}, "spec": map[string]any{"n": json.Number("2.0"), "i": 3, "f": float32(1.5)}},
+		{"kind": "InfraProvisioner", "apiVersion": "infra.k8smgmt.io/v3", "spec": []any{2.0, 2.5, map[string]any{"x": uint8(7)}}, "status": "x"},
+		{"kind": "Cluster", "apiVersion": "infra.k8smgmt.io/v3", "spec": map[string]any{"big": 1e300, "two": -2.0, "nan": math.NaN()}, "metadata": map[string]any{"annotations": nil}},
+	} {
+		want := spec.Canonical(obj)
+		var c map[string]any
+		if obj != nil {
+			c = deepCopy(obj).(map[string]any)
+		}
+		if got := canonicalOwned(c); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%v:\n got %#v\nwant %#v", obj, got, want)
+		}
+	}
 }
 
 // TestParseBodyIsSpecParseBody: bodies as clients send them, and bodies of
@@ -69,6 +116,10 @@ var awkwardBodies = []string{
 	strings.Repeat(`{"a":`, 250) + `1` + strings.Repeat(`}`, 250),
 	strings.Repeat(`[`, 250) + strings.Repeat(`]`, 250),
 	`{"a":` + strings.Repeat(`[`, 250) + strings.Repeat(`]`, 250) + `}`,
+	`{"apiVersion":"infra.k8smgmt.io/v3","kind":"InfraProvisioner","metadata":{"name":"a","labels":{},"annotations":null,"id":"x","resourceVersion":"3","createdAt":1},"spec":{"n":[2.0,-0.0,1e15,9007199254740993.0,1.5]}}`,
+	`{"apiVersion":"eaas.envmgmt.io/v3","kind":"InfraProvisioner","metadata":{"labels":{"a":"b"}}}`,
+	`{"apiVersion":"infra.k8smgmt.io/v2","kind":"Namespace","metadata":[]}`,
+	`{"apiVersion":3,"kind":"Namespace","metadata":{"labels":[]}}`,
 }
 
 // FuzzParseBodyIsSpecParseBody: whatever the body, parseBody answers as
