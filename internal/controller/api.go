@@ -275,7 +275,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // view's three metadata fields written into it.
 func writeView(w http.ResponseWriter, code int, st Stored) {
 	b := make([]byte, 0, len(st.body)+160)
-	b, ok := appendBodyView(b, st.body, st.CreatedAt, st.ModifiedAt, st.ResourceVersion)
+	b, ok := appendBodyView(b, st.body, st.CreatedAt, st.ModifiedAt, st.ResourceVersion, true)
 	if !ok {
 		var err error
 		if b, err = appendView(b[:0], st); err != nil {
