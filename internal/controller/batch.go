@@ -124,11 +124,13 @@ const lockWriters = `SELECT pg_advisory_xact_lock(727272, 'revision_counter'::re
 // commitBatch makes the batch's changes in one transaction, setting each
 // write's outcome, and reports whether anything changed.
 //
-// Round trips (each one pipeline on PostgreSQL): BEGIN, the revisions
-// and the reads of the first writes; then each write's statements ride
-// with the reads of the next writes that do not depend on them; the last
-// statements ride with COMMIT. A batch of independent writes — and a
-// single write — takes two.
+// On PostgreSQL a batch of checked changes (applies and deletes) is one
+// round trip: see commitChecked. Otherwise (SQLite, where a round trip is
+// a function call) the rounds are: BEGIN, the revisions and the reads of
+// the first writes; then each write's statements ride with the reads of
+// the next writes that do not depend on them; the last statements ride
+// with COMMIT. A batch of independent writes — and a single write — takes
+// two.
 func (s *Store) commitBatch(ctx context.Context, batch []*write) bool {
 	if s.checkedWrites && allChecked(batch) {
 		return s.commitChecked(ctx, batch)
@@ -205,9 +207,10 @@ func (s *Store) failed(ctx context.Context, batch []*write, err error) bool {
 }
 
 // commitChecked makes a batch of checked changes in one round trip on
-// PostgreSQL: BEGIN, lockWriters, each change's checkedWrite and COMMIT in
-// one pipeline. Each statement sees what the ones before it wrote, and
-// takes a revision only when it writes, so revisions stay consecutive
+// PostgreSQL: lockWriters and each change's checkedWrite in one pipeline,
+// one transaction (store.PipeTx). Each statement sees what the ones before
+// it wrote (a write that depends on an earlier one of the batch reads it),
+// and takes a revision only when it writes, so revisions stay consecutive
 // without being reserved and given back. A transaction none of whose
 // writes passed its checks wrote nothing and commits as a read.
 func (s *Store) commitChecked(ctx context.Context, batch []*write) bool {

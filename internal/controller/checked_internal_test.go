@@ -261,3 +261,56 @@ func TestCheckedAndTwoRoundWritersShareResources(t *testing.T) {
 		}
 	}
 }
+
+// A checked statement the database refuses (here a name PostgreSQL's text
+// cannot hold) takes its batch's transaction down: the others are then
+// made one by one, with consecutive revisions, and only it fails. (SQLite
+// has no checked statements; TestFailingStatementDoesNotUndoItsBatch covers
+// its path.)
+func TestFailingCheckedStatementDoesNotUndoItsBatch(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t)
+	if db.Dialect != store.Postgres {
+		t.Log("no checked statements on SQLite")
+		return
+	}
+	s := NewStore(db)
+	if _, _, err := s.Apply(ctx, spec.Key{Kind: "Project", Name: "p"}, map[string]any{
+		"apiVersion": "system.k8smgmt.io/v3", "kind": "Project", "metadata": map[string]any{"name": "p"},
+	}, "u", ""); err != nil {
+		t.Fatal(err)
+	}
+	var batch []*write
+	for i := range 5 {
+		name := fmt.Sprintf("ns-%d", i)
+		if i == 2 {
+			name = "bad\x00name"
+		}
+		k, obj := namespace(name)
+		body, err := appendJSON(nil, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, &write{change: &applyChange{k: k, obj: obj, body: string(body), user: "u"}})
+	}
+	if !s.commitBatch(ctx, batch) {
+		t.Fatal("the batch changed nothing")
+	}
+	for i, w := range batch {
+		if (w.err != nil) != (i == 2) || errors.Is(w.err, errUnchanged) {
+			t.Errorf("write %d: %v", i, w.err)
+		}
+	}
+	evs, err := s.Events(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 5 {
+		t.Fatalf("%d events, want 5", len(evs))
+	}
+	for i, e := range evs {
+		if e.Revision != int64(i+1) {
+			t.Fatalf("event %d has revision %d", i, e.Revision)
+		}
+	}
+}
