@@ -119,6 +119,10 @@ const (
 // transaction ID, so a transaction that writes nothing commits without a
 // WAL flush. The key is the revision counter's table, so that controllers
 // in different schemas of one database do not wait for each other.
+// Processes of a version from before this lock do not take it: one of
+// those writing the same database at once as this one could make a
+// checked write read a stale row (a create then fails on the primary key;
+// an update could miss a 409), so upgrade writers all at once.
 const lockWriters = `SELECT pg_advisory_xact_lock(727272, 'revision_counter'::regclass::oid::int)`
 
 // commitBatch makes the batch's changes in one transaction, setting each
