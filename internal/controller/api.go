@@ -284,16 +284,11 @@ func writeView(w http.ResponseWriter, code int, st Stored) {
 		}
 	}
 	b = append(b, '\n')
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }
-
-// jsonContentType is the Content-Type header of JSON answers (never
-// modified: net/http only reads it).
-var jsonContentType = []string{"application/json"}
 
 // EventList is the body of GET /apis/system.k8smgmt.io/v3/events.
 type EventList struct {
