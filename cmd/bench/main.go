@@ -52,8 +52,9 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the apply measurements to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile, taken after the apply measurements, to this file")
 	cpuTime := flag.Bool("cputime", false, "also print the CPU time each apply cost this process and the PostgreSQL server (Linux)")
+	latency := flag.Bool("latency", false, "also print percentiles of each apply's time (less swayed than rates by other load on a shared machine)")
 	flag.Parse()
-	cfg := config{n: *n, pgURL: *pg, events: *events, dbs: strings.Split(*dbs, ","), only: strings.Split(*only, ","), cpuTime: *cpuTime}
+	cfg := config{n: *n, pgURL: *pg, events: *events, dbs: strings.Split(*dbs, ","), only: strings.Split(*only, ","), cpuTime: *cpuTime, latency: *latency}
 	for _, c := range strings.Split(*clients, ",") {
 		v, err := strconv.Atoi(c)
 		if err != nil || v < 1 {
@@ -103,6 +104,7 @@ type config struct {
 	clients     []int
 	only        []string
 	cpuTime     bool
+	latency     bool
 	stopProfile func() // ends the CPU profile, when one is taken
 	// writeMemProfile writes the allocation profile, when one is asked for.
 	writeMemProfile func() error
@@ -120,7 +122,13 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("### Apply %d resources\n\n", len(objs))
 	fmt.Println("| database | clients | floor: 1-row commits/s | store only (applies/s) | HTTP API, raw client (applies/s) | HTTP API, controllerapi client (applies/s) | raw / store time | raw / 1-row-commit time |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- |")
-	var cpuRows []string
+	var cpuRows, latRows []string
+	lat := func(dbName string, clients int, path string, l []time.Duration) {
+		if cfg.latency && len(l) > 0 {
+			sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+			latRows = append(latRows, fmt.Sprintf("| %s | %d | %s | %v | %v | %v | %v |", dbName, clients, path, pct(l, 10), pct(l, 50), pct(l, 90), pct(l, 99)))
+		}
+	}
 	for _, dbName := range dbs {
 		for _, clients := range cfg.clients {
 			var commits, floor, raw, api time.Duration
@@ -133,23 +141,29 @@ func run(ctx context.Context, cfg config) error {
 			}
 			if cfg.measures("store") {
 				c0 := readCPU()
-				if floor, err = measure(ctx, dbName, pgURL, objs, clients, viaStore); err != nil {
+				var l []time.Duration
+				if floor, l, err = measure(ctx, dbName, pgURL, objs, clients, viaStore); err != nil {
 					return err
 				}
+				lat(dbName, clients, "store only", l)
 				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "store only", len(objs)))
 			}
 			if cfg.measures("raw") {
 				c0 := readCPU()
-				if raw, err = measure(ctx, dbName, pgURL, objs, clients, viaRawHTTP); err != nil {
+				var l []time.Duration
+				if raw, l, err = measure(ctx, dbName, pgURL, objs, clients, viaRawHTTP); err != nil {
 					return err
 				}
+				lat(dbName, clients, "HTTP API, raw client", l)
 				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "HTTP API, raw client", len(objs)))
 			}
 			if cfg.measures("api") {
 				c0 := readCPU()
-				if api, err = measure(ctx, dbName, pgURL, objs, clients, viaClient); err != nil {
+				var l []time.Duration
+				if api, l, err = measure(ctx, dbName, pgURL, objs, clients, viaClient); err != nil {
 					return err
 				}
+				lat(dbName, clients, "HTTP API, controllerapi client", l)
 				cpuRows = append(cpuRows, readCPU().since(c0).row(dbName, clients, "HTTP API, controllerapi client", len(objs)))
 			}
 			fmt.Printf("| %s | %d | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", dbName, clients, rate(len(objs), commits), rate(len(objs), floor),
@@ -170,6 +184,15 @@ func run(ctx context.Context, cfg config) error {
 		fmt.Println("| database | clients | path | this process, µs | PostgreSQL, µs |")
 		fmt.Println("| --- | --- | --- | --- | --- |")
 		for _, r := range cpuRows {
+			fmt.Println(r)
+		}
+	}
+	if cfg.latency {
+		fmt.Println("\nTime of each apply (from the client's call to its answer):")
+		fmt.Println()
+		fmt.Println("| database | clients | path | p10 | p50 | p90 | p99 |")
+		fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
+		for _, r := range latRows {
 			fmt.Println(r)
 		}
 	}
@@ -285,10 +308,11 @@ const (
 	viaClient         // controllerapi.Client: encodes each object, decodes and normalises each answer
 )
 
-func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, workers int, via int) (time.Duration, error) {
+// It returns the time taken and each apply's own time.
+func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, workers int, via int) (time.Duration, []time.Duration, error) {
 	e, err := newEnv(ctx, dbName, pgURL)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer e.cleanup()
 	// Each client keeps its connection, as separate client processes would:
@@ -307,11 +331,11 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 			r := &spec.Resource{Object: o}
 			p, err := controllerapi.CollectionPath(r.Key().Kind, r.Key().Project)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			body, err := json.Marshal(o)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			requests[r.Key().String()] = request{e.url + p, string(body)}
 		}
@@ -341,14 +365,21 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 			return err
 		}
 		r := &spec.Resource{Object: o}
-		_, _, err := e.st.Apply(ctx, r.Key(), spec.Canonical(o), "bench@example.com", "")
+		_, _, err := e.st.Apply(ctx, r.Key(), o, "bench@example.com", "")
+		return err
+	}
+	lats := make([][]time.Duration, workers+1) // each worker's, then the projects'
+	timed := func(l *[]time.Duration, o map[string]any) error {
+		t0 := time.Now()
+		err := apply(o)
+		*l = append(*l, time.Since(t0))
 		return err
 	}
 	start := time.Now()
 	i := 0
 	for ; i < len(objs) && objs[i]["kind"] == "Project"; i++ {
-		if err := apply(objs[i]); err != nil {
-			return 0, err
+		if err := timed(&lats[workers], objs[i]); err != nil {
+			return 0, nil, err
 		}
 	}
 	work := make(chan map[string]any)
@@ -356,10 +387,11 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
+		lats[w] = make([]time.Duration, 0, len(objs)/workers+1)
 		go func() {
 			defer wg.Done()
 			for o := range work {
-				if err := apply(o); err != nil {
+				if err := timed(&lats[w], o); err != nil {
 					errc <- err
 					return
 				}
@@ -371,12 +403,13 @@ func measure(ctx context.Context, dbName, pgURL string, objs []map[string]any, w
 	}
 	close(work)
 	wg.Wait()
+	took := time.Since(start)
 	select {
 	case err := <-errc:
-		return 0, err
+		return 0, nil, err
 	default:
 	}
-	return time.Since(start), nil
+	return took, slices.Concat(lats...), nil
 }
 
 // commitFloor is what the database itself allows: n transactions that each

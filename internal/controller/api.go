@@ -228,7 +228,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorf(http.StatusBadRequest, "read request body: %v", err))
 		return
 	}
-	res, problems := spec.ParseBody(r.Header.Get("Content-Type"), body)
+	res, problems := parseBody(r.Header.Get("Content-Type"), body)
 	if len(problems) > 0 {
 		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems})
 		return
@@ -245,7 +245,9 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil {
 		expect = fmt.Sprint(meta["resourceVersion"])
 	}
-	st, outcome, err := a.store.Apply(r.Context(), res.Key(), spec.Canonical(res.Object), userOf(r), expect)
+	// The body's tree is ours: canonical in place rather than copied.
+	k := res.Key()
+	st, outcome, err := a.store.apply(r.Context(), k, canonicalOwned(res.Object), userOf(r), expect)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -268,16 +270,24 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// writeView is writeJSON of st.View(), encoded without reflection.
+// writeView is writeJSON of st.View(), encoded without reflection: from
+// the stored body when st has it (an apply's answer), which only needs the
+// view's three metadata fields written into it.
 func writeView(w http.ResponseWriter, code int, st Stored) {
-	b, err := appendView(make([]byte, 0, 2048), st)
-	if err != nil {
-		writeJSON(w, code, st.View()) // as it always did: the status, then what encodes
-		return
+	b := make([]byte, 0, len(st.body)+160)
+	b, ok := appendBodyView(b, st.body, st.CreatedAt, st.ModifiedAt, st.ResourceVersion, true)
+	if !ok {
+		var err error
+		if b, err = appendView(b[:0], st); err != nil {
+			writeJSON(w, code, st.View()) // as it always did: the status, then what encodes
+			return
+		}
 	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
 }
 
 // EventList is the body of GET /apis/system.k8smgmt.io/v3/events.

@@ -29,6 +29,10 @@ type Stored struct {
 	ResourceVersion int64
 	CreatedAt       time.Time
 	ModifiedAt      time.Time
+
+	// body is Object's JSON as stored, when known ("" otherwise): an
+	// apply's answer is written from it (see writeView).
+	body string
 }
 
 // View returns the object as the API shows it: the canonical object with
@@ -84,11 +88,14 @@ type Store struct {
 	notify *notifier
 	now    func() time.Time
 	batch  batcher
+	// checkedWrites makes batches of checked changes in one round trip
+	// (PostgreSQL; see commitChecked).
+	checkedWrites bool
 }
 
 // NewStore returns a Store over a migrated database.
 func NewStore(db *store.DB) *Store {
-	return &Store{db: db, notify: newNotifier(), now: time.Now}
+	return &Store{db: db, notify: newNotifier(), now: time.Now, checkedWrites: db.Dialect == store.Postgres}
 }
 
 // Get returns the resource with key k, or an *Error with code 404.
@@ -211,12 +218,21 @@ const (
 	Unchanged Outcome = "unchanged"
 )
 
-// Apply creates or updates the resource k with the canonical object obj on
-// behalf of user. expectVersion, when not empty, must equal the stored
+// Apply creates or updates the resource k with the object obj on behalf of
+// user. expectVersion, when not empty, must equal the stored
 // resourceVersion (409 otherwise). A resource in a project that does not
 // exist gets 404. An object semantically equal to the stored one changes
 // nothing and records no event.
+//
+// What is stored is spec.Canonical(obj), encoded as json.Marshal would:
+// objects equal in meaning (spec.Equal) are then stored as the same bytes,
+// which lets a write tell an unchanged apply by comparing bytes, in SQL.
 func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user, expectVersion string) (Stored, Outcome, error) {
+	return s.apply(ctx, k, spec.Canonical(obj), user, expectVersion)
+}
+
+// apply is Apply of an object that is already spec.Canonical's result.
+func (s *Store) apply(ctx context.Context, k spec.Key, obj map[string]any, user, expectVersion string) (Stored, Outcome, error) {
 	body, err := appendJSON(nil, obj)
 	if err != nil {
 		return Stored{}, "", fmt.Errorf("apply %s: encode: %w", k, err)
@@ -242,11 +258,16 @@ type applyChange struct {
 	body         string // obj as stored
 	user, expect string
 
-	// What read found: whether the project exists, and the stored row.
+	// What read (or checkedWrite) found: whether the project exists, and
+	// the stored row.
 	projects          int
 	stored            sql.NullString
 	rv                sql.NullInt64
 	created, modified sql.NullString
+	// What checkedWrite found instead of the stored body: whether it is
+	// body; and the revision it wrote (NULL when it wrote nothing).
+	same   sql.NullBool
+	newRev sql.NullInt64
 
 	result  Stored
 	outcome Outcome
@@ -273,30 +294,45 @@ func (a *applyChange) read() store.Stmt {
 	}}
 }
 
-func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
+// refusal returns the 404 or 409 that what was read gives the apply, or
+// nil when it may be made.
+func (a *applyChange) refusal() error {
 	k := a.k
 	if k.Kind != "Project" && a.projects == 0 {
-		return nil, errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
+		return errorf(404, "project %q not found: create it first (POST /apis/system.k8smgmt.io/v3/projects)", k.Project)
 	}
-	exists := a.stored.Valid
 	if a.expect != "" {
-		if !exists {
-			return nil, errorf(409, "%s %q carries resourceVersion %s but does not exist", k.Kind, k.Name, a.expect)
+		if !a.rv.Valid {
+			return errorf(409, "%s %q carries resourceVersion %s but does not exist", k.Kind, k.Name, a.expect)
 		}
 		if a.expect != strconv.FormatInt(a.rv.Int64, 10) {
-			return nil, errorf(409, "%s %q was modified: resourceVersion %s is stale, current is %d", k.Kind, k.Name, a.expect, a.rv.Int64)
+			return errorf(409, "%s %q was modified: resourceVersion %s is stale, current is %d", k.Kind, k.Name, a.expect, a.rv.Int64)
 		}
 	}
+	return nil
+}
+
+// unchanged sets the result of an apply whose body is the stored one.
+func (a *applyChange) unchanged() error {
+	c, m, err := parseStamps(a.k, a.created.String, a.modified.String)
+	if err != nil {
+		return err
+	}
+	a.result, a.outcome = Stored{Key: a.k, Object: a.obj, ResourceVersion: a.rv.Int64, CreatedAt: c, ModifiedAt: m, body: a.body}, Unchanged
+	return errUnchanged
+}
+
+func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
+	k := a.k
+	if err := a.refusal(); err != nil {
+		return nil, err
+	}
+	exists := a.stored.Valid
 	stamp := now.Format(time.RFC3339Nano)
 	if exists {
 		if a.stored.String == a.body {
 			// The same canonical bytes: unchanged, with no need to decode them.
-			c, m, err := parseStamps(k, a.created.String, a.modified.String)
-			if err != nil {
-				return nil, err
-			}
-			a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: a.rv.Int64, CreatedAt: c, ModifiedAt: m}, Unchanged
-			return nil, errUnchanged
+			return nil, a.unchanged()
 		}
 		old, err := decodeStored(k, a.stored.String, a.rv.Int64, a.created.String, a.modified.String)
 		if err != nil {
@@ -306,7 +342,7 @@ func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
 			a.result, a.outcome = old, Unchanged
 			return nil, errUnchanged
 		}
-		a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now}
+		a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: old.CreatedAt, ModifiedAt: now, body: a.body}
 		a.outcome = Updated
 		return []store.Stmt{
 			{Query: `UPDATE resources SET body = ?, resource_version = ?, modified_at = ?
@@ -314,13 +350,85 @@ func (a *applyChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
 			eventStmt(Event{Revision: rev, Type: EventUpdate, Kind: k.Kind, Project: k.Project, Name: k.Name, User: a.user, Time: now}),
 		}, nil
 	}
-	a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now}
+	a.result = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now, body: a.body}
 	a.outcome = Created
 	return []store.Stmt{
 		{Query: `INSERT INTO resources (kind, project, name, body, resource_version, created_at, modified_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, Args: []any{k.Kind, k.Project, k.Name, a.body, rev, stamp, stamp}},
 		eventStmt(Event{Revision: rev, Type: EventCreate, Kind: k.Kind, Project: k.Project, Name: k.Name, User: a.user, Time: now}),
 	}, nil
+}
+
+// checkedApply is an apply as one statement (PostgreSQL): it reads as
+// readCurrent does, writes only when decide would (the project exists, an
+// expected resourceVersion is the stored one, the body is not the stored
+// one), taking the next revision then, and returns what it read, whether
+// the stored body is the new one, and the revision it wrote (NULL when
+// none). Stored bodies are canonical (see Apply), so a body that differs
+// in bytes differs in meaning, and decide's semantic comparison is not
+// needed. Parameters: kind, project, name, body, time, user, expected
+// resourceVersion (” for none).
+const checkedApply = `WITH cur AS (
+	SELECT (SELECT COUNT(*) FROM resources WHERE kind = 'Project' AND project = '' AND name = $2::text) AS projects,
+		r.body = $4::text AS same, r.resource_version AS rv, r.created_at, r.modified_at
+	FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = $1::text AND r.project = $2 AND r.name = $3::text
+), ok AS (
+	SELECT cur.rv IS NOT NULL AS found FROM cur
+	WHERE ($1 = 'Project' OR cur.projects > 0) AND ($7::text = '' OR cur.rv::text = $7) AND cur.same IS NOT TRUE
+), rev AS (
+	UPDATE revision_counter SET revision = revision + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM ok) RETURNING revision
+), ins AS (
+	INSERT INTO resources (kind, project, name, body, resource_version, created_at, modified_at)
+	SELECT $1, $2, $3, $4, rev.revision, $5::text, $5 FROM rev, ok WHERE NOT ok.found
+), upd AS (
+	UPDATE resources SET body = $4, resource_version = rev.revision, modified_at = $5
+	FROM rev, ok WHERE ok.found AND kind = $1 AND project = $2 AND name = $3
+), ev AS (
+	INSERT INTO events (revision, type, kind, project, name, user_email, time)
+	SELECT rev.revision, CASE WHEN ok.found THEN 'Update' ELSE 'Create' END, $1, $2, $3, $6::text, $5 FROM rev, ok
+)
+SELECT cur.projects, cur.same, cur.rv, cur.created_at, cur.modified_at, (SELECT revision FROM rev) FROM cur`
+
+func (a *applyChange) checkedWrite(now time.Time) store.Stmt {
+	stamp := now.Format(time.RFC3339Nano)
+	return store.Stmt{Query: checkedApply, Args: []any{a.k.Kind, a.k.Project, a.k.Name, a.body, stamp, a.user, a.expect},
+		Scan: func(r store.Row) error {
+			if err := r.Scan(&a.projects, &a.same, &a.rv, &a.created, &a.modified, &a.newRev); err != nil {
+				return fmt.Errorf("apply %s: %w", a.k, err)
+			}
+			return nil
+		}}
+}
+
+func (a *applyChange) settle(now time.Time) (bool, error) {
+	k := a.k
+	err := a.refusal()
+	if err == nil && a.same.Bool {
+		err = errUnchanged
+	}
+	if !a.newRev.Valid {
+		switch {
+		case err == nil:
+			return false, fmt.Errorf("apply %s: nothing was written, though every check passed", k)
+		case errors.Is(err, errUnchanged):
+			return false, a.unchanged()
+		}
+		return false, err
+	}
+	rev := a.newRev.Int64
+	if err != nil {
+		return true, fmt.Errorf("apply %s: revision %d was written, though the checks refuse it (%v)", k, rev, err)
+	}
+	if !a.rv.Valid {
+		a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now, body: a.body}, Created
+		return true, nil
+	}
+	c, err := time.Parse(time.RFC3339Nano, a.created.String)
+	if err != nil {
+		return true, fmt.Errorf("decode stored %s createdAt: %w", k, err)
+	}
+	a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: c, ModifiedAt: now, body: a.body}, Updated
+	return true, nil
 }
 
 // parseStamps parses a stored row's createdAt and modifiedAt.
@@ -348,9 +456,11 @@ type deleteChange struct {
 	k    spec.Key
 	user string
 
-	// What read found: the resources a project holds, and whether k exists.
+	// What read found: the resources a project holds, and whether k exists;
+	// and the revision checkedWrite wrote (NULL when none).
 	held   int
 	exists sql.NullInt64
+	newRev sql.NullInt64
 }
 
 func (d *deleteChange) key() spec.Key { return d.k }
@@ -381,18 +491,69 @@ func (d *deleteChange) read() store.Stmt {
 	return st
 }
 
-func (d *deleteChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
+// refusal returns the 409 or 404 that what was read gives the delete, or
+// nil when it may be made.
+func (d *deleteChange) refusal() error {
 	k := d.k
 	if k.Kind == "Project" && d.held > 0 {
-		return nil, errorf(409, "project %q still holds %d resources: delete them first", k.Name, d.held)
+		return errorf(409, "project %q still holds %d resources: delete them first", k.Name, d.held)
 	}
 	if !d.exists.Valid {
-		return nil, errorf(404, "%s %q not found%s", k.Kind, k.Name, inProject(k.Project))
+		return errorf(404, "%s %q not found%s", k.Kind, k.Name, inProject(k.Project))
+	}
+	return nil
+}
+
+func (d *deleteChange) decide(rev int64, now time.Time) ([]store.Stmt, error) {
+	k := d.k
+	if err := d.refusal(); err != nil {
+		return nil, err
 	}
 	return []store.Stmt{
 		{Query: `DELETE FROM resources WHERE kind = ? AND project = ? AND name = ?`, Args: []any{k.Kind, k.Project, k.Name}},
 		eventStmt(Event{Revision: rev, Type: EventDelete, Kind: k.Kind, Project: k.Project, Name: k.Name, User: d.user, Time: now}),
 	}, nil
+}
+
+// checkedDelete is a delete as one statement (PostgreSQL): it reads as
+// readProject does, deletes only when decide would (the resource exists; a
+// project holds nothing), taking the next revision then, and returns what
+// it read and the revision it wrote (NULL when none). Parameters: kind,
+// project, name, user, time.
+const checkedDelete = `WITH cur AS (
+	SELECT CASE WHEN $1::text = 'Project' THEN (SELECT COUNT(*) FROM resources WHERE project = $3::text) ELSE 0 END AS held,
+		r.resource_version AS rv
+	FROM (SELECT 1 AS one) AS x LEFT JOIN resources r ON r.kind = $1 AND r.project = $2::text AND r.name = $3
+), rev AS (
+	UPDATE revision_counter SET revision = revision + 1
+	WHERE id = 1 AND EXISTS (SELECT 1 FROM cur WHERE held = 0 AND rv IS NOT NULL) RETURNING revision
+), del AS (
+	DELETE FROM resources WHERE kind = $1 AND project = $2 AND name = $3 AND EXISTS (SELECT 1 FROM rev)
+), ev AS (
+	INSERT INTO events (revision, type, kind, project, name, user_email, time)
+	SELECT rev.revision, 'Delete', $1, $2, $3, $4::text, $5::text FROM rev
+)
+SELECT cur.held, cur.rv, (SELECT revision FROM rev) FROM cur`
+
+func (d *deleteChange) checkedWrite(now time.Time) store.Stmt {
+	return store.Stmt{Query: checkedDelete, Args: []any{d.k.Kind, d.k.Project, d.k.Name, d.user, now.Format(time.RFC3339Nano)},
+		Scan: func(r store.Row) error {
+			if err := r.Scan(&d.held, &d.exists, &d.newRev); err != nil {
+				return fmt.Errorf("delete %s: %w", d.k, err)
+			}
+			return nil
+		}}
+}
+
+func (d *deleteChange) settle(time.Time) (bool, error) {
+	err := d.refusal()
+	switch {
+	case d.newRev.Valid && err != nil:
+		return true, fmt.Errorf("delete %s: revision %d was written, though the checks refuse it (%v)", d.k, d.newRev.Int64, err)
+	case !d.newRev.Valid && err == nil:
+		return false, fmt.Errorf("delete %s: nothing was written, though every check passed", d.k)
+	}
+	return d.newRev.Valid, err
 }
 
 func wrapUnlessAPI(err error, what string) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -39,6 +40,8 @@ var ErrNotCommitted = errors.New("transaction not committed")
 // of the ones before them, as in any transaction.
 type PipeTx struct {
 	queued []Stmt
+	// rowsWithCommit lets the last round's rows travel with COMMIT.
+	rowsWithCommit bool
 	// round runs stmts, then COMMIT when commit is set.
 	round func(stmts []Stmt, commit bool) error
 }
@@ -58,9 +61,19 @@ func (p *PipeTx) Flush() error {
 	return err
 }
 
+// ReadRowsWithCommit lets the statements left queued when fn returns travel
+// with COMMIT even when they return rows, so that a transaction whose
+// statements check and write by themselves is one round trip. Their Scans
+// then run once COMMIT has been sent (on PostgreSQL): a Scan that fails no
+// longer stops the commit, and its error, which does not wrap
+// ErrNotCommitted, says the transaction may have committed. A statement the
+// database refuses still rolls everything back, as in any round. On SQLite
+// the statements run one by one before COMMIT, as always.
+func (p *PipeTx) ReadRowsWithCommit() { p.rowsWithCommit = true }
+
 func (p *PipeTx) commit() error {
 	for _, s := range p.queued {
-		if s.Scan != nil {
+		if s.Scan != nil && !p.rowsWithCommit {
 			// COMMIT travels with the round: a Scan that fails could no
 			// longer stop it, so rows are read in a round of their own.
 			if err := p.Flush(); err != nil {
@@ -179,7 +192,17 @@ func (db *DB) inPgxPipeTx(ctx context.Context, fn func(p *PipeTx) error) error {
 
 // pgxRound sends one round as a pipeline: BEGIN first when begin is set,
 // COMMIT last when commit is set, one Sync for all.
+//
+// A transaction of one round needs neither: the statements of a pipeline
+// up to its Sync that no BEGIN opened run as one implicit transaction,
+// which the server commits at the Sync (and rolls back there after a
+// statement fails) before it answers ReadyForQuery. That saves the server
+// and pgx two statements a transaction.
 func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, commit bool) error {
+	implicit := begin && commit
+	if implicit {
+		begin, commit = false, false
+	}
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(stmts)+2)}
 	if begin {
 		b.Queue("BEGIN")
@@ -190,6 +213,7 @@ func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, co
 	if commit {
 		b.Queue("COMMIT")
 	}
+	commit = commit || implicit // from here on: whether this round commits
 	br := pc.SendBatch(ctx, b)
 	fail := func(err error) error {
 		if cerr := br.Close(); cerr != nil && !errors.Is(cerr, err) {
@@ -202,6 +226,7 @@ func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, co
 			return fail(fmt.Errorf("%w: begin transaction: %w", ErrNotCommitted, err))
 		}
 	}
+	var scanErr error // a Scan's own failure in a commit round, reported once COMMIT is read
 	for i, s := range stmts {
 		var err error
 		if s.Scan != nil {
@@ -209,25 +234,39 @@ func pgxRound(ctx context.Context, pc *pgx.Conn, db *DB, stmts []Stmt, begin, co
 		} else {
 			_, err = br.Exec()
 		}
-		if err != nil {
-			// The server skips what follows a failed statement up to the
-			// Sync, COMMIT included. (A Scan failing for its own reasons
-			// is never in a commit round: see PipeTx.commit.)
-			return fail(fmt.Errorf("%w: statement %d of %d: %w", ErrNotCommitted, i+1, len(stmts), err))
+		if err == nil {
+			continue
 		}
+		var pgErr *pgconn.PgError
+		if commit && !errors.As(err, &pgErr) {
+			// COMMIT has been sent: only the server refusing a statement
+			// (which makes it skip what follows, COMMIT included) proves
+			// nothing committed. A Scan's own error, or a lost connection,
+			// leaves it open.
+			if scanErr == nil {
+				scanErr = fmt.Errorf("statement %d of %d, read with COMMIT: %w", i+1, len(stmts), err)
+			}
+			if pc.IsClosed() {
+				return fail(scanErr)
+			}
+			continue
+		}
+		// The server skips what follows a failed statement up to the
+		// Sync, COMMIT included.
+		return fail(fmt.Errorf("%w: statement %d of %d: %w", ErrNotCommitted, i+1, len(stmts), err))
 	}
-	if commit {
+	if commit && !implicit {
 		if _, err := br.Exec(); err != nil {
-			return fail(fmt.Errorf("commit: %w", err))
+			return fail(errors.Join(scanErr, fmt.Errorf("commit: %w", err)))
 		}
 	}
 	if err := br.Close(); err != nil {
 		if commit {
-			return fmt.Errorf("commit: %w", err)
+			return errors.Join(scanErr, fmt.Errorf("commit: %w", err))
 		}
 		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
 	}
-	return nil
+	return scanErr
 }
 
 // notCommitted wraps err in ErrNotCommitted unless it already is.

@@ -68,28 +68,33 @@ func TestPipeTxRoundsAndCommit(t *testing.T) {
 	}
 }
 
-// A failing statement, in a middle round or in the last one, rolls the
-// whole transaction back and says so; the connection stays usable.
+// A failing statement, in a middle round, the last one or the only one,
+// rolls the whole transaction back and says so; the connection stays
+// usable.
 func TestPipeTxStatementFailureRollsBack(t *testing.T) {
 	ctx := context.Background()
 	db := pipeTable(t)
-	for _, inLastRound := range []bool{false, true} {
+	// The only round is a transaction of its own (on PostgreSQL an
+	// implicit one, with no BEGIN or COMMIT): it too is all or nothing.
+	for _, round := range []string{"middle", "last", "only"} {
 		err := db.InPipeTx(ctx, func(p *store.PipeTx) error {
 			p.Queue(insertRow(1, "one"))
-			if err := p.Flush(); err != nil {
-				return err
+			if round != "only" {
+				if err := p.Flush(); err != nil {
+					return err
+				}
 			}
 			p.Queue(insertRow(2, "two"), insertRow(1, "duplicate"), insertRow(3, "three"))
-			if inLastRound {
+			if round != "middle" {
 				return nil
 			}
 			return p.Flush()
 		})
 		if err == nil || !errors.Is(err, store.ErrNotCommitted) {
-			t.Fatalf("last round %v: err = %v, want ErrNotCommitted", inLastRound, err)
+			t.Fatalf("%s round: err = %v, want ErrNotCommitted", round, err)
 		}
 		if got := countRows(t, db); got != 0 {
-			t.Fatalf("last round %v: %d rows left, want 0", inLastRound, got)
+			t.Fatalf("%s round: %d rows left, want 0", round, got)
 		}
 	}
 	// Every pooled connection still works, none is stuck in a transaction.
@@ -189,5 +194,67 @@ func TestPipeTxDoesNotWaitForTheWritersItBlocks(t *testing.T) {
 	}
 	if got := countRows(t, db); got != 7 {
 		t.Fatalf("%d rows, want 7", got)
+	}
+}
+
+// With ReadRowsWithCommit, statements that return rows travel with COMMIT:
+// their rows are read, a statement the database refuses still rolls
+// everything back, and a Scan's own failure is reported without claiming
+// that nothing committed (on PostgreSQL COMMIT has then been sent).
+func TestPipeTxRowsWithCommit(t *testing.T) {
+	ctx := context.Background()
+	db := pipeTable(t)
+	var n int
+	var body string
+	err := db.InPipeTx(ctx, func(p *store.PipeTx) error {
+		p.Queue(insertRow(1, "one"),
+			store.Stmt{Query: `INSERT INTO pipe_rows (id, body) VALUES (?, ?) RETURNING body`, Args: []any{int64(2), "two"},
+				Scan: func(r store.Row) error { return r.Scan(&body) }},
+			store.Stmt{Query: `SELECT COUNT(*) FROM pipe_rows`, Scan: func(r store.Row) error { return r.Scan(&n) }})
+		p.ReadRowsWithCommit()
+		return nil
+	})
+	if err != nil || n != 2 || body != "two" {
+		t.Fatalf("n=%d body=%q err=%v", n, body, err)
+	}
+	if got := countRows(t, db); got != 2 {
+		t.Fatalf("%d rows committed, want 2", got)
+	}
+
+	err = db.InPipeTx(ctx, func(p *store.PipeTx) error {
+		p.Queue(insertRow(3, "three"),
+			store.Stmt{Query: `INSERT INTO pipe_rows (id, body) VALUES (?, ?) RETURNING body`, Args: []any{int64(1), "duplicate"},
+				Scan: func(r store.Row) error { return r.Scan(&body) }})
+		p.ReadRowsWithCommit()
+		return nil
+	})
+	if !errors.Is(err, store.ErrNotCommitted) {
+		t.Fatalf("refused statement: err = %v, want ErrNotCommitted", err)
+	}
+	if got := countRows(t, db); got != 2 {
+		t.Fatalf("%d rows after a refused statement, want 2", got)
+	}
+
+	mine := errors.New("mine")
+	err = db.InPipeTx(ctx, func(p *store.PipeTx) error {
+		p.Queue(insertRow(4, "four"), store.Stmt{Query: `SELECT COUNT(*) FROM pipe_rows`, Scan: func(store.Row) error { return mine }})
+		p.ReadRowsWithCommit()
+		return nil
+	})
+	want := 3 // PostgreSQL: COMMIT travelled with the statements
+	if db.Dialect == store.SQLite {
+		want = 2 // SQLite runs the Scan before COMMIT
+	}
+	if !errors.Is(err, mine) || errors.Is(err, store.ErrNotCommitted) != (want == 2) {
+		t.Fatalf("failing Scan: err = %v", err)
+	}
+	if got := countRows(t, db); got != want {
+		t.Fatalf("%d rows after a failing Scan, want %d", got, want)
+	}
+	// The connections are all still usable.
+	for i := int64(0); i < 20; i++ {
+		if err := db.InPipeTx(ctx, func(p *store.PipeTx) error { p.Queue(insertRow(10+i, "ok")); p.ReadRowsWithCommit(); return nil }); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
