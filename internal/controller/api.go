@@ -228,7 +228,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorf(http.StatusBadRequest, "read request body: %v", err))
 		return
 	}
-	res, problems := parseBody(r.Header.Get("Content-Type"), body)
+	res, problems := spec.ParseBody(r.Header.Get("Content-Type"), body)
 	if len(problems) > 0 {
 		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems})
 		return

@@ -1,7 +1,11 @@
 package controllerapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+
+	"github.com/systemsync/systemsync/internal/jsontree"
 )
 
 // A full listing of the system is most of a cold plan's reading of the
@@ -38,80 +42,78 @@ func readList(data []byte, raw bool) (page listPage, ok bool) {
 	if len(data) == 0 {
 		return page, false
 	}
-	d := decoder{data: data, depth: 1}
-	if !raw {
-		d.keys, d.strs = map[string]string{}, map[string]any{}
-	}
-	d.ws()
-	if !d.consume('{') {
+	d := jsontree.New(data, !raw)
+	d.Nest() // the answer's own object
+	d.WS()
+	if !d.Consume('{') {
 		return page, false
 	}
 	seen := map[string]bool{}
 	for first := true; ; first = false {
-		d.ws()
-		if first && d.consume('}') {
+		d.WS()
+		if first && d.Consume('}') {
 			break
 		}
-		key, ok := d.key()
+		key, ok := d.Key()
 		if !ok || seen[key] {
 			return page, false
 		}
 		seen[key] = true
-		d.ws()
-		if !d.consume(':') {
+		d.WS()
+		if !d.Consume(':') {
 			return page, false
 		}
-		d.ws()
+		d.WS()
 		switch key {
 		case "apiVersion", "kind":
-			if _, ok := d.value(); !ok {
+			if _, ok := d.Value(); !ok {
 				return page, false
 			}
 		case "metadata":
-			if !d.metadata(&page) {
+			if !readMetadata(d, &page) {
 				return page, false
 			}
 		case "items":
-			if page.Items, page.Raw, ok = d.items(raw); !ok {
+			if page.Items, page.Raw, ok = readItems(d, raw); !ok {
 				return page, false
 			}
 		default:
 			return page, false
 		}
-		d.ws()
-		if d.consume(',') {
+		d.WS()
+		if d.Consume(',') {
 			continue
 		}
-		if !d.consume('}') {
+		if !d.Consume('}') {
 			return page, false
 		}
 		break
 	}
-	d.ws()
-	return page, d.i == len(d.data)
+	d.WS()
+	return page, d.Done()
 }
 
 // metadata reads {count, limit, offset}, each an integer, each once.
-func (d *decoder) metadata(page *listPage) bool {
-	if !d.consume('{') {
+func readMetadata(d *jsontree.Decoder, page *listPage) bool {
+	if !d.Consume('{') {
 		return false
 	}
 	seen := map[string]bool{}
 	for first := true; ; first = false {
-		d.ws()
-		if first && d.consume('}') {
+		d.WS()
+		if first && d.Consume('}') {
 			return true
 		}
-		key, ok := d.key()
+		key, ok := d.Key()
 		if !ok || seen[key] {
 			return false
 		}
 		seen[key] = true
-		d.ws()
-		if !d.consume(':') {
+		d.WS()
+		if !d.Consume(':') {
 			return false
 		}
-		d.ws()
+		d.WS()
 		var dst *int
 		switch key {
 		case "count":
@@ -123,27 +125,27 @@ func (d *decoder) metadata(page *listPage) bool {
 		default:
 			return false
 		}
-		v, ok := d.number()
+		v, ok := d.Number()
 		n, isInt := v.(int64) // ParseInt took it: written as an integer
 		if !ok || !isInt || int64(int(n)) != n {
 			return false
 		}
 		*dst = int(n)
-		d.ws()
-		if d.consume(',') {
+		d.WS()
+		if d.Consume(',') {
 			continue
 		}
-		return d.consume('}')
+		return d.Consume('}')
 	}
 }
 
 // items reads an array of objects: decoded, or with raw their text.
-func (d *decoder) items(raw bool) ([]Object, []json.RawMessage, bool) {
-	if !d.consume('[') {
+func readItems(d *jsontree.Decoder, raw bool) ([]Object, []json.RawMessage, bool) {
+	if !d.Consume('[') {
 		return nil, nil, false
 	}
-	d.depth++
-	defer func() { d.depth-- }()
+	d.Nest()
+	defer d.Unnest()
 	var objs []Object
 	var texts []json.RawMessage
 	if raw {
@@ -151,35 +153,58 @@ func (d *decoder) items(raw bool) ([]Object, []json.RawMessage, bool) {
 	} else {
 		objs = []Object{}
 	}
-	d.ws()
-	if d.consume(']') {
+	d.WS()
+	if d.Consume(']') {
 		return objs, texts, true
 	}
 	for {
-		d.ws()
-		if d.i >= len(d.data) || d.data[d.i] != '{' {
+		d.WS()
+		if d.Peek() != '{' {
 			return nil, nil, false
 		}
-		start := d.i
+		start := d.Pos()
 		if raw {
-			if !d.skip() {
+			if !d.Skip() {
 				return nil, nil, false
 			}
-			texts = append(texts, d.data[start:d.i])
+			texts = append(texts, d.Since(start))
 		} else {
-			v, ok := d.value()
+			v, ok := d.Value()
 			if !ok {
 				return nil, nil, false
 			}
 			objs = append(objs, v.(map[string]any))
 		}
-		d.ws()
-		if d.consume(',') {
+		d.WS()
+		if d.Consume(',') {
 			continue
 		}
-		if !d.consume(']') {
+		if !d.Consume(']') {
 			return nil, nil, false
 		}
 		return objs, texts, true
 	}
+}
+
+// decodeObject reads the JSON text of one item of a list answer as List
+// reads it: numbers as spec.Normalize reads them, a null as an empty
+// object.
+func decodeObject(data []byte) (Object, error) {
+	if obj, ok := jsontree.Object(data); ok {
+		return obj, nil
+	}
+	var obj Object
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("decode object: %w", err)
+	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+		return nil, fmt.Errorf("decode object: %d bytes after the object", len(rest))
+	}
+	if obj == nil {
+		return Object{}, nil
+	}
+	numbersInPlace(obj)
+	return obj, nil
 }

@@ -1,20 +1,24 @@
-package controllerapi
+// Package jsontree reads JSON text in one pass into the tree that
+// encoding/json (with UseNumber) and spec.Normalize together make of it:
+// map[string]any, []any, string, bool, nil, int64 for a number that is
+// one, float64 for the others. It takes what it can read exactly as they
+// would and refuses the rest (a syntax error, a number that is neither),
+// which its callers then leave to encoding/json, so that results and
+// errors stay what they always were. It exists for speed: a map made at
+// its size, no json.Number boxes converted after, and, within one text,
+// keys and short strings shared.
+package jsontree
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// decoder reads JSON text from data at i into what encoding/json (with
-// UseNumber) and spec.Normalize together make of it, for the text it
-// accepts; a caller leaves anything it refuses to encoding/json.
-// decodeList reads list answers with it, decodeObject one resource.
-type decoder struct {
+// Decoder reads JSON text from a position on. Its methods report false
+// for text they do not take; the position is then undefined.
+type Decoder struct {
 	data  []byte
 	i     int
 	depth int
@@ -29,14 +33,66 @@ type member struct {
 	value any
 }
 
-// maxDepth is encoding/json's nesting limit (the answer's own object and
-// items array count).
+// maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
 
 // maxShared is the longest string value shared between objects.
 const maxShared = 32
 
-func (d *decoder) ws() {
+// New returns a decoder at the start of data. With share, keys and short
+// strings read twice are one string (for a text of many alike objects).
+func New(data []byte, share bool) *Decoder {
+	d := &Decoder{data: data}
+	if share {
+		d.keys, d.strs = map[string]string{}, map[string]any{}
+	}
+	return d
+}
+
+// Object reads data, which must hold one JSON object and nothing else but
+// blanks, without sharing strings.
+func Object(data []byte) (map[string]any, bool) {
+	d := Decoder{data: data}
+	d.WS()
+	if d.Peek() == '{' {
+		if v, ok := d.object(); ok {
+			if d.WS(); d.Done() {
+				return v.(map[string]any), true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Pos is the decoder's position in its data.
+func (d *Decoder) Pos() int { return d.i }
+
+// Since returns the text read since position start.
+func (d *Decoder) Since(start int) []byte { return d.data[start:d.i] }
+
+// Done reports whether all of the data has been read.
+func (d *Decoder) Done() bool { return d.i == len(d.data) }
+
+// Peek returns the byte at the position (0 at the end).
+func (d *Decoder) Peek() byte {
+	if d.i < len(d.data) {
+		return d.data[d.i]
+	}
+	return 0
+}
+
+// Nest counts one more level of nesting for a caller that reads a
+// container itself; it reports false past encoding/json's limit.
+func (d *Decoder) Nest() bool {
+	d.depth++
+	return d.depth <= maxDepth
+}
+
+// Unnest ends a level begun with Nest.
+func (d *Decoder) Unnest() { d.depth-- }
+
+// WS skips blanks.
+func (d *Decoder) WS() {
 	for d.i < len(d.data) {
 		switch d.data[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -47,7 +103,9 @@ func (d *decoder) ws() {
 	}
 }
 
-func (d *decoder) consume(c byte) bool {
+// Consume reads c when it is next.
+// Consume reads c when it is next.
+func (d *Decoder) Consume(c byte) bool {
 	if d.i < len(d.data) && d.data[d.i] == c {
 		d.i++
 		return true
@@ -55,8 +113,8 @@ func (d *decoder) consume(c byte) bool {
 	return false
 }
 
-// skip reads a value as value does, building nothing.
-func (d *decoder) skip() bool {
+// Skip reads a value as Value does, building nothing.
+func (d *Decoder) Skip() bool {
 	if d.i >= len(d.data) {
 		return false
 	}
@@ -71,30 +129,30 @@ func (d *decoder) skip() bool {
 			closer = ']'
 		}
 		d.i++
-		d.ws()
-		if d.consume(closer) {
+		d.WS()
+		if d.Consume(closer) {
 			return true
 		}
 		for {
-			d.ws()
+			d.WS()
 			if closer == '}' {
 				if !d.skipStr() {
 					return false
 				}
-				d.ws()
-				if !d.consume(':') {
+				d.WS()
+				if !d.Consume(':') {
 					return false
 				}
-				d.ws()
+				d.WS()
 			}
-			if !d.skip() {
+			if !d.Skip() {
 				return false
 			}
-			d.ws()
-			if d.consume(',') {
+			d.WS()
+			if d.Consume(',') {
 				continue
 			}
-			return d.consume(closer)
+			return d.Consume(closer)
 		}
 	case '"':
 		return d.skipStr()
@@ -110,13 +168,13 @@ func (d *decoder) skip() bool {
 }
 
 // skipStr reads a string as str does, unquoting nothing.
-func (d *decoder) skipStr() bool {
+func (d *Decoder) skipStr() bool {
 	_, _, ok := d.strText()
 	return ok
 }
 
-// value reads any value.
-func (d *decoder) value() (any, bool) {
+// Value reads any value.
+func (d *Decoder) Value() (any, bool) {
 	if d.i >= len(d.data) {
 		return nil, false
 	}
@@ -146,10 +204,10 @@ func (d *decoder) value() (any, bool) {
 	case 'n':
 		return nil, d.literal("null")
 	}
-	return d.number()
+	return d.Number()
 }
 
-func (d *decoder) literal(word string) bool {
+func (d *Decoder) literal(word string) bool {
 	if len(d.data)-d.i < len(word) || string(d.data[d.i:d.i+len(word)]) != word {
 		return false
 	}
@@ -157,7 +215,7 @@ func (d *decoder) literal(word string) bool {
 	return true
 }
 
-func (d *decoder) object() (any, bool) {
+func (d *Decoder) object() (any, bool) {
 	if d.depth++; d.depth > maxDepth {
 		return nil, false
 	}
@@ -165,29 +223,29 @@ func (d *decoder) object() (any, bool) {
 	d.i++ // {
 	base := len(d.kvs)
 	defer func() { d.kvs = d.kvs[:base] }()
-	d.ws()
-	if !d.consume('}') {
+	d.WS()
+	if !d.Consume('}') {
 		for {
-			d.ws()
-			key, ok := d.key()
+			d.WS()
+			key, ok := d.Key()
 			if !ok {
 				return nil, false
 			}
-			d.ws()
-			if !d.consume(':') {
+			d.WS()
+			if !d.Consume(':') {
 				return nil, false
 			}
-			d.ws()
-			v, ok := d.value()
+			d.WS()
+			v, ok := d.Value()
 			if !ok {
 				return nil, false
 			}
 			d.kvs = append(d.kvs, member{key, v})
-			d.ws()
-			if d.consume(',') {
+			d.WS()
+			if d.Consume(',') {
 				continue
 			}
-			if !d.consume('}') {
+			if !d.Consume('}') {
 				return nil, false
 			}
 			break
@@ -200,7 +258,7 @@ func (d *decoder) object() (any, bool) {
 	return m, true
 }
 
-func (d *decoder) array() (any, bool) {
+func (d *Decoder) array() (any, bool) {
 	if d.depth++; d.depth > maxDepth {
 		return nil, false
 	}
@@ -208,20 +266,20 @@ func (d *decoder) array() (any, bool) {
 	d.i++ // [
 	base := len(d.elems)
 	defer func() { d.elems = d.elems[:base] }()
-	d.ws()
-	if !d.consume(']') {
+	d.WS()
+	if !d.Consume(']') {
 		for {
-			d.ws()
-			v, ok := d.value()
+			d.WS()
+			v, ok := d.Value()
 			if !ok {
 				return nil, false
 			}
 			d.elems = append(d.elems, v)
-			d.ws()
-			if d.consume(',') {
+			d.WS()
+			if d.Consume(',') {
 				continue
 			}
-			if !d.consume(']') {
+			if !d.Consume(']') {
 				return nil, false
 			}
 			break
@@ -232,8 +290,9 @@ func (d *decoder) array() (any, bool) {
 	return out, true
 }
 
-// key reads an object key, shared with the same key seen before.
-func (d *decoder) key() (string, bool) {
+// Key reads an object key (shared with the same key seen before, when
+// the decoder shares).
+func (d *Decoder) Key() (string, bool) {
 	s, ok := d.str()
 	if !ok {
 		return "", false
@@ -252,7 +311,7 @@ func (d *decoder) key() (string, bool) {
 // str reads a string and returns its bytes as encoding/json unquotes them
 // (escapes resolved; a lone surrogate and each invalid UTF-8 byte become
 // U+FFFD): the text itself, in data, when it needs none of that.
-func (d *decoder) str() ([]byte, bool) {
+func (d *Decoder) str() ([]byte, bool) {
 	s, plain, ok := d.strText()
 	if !ok {
 		return nil, false
@@ -266,7 +325,7 @@ func (d *decoder) str() ([]byte, bool) {
 // strText reads a string, checking it as encoding/json does, and returns
 // the text between its quotes and whether that is the string itself
 // (no escape, valid UTF-8).
-func (d *decoder) strText() (text []byte, plain, ok bool) {
+func (d *Decoder) strText() (text []byte, plain, ok bool) {
 	if d.i >= len(d.data) || d.data[d.i] != '"' {
 		return nil, false, false
 	}
@@ -382,10 +441,9 @@ func hex4(h []byte) rune {
 	return r
 }
 
-// number reads a number as spec.Normalize reads a json.Number: an int64
-// when it is one, else a float64; one that is neither is left to
-// encoding/json.
-func (d *decoder) number() (any, bool) {
+// Number reads a number as spec.Normalize reads a json.Number: an int64
+// when it is one, else a float64; one that is neither is refused.
+func (d *Decoder) Number() (any, bool) {
 	text, integer, ok := d.numberText()
 	if !ok {
 		return nil, false
@@ -403,7 +461,7 @@ func (d *decoder) number() (any, bool) {
 
 // numberText reads a number by JSON's grammar and returns its text and
 // whether it is written as an integer.
-func (d *decoder) numberText() (text []byte, integer, ok bool) {
+func (d *Decoder) numberText() (text []byte, integer, ok bool) {
 	data, i := d.data, d.i
 	if i < len(data) && data[i] == '-' {
 		i++
@@ -442,33 +500,4 @@ func (d *decoder) numberText() (text []byte, integer, ok bool) {
 	text = data[d.i:i]
 	d.i = i
 	return text, integer, true
-}
-
-// decodeObject reads the JSON text of one item of a list answer as List
-// reads it: numbers as spec.Normalize reads them, a null as an empty
-// object.
-func decodeObject(data []byte) (Object, error) {
-	d := decoder{data: data} // one object: nothing to share strings with
-	d.ws()
-	if d.i < len(d.data) && d.data[d.i] == '{' {
-		if v, ok := d.object(); ok {
-			if d.ws(); d.i == len(d.data) {
-				return v.(map[string]any), nil
-			}
-		}
-	}
-	var obj Object
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("decode object: %w", err)
-	}
-	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
-		return nil, fmt.Errorf("decode object: %d bytes after the object", len(rest))
-	}
-	if obj == nil {
-		return Object{}, nil
-	}
-	numbersInPlace(obj)
-	return obj, nil
 }
