@@ -247,7 +247,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	// The body's tree is ours: canonical in place rather than copied.
 	k := res.Key()
-	st, outcome, err := a.store.apply(r.Context(), k, canonicalOwned(res.Object), userOf(r), expect)
+	st, outcome, err := a.store.apply(r.Context(), k, spec.CanonicalInPlace(res.Object), userOf(r), expect)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -11,10 +11,10 @@ import (
 	"github.com/systemsync/systemsync/internal/spec/spectest"
 )
 
-// TestCanonicalOwnedIsCanonical: what the API stores of a parsed body,
+// TestCanonicalInPlaceIsCanonical: what the API stores of a parsed body,
 // spec.Canonical's tree made in place, for generated bodies and stored
 // bodies of every shape.
-func TestCanonicalOwnedIsCanonical(t *testing.T) {
+func TestCanonicalInPlaceIsCanonical(t *testing.T) {
 	var bodies []string
 	for _, f := range spectest.Generate(300, 11) {
 		rs, _ := spec.Parse(f.Path, f.Data)
@@ -29,7 +29,7 @@ func TestCanonicalOwnedIsCanonical(t *testing.T) {
 			continue
 		}
 		want := spec.Canonical(res.Object)
-		if owned := canonicalOwned(deepCopy(res.Object).(map[string]any)); !reflect.DeepEqual(owned, want) {
+		if owned := spec.CanonicalInPlace(deepCopy(res.Object).(map[string]any)); !reflect.DeepEqual(owned, want) {
 			t.Fatalf("body %q: canonical\n got %#v\nwant %#v", body, owned, want)
 		}
 	}
@@ -53,8 +53,8 @@ func deepCopy(v any) any {
 	return v
 }
 
-// canonicalOwned takes other value types to spec.Canonical.
-func TestCanonicalOwnedOfOtherTypes(t *testing.T) {
+// CanonicalInPlace takes other value types to spec.Canonical.
+func TestCanonicalInPlaceOfOtherTypes(t *testing.T) {
 	for _, obj := range []map[string]any{
 		nil,
 		{},
@@ -67,7 +67,7 @@ func TestCanonicalOwnedOfOtherTypes(t *testing.T) {
 		if obj != nil {
 			c = deepCopy(obj).(map[string]any)
 		}
-		if got := canonicalOwned(c); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := spec.CanonicalInPlace(c); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("%v:\n got %#v\nwant %#v", obj, got, want)
 		}
 	}

@@ -130,6 +130,26 @@ func Canonical(obj map[string]any) map[string]any {
 	if out == nil {
 		out = map[string]any{}
 	}
+	canonicalTop(out)
+	return out
+}
+
+// CanonicalInPlace is Canonical(obj) made in obj itself, for a tree its
+// caller owns and does not use afterwards: Canonical copies the whole tree
+// to change, in most objects, a few metadata fields. It works in place when
+// obj holds only the values ParseBody builds (maps, slices, strings, bools,
+// nil, int64 and float64), and returns Canonical(obj) otherwise.
+func CanonicalInPlace(obj map[string]any) map[string]any {
+	if obj == nil || !integralInPlace(obj) {
+		return Canonical(obj)
+	}
+	canonicalTop(obj)
+	return obj
+}
+
+// canonicalTop drops what Canonical drops at the top of an object and
+// writes a v3 apiVersion of an alternative group as the kind's own.
+func canonicalTop(out map[string]any) {
 	delete(out, "status")
 	if md, ok := out["metadata"].(map[string]any); ok {
 		for _, f := range []string{"resourceVersion", "createdAt", "modifiedAt", "id"} {
@@ -150,7 +170,53 @@ func Canonical(obj map[string]any) map[string]any {
 			}
 		}
 	}
-	return out
+}
+
+// integralInPlace turns the integral floats of v into int64 as
+// canonicalValue does, in place, and reports false (v then possibly half
+// done, which Canonical's copy does not mind) when v holds a value type
+// other than ParseBody's.
+func integralInPlace(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			n, changed, ok := integralValue(e)
+			if !ok {
+				return false
+			}
+			if changed {
+				x[k] = n
+			}
+		}
+	case []any:
+		for i, e := range x {
+			n, changed, ok := integralValue(e)
+			if !ok {
+				return false
+			}
+			if changed {
+				x[i] = n
+			}
+		}
+	}
+	return true
+}
+
+// integralValue is integralInPlace for one value: the int64 an integral
+// float becomes, and whether it did.
+func integralValue(e any) (any, bool, bool) {
+	switch y := e.(type) {
+	case float64:
+		if y == math.Trunc(y) && math.Abs(y) <= 1<<53 {
+			return int64(y), true, true
+		}
+	case map[string]any, []any:
+		return e, false, integralInPlace(y)
+	case nil, string, bool, int64:
+	default:
+		return e, false, false
+	}
+	return e, false, true
 }
 
 // canonicalValue normalizes v and turns integral floats into int64.
