@@ -115,7 +115,11 @@ const (
 // writes, so with the snapshot that statement starts with: the lock, taken
 // by an earlier statement, makes that snapshot hold every write committed
 // before. (The revision counter's row lock, taken inside the statement,
-// would come too late: the snapshot is older.) An advisory lock takes no
+// would come too late: the snapshot is older.) This needs READ COMMITTED,
+// PostgreSQL's default, where each statement takes its own snapshot: under
+// a default_transaction_isolation of repeatable read the snapshot would be
+// the lock statement's, taken before the wait, and concurrent checked
+// writes would fail with serialization errors. An advisory lock takes no
 // transaction ID, so a transaction that writes nothing commits without a
 // WAL flush. The key is the revision counter's table, so that controllers
 // in different schemas of one database do not wait for each other.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -53,6 +54,7 @@ func openSQLite(ctx context.Context, rawURL string, maxConns int, gate *writeGat
 	}
 	sqlDB := sql.OpenDB(sqliteConnector{Connector: connector, gate: gate})
 	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns) // a closed connection loses its kept statements
 	db := &DB{DB: sqlDB, Dialect: SQLite, url: rawURL, gate: gate}
 	if err := db.PingContext(ctx); err != nil {
 		sqlDB.Close()
@@ -66,7 +68,8 @@ func openSQLite(ctx context.Context, rawURL string, maxConns int, gate *writeGat
 
 // checkpoints runs a PASSIVE checkpoint every interval on a connection of
 // its own, outside the gate, until the returned function is called, which
-// waits for the last one to end. A failed checkpoint is tried again at the
+// waits for the last one to end (later calls do nothing). Pools opened
+// with OpenPool rely on their owner's checkpoints: close them first. A failed checkpoint is tried again at the
 // next tick: until then the WAL only grows.
 func checkpoints(connector driver.Connector, every time.Duration) (stop func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -103,5 +106,5 @@ func checkpoints(connector driver.Connector, every time.Duration) (stop func()) 
 			}
 		}
 	}()
-	return func() { close(quit); <-done }
+	return sync.OnceFunc(func() { close(quit); <-done })
 }

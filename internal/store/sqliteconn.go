@@ -116,7 +116,9 @@ const maxConnStmts = 128
 type sqliteConn struct {
 	driverConn
 	gate  *writeGate
-	inTx  bool // the connection is in a transaction and holds the gate
+	inTx  bool // the connection holds the gate until its transaction ends
+	roTx  bool // the connection is in a read-only (deferred) transaction
+	held  int  // writing statements outside a transaction with their rows open
 	stmts map[string]*connStmt
 	order []string // the keys of stmts, oldest first
 }
@@ -136,8 +138,16 @@ func (c *sqliteConn) Begin() (driver.Tx, error) {
 }
 
 func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if opts.ReadOnly { // a deferred BEGIN: it never takes the write lock
-		return c.driverConn.BeginTx(ctx, opts)
+	if opts.ReadOnly {
+		// A deferred BEGIN takes no write lock; should the transaction
+		// write all the same, its first write takes the gate until the
+		// end (SQLite keeps the write lock that long).
+		tx, err := c.driverConn.BeginTx(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		c.roTx = true
+		return &sqliteTx{Tx: tx, conn: c}, nil
 	}
 	if err := c.gate.enter(ctx); err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -153,6 +163,7 @@ func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver
 
 // leaveTx ends the connection's transaction and lets the next writer in.
 func (c *sqliteConn) leaveTx() {
+	c.roTx = false
 	if c.inTx {
 		c.inTx = false
 		c.gate.leave()
@@ -234,15 +245,36 @@ func (c *sqliteConn) evict() {
 }
 
 // enterFor takes the gate for one statement that may write and runs
-// outside a transaction; it returns the function that gives it back.
+// outside a read-write transaction; it returns the function that gives it
+// back. In a read-only transaction the gate is kept until the transaction
+// ends; a connection that already holds it for another statement's open
+// rows counts one more holder instead of waiting for itself.
 func (c *sqliteConn) enterFor(ctx context.Context, writes bool) (func(), error) {
+	noop := func() {}
 	if !writes || c.inTx {
-		return func() {}, nil
+		return noop, nil
 	}
-	if err := c.gate.enter(ctx); err != nil {
-		return nil, err
+	if c.held == 0 {
+		if err := c.gate.enter(ctx); err != nil {
+			return nil, err
+		}
 	}
-	return sync.OnceFunc(c.gate.leave), nil
+	if c.roTx {
+		c.inTx = true // until leaveTx
+		if c.held > 0 {
+			c.held = 0 // the transaction holds it now
+		}
+		return noop, nil
+	}
+	c.held++
+	return sync.OnceFunc(func() {
+		if c.held == 0 { // a transaction took the gate over: it gives it back
+			return
+		}
+		if c.held--; c.held == 0 {
+			c.gate.leave()
+		}
+	}), nil
 }
 
 func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -406,8 +438,12 @@ func (r *sqliteRows) ColumnTypeScanType(i int) reflect.Type {
 // mayWrite reports whether a statement may take SQLite's write lock. Only
 // SELECT, VALUES and EXPLAIN statements, and WITH statements that name no
 // INSERT, UPDATE, DELETE or REPLACE, are known to read only (SQLite allows
-// no writes inside a query); anything else counts as a write.
+// no writes inside a query); anything else, and any text of more than one
+// statement, counts as a write.
 func mayWrite(query string) bool {
+	if i := strings.IndexByte(query, ';'); i >= 0 && strings.TrimSpace(query[i+1:]) != "" {
+		return true
+	}
 	word, rest := firstWord(query)
 	switch strings.ToUpper(word) {
 	case "SELECT", "VALUES", "EXPLAIN":
