@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func openSQLite(ctx context.Context, rawURL string, maxConns int, gate *writeGat
 	sqlDB.SetMaxOpenConns(maxConns)
 	sqlDB.SetMaxIdleConns(maxConns) // a closed connection loses its kept statements
 	db := &DB{DB: sqlDB, Dialect: SQLite, url: rawURL, gate: gate}
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -65,6 +66,30 @@ func openSQLite(ctx context.Context, rawURL string, maxConns int, gate *writeGat
 	}
 	return db, nil
 }
+
+// ping opens the first connection. Connections that open a new database
+// at once all turn it to WAL mode, which needs the write lock after a read
+// lock; SQLite then answers SQLITE_BUSY at once, without waiting in the
+// busy handler (waiting could deadlock), so the open is tried again, for
+// up to the busy timeout. Once the file is in WAL mode that step is a no-op.
+func ping(ctx context.Context, db *DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// sqliteBusy is SQLITE_BUSY, the primary result code of a lock conflict.
+const sqliteBusy = 5
 
 // checkpoints runs a PASSIVE checkpoint every interval on a connection of
 // its own, outside the gate, until the returned function is called, which
