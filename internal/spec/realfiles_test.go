@@ -287,3 +287,21 @@ func TestRealArtifacts(t *testing.T) {
 		t.Errorf("saw %d artifact files, want %d", seen, len(artifactOf))
 	}
 }
+
+// realObjects returns the objects of every resource the real spec files
+// hold (files that do not parse give none).
+func realObjects(t *testing.T) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	for _, rel := range realFiles(t) {
+		data, err := os.ReadFile(filepath.Join(testdataRoot, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, _ := Parse(rel, data)
+		for _, r := range rs {
+			objs = append(objs, r.Object)
+		}
+	}
+	return objs
+}

@@ -1,8 +1,6 @@
 package spec
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -188,16 +186,7 @@ func TestHoldsSecretAgreesWithTheScan(t *testing.T) {
 			objs = append(objs, r.Object)
 		}
 	}
-	for _, rel := range realFiles(t) {
-		data, err := os.ReadFile(filepath.Join(testdataRoot, rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, _ := Parse(rel, data)
-		for _, r := range rs {
-			objs = append(objs, r.Object)
-		}
-	}
+	objs = append(objs, realObjects(t)...)
 	found := 0
 	for i, o := range objs {
 		full := secretScan{r: &Resource{Object: o}}
