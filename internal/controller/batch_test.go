@@ -9,7 +9,6 @@ import (
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controller/controllertest"
 	"github.com/systemsync/systemsync/internal/spec"
-	"github.com/systemsync/systemsync/internal/store"
 	"github.com/systemsync/systemsync/internal/store/storetest"
 )
 
@@ -137,17 +136,8 @@ func TestConcurrentWritesKeepTheirOwnOutcomes(t *testing.T) {
 // a follower that moved on would miss), and every write must get its event.
 func TestTwoProcessesCommitRevisionsInOrder(t *testing.T) {
 	ctx := context.Background()
-	url := storetest.URL(t)
 	var stores []*controller.Store
-	for i := 0; i < 2; i++ {
-		db, err := store.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+	for _, db := range storetest.OpenProcesses(t, 2) {
 		stores = append(stores, controller.NewStore(db))
 	}
 	if _, _, err := stores[0].Apply(ctx, spec.Key{Kind: "Project", Name: "p"}, map[string]any{

@@ -184,17 +184,8 @@ func TestUnchangedInMeaningOnEveryPath(t *testing.T) {
 // one event per change, with consecutive revisions.
 func TestCheckedAndTwoRoundWritersShareResources(t *testing.T) {
 	ctx := context.Background()
-	url := storetest.URL(t)
 	var stores []*Store
-	for i := 0; i < 2; i++ {
-		db, err := store.Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
+	for i, db := range storetest.OpenProcesses(t, 2) {
 		s := NewStore(db)
 		s.checkedWrites = i == 0 && db.Dialect == store.Postgres
 		stores = append(stores, s)

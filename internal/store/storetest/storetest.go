@@ -70,3 +70,25 @@ func Open(t testing.TB) *store.DB {
 	}
 	return db
 }
+
+// OpenProcesses returns n handles on one fresh, migrated database, each
+// opened on its own as separate processes of the bot would; all are closed
+// at the test's end.
+func OpenProcesses(t testing.TB, n int) []*store.DB {
+	t.Helper()
+	ctx := context.Background()
+	url := URL(t)
+	dbs := make([]*store.DB, n)
+	for i := range dbs {
+		db, err := store.Open(ctx, url)
+		if err != nil {
+			t.Fatalf("open test database: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("migrate test database: %v", err)
+		}
+		dbs[i] = db
+	}
+	return dbs
+}
