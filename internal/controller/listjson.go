@@ -51,8 +51,8 @@ func appendRawView(dst []byte, r storedRow) ([]byte, bool) {
 // metadata.createdAt, modifiedAt and resourceVersion added: the JSON of
 // the View of a Stored with these stamps. It reports false (dst unchanged)
 // when the body needs decoding. own says the body is one this process just
-// encoded (appendJSON of a canonical object): it is then not checked, only
-// read up to the end of its metadata.
+// encoded (appendJSON of a canonical object): it is then read only up to
+// the end of its metadata, which comes before spec.
 func appendBodyView(dst []byte, body string, created, modified time.Time, rv int64, own bool) ([]byte, bool) {
 	var stamps [2][len(time.RFC3339Nano) + 8]byte
 	added := [3]struct{ key, value string }{
@@ -60,12 +60,8 @@ func appendBodyView(dst []byte, body string, created, modified time.Time, rv int
 		{"modifiedAt", string(modified.UTC().AppendFormat(stamps[1][:0], time.RFC3339Nano))},
 		{"resourceVersion", strconv.FormatInt(rv, 10)},
 	}
-	sc := normalScan{s: body, metaStart: -1}
-	if own {
-		if !sc.ownMetadata() {
-			return dst, false
-		}
-	} else if !sc.value() || sc.i != len(body) || sc.metaStart < 0 {
+	sc := normalScan{s: body, metaStart: -1, stopAfterMeta: own}
+	if !sc.value() || sc.metaStart < 0 || !own && sc.i != len(body) {
 		return dst, false
 	}
 	for _, f := range sc.metaFields {
@@ -127,6 +123,9 @@ type normalScan struct {
 	// its members.
 	metaStart, metaEnd int
 	metaFields         []member
+	// stopAfterMeta ends the scan, successfully, once the top-level
+	// metadata object is read.
+	stopAfterMeta bool
 }
 
 // maxJSONDepth is encoding/json's nesting limit.
@@ -194,6 +193,9 @@ func (p *normalScan) object(members *[]member) bool {
 		if top && m.key == "metadata" && p.i < len(p.s) && p.s[p.i] == '{' {
 			ok = p.object(&p.metaFields)
 			p.metaStart, p.metaEnd = m.valueStart, p.i
+			if ok && p.stopAfterMeta {
+				return true
+			}
 		} else {
 			ok = p.value()
 		}
@@ -373,112 +375,4 @@ func (p *normalScan) number() bool {
 		return false // out of range: decoded as a string
 	}
 	return string(spec.AppendJSONFloat(nil, f)) == text
-}
-
-// ownMetadata finds the top-level metadata object of p.s, JSON as
-// appendJSON writes it (no whitespace, valid, keys in order), and its
-// members, reading no further; it reports false when there is none, or
-// when a member's key holds an escape.
-func (p *normalScan) ownMetadata() bool {
-	s := p.s
-	if len(s) == 0 || s[0] != '{' {
-		return false
-	}
-	for i := 1; i < len(s) && s[i] == '"'; {
-		ke := skipOwnString(s, i)
-		if ke < 0 || ke >= len(s) || s[ke] != ':' {
-			return false
-		}
-		vs := ke + 1
-		if s[i+1:ke-1] != "metadata" {
-			ve := skipOwnValue(s, vs)
-			if ve < 0 || ve >= len(s) || s[ve] != ',' {
-				return false
-			}
-			i = ve + 1
-			continue
-		}
-		if vs >= len(s) || s[vs] != '{' {
-			return false
-		}
-		j := vs + 1
-		if j < len(s) && s[j] == '}' {
-			p.metaStart, p.metaEnd = vs, j+1
-			return true
-		}
-		for j < len(s) && s[j] == '"' {
-			mke := skipOwnString(s, j)
-			if mke < 0 || mke >= len(s) || s[mke] != ':' {
-				return false
-			}
-			key := s[j+1 : mke-1]
-			if strings.IndexByte(key, '\\') >= 0 {
-				return false
-			}
-			ve := skipOwnValue(s, mke+1)
-			if ve < 0 || ve >= len(s) {
-				return false
-			}
-			p.metaFields = append(p.metaFields, member{key: key, start: j, end: ve, valueStart: mke + 1, valueEnd: ve})
-			switch s[ve] {
-			case ',':
-				j = ve + 1
-			case '}':
-				p.metaStart, p.metaEnd = vs, ve+1
-				return true
-			default:
-				return false
-			}
-		}
-		return false
-	}
-	return false
-}
-
-// skipOwnString returns the end of the string that starts at s[i] (a
-// quote), or -1.
-func skipOwnString(s string, i int) int {
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipOwnValue returns the end of the value that starts at s[i], or -1.
-func skipOwnValue(s string, i int) int {
-	if i >= len(s) {
-		return -1
-	}
-	switch s[i] {
-	case '"':
-		return skipOwnString(s, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(s); j++ {
-			switch s[j] {
-			case '"':
-				if j = skipOwnString(s, j); j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(s) && s[j] != ',' && s[j] != '}' && s[j] != ']' {
-		j++
-	}
-	return j
 }
