@@ -179,22 +179,12 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 	if cfg.cpuTime {
-		fmt.Println("\nCPU time per apply (the PostgreSQL column counts every postgres process, other users' too):")
-		fmt.Println()
-		fmt.Println("| database | clients | path | this process, µs | PostgreSQL, µs |")
-		fmt.Println("| --- | --- | --- | --- | --- |")
-		for _, r := range cpuRows {
-			fmt.Println(r)
-		}
+		printTable("CPU time per apply (the PostgreSQL column counts every postgres process, other users' too):",
+			[]string{"database", "clients", "path", "this process, µs", "PostgreSQL, µs"}, cpuRows)
 	}
 	if cfg.latency {
-		fmt.Println("\nTime of each apply (from the client's call to its answer):")
-		fmt.Println()
-		fmt.Println("| database | clients | path | p10 | p50 | p90 | p99 |")
-		fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
-		for _, r := range latRows {
-			fmt.Println(r)
-		}
+		printTable("Time of each apply (from the client's call to its answer):",
+			[]string{"database", "clients", "path", "p10", "p50", "p90", "p99"}, latRows)
 	}
 	if events > 0 {
 		fmt.Printf("\n### Event log: change → long-polling client (%d changes)\n\n", events)
@@ -549,4 +539,12 @@ func (c cpuTimes) since(o cpuTimes) cpuTimes {
 func (c cpuTimes) row(db string, clients int, path string, n int) string {
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	return fmt.Sprintf("| %s | %d | %s | %.0f | %.0f |", db, clients, path, per(c.self), per(c.postgres))
+}
+
+// printTable prints a titled Markdown table of rows already formatted.
+func printTable(title string, columns, rows []string) {
+	fmt.Printf("\n%s\n\n| %s |\n|%s\n", title, strings.Join(columns, " | "), strings.Repeat(" --- |", len(columns)))
+	for _, r := range rows {
+		fmt.Println(r)
+	}
 }

@@ -194,8 +194,9 @@ func (s *Store) commitBatch(ctx context.Context, batch []*write) bool {
 }
 
 // failed sets the outcome of a batch whose transaction failed with err, and
-// reports whether anything may have changed. When a statement failed and took the transaction with it, it makes each
-// write on its own, so that only the failing one fails.
+// reports whether anything may have changed. When a statement failed and
+// took the transaction with it, it makes each write on its own, so that
+// only the failing one fails.
 func (s *Store) failed(ctx context.Context, batch []*write, err error) bool {
 	if len(batch) > 1 && errors.Is(err, store.ErrNotCommitted) {
 		changed := false

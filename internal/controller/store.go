@@ -423,9 +423,9 @@ func (a *applyChange) settle(now time.Time) (bool, error) {
 		a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: now, ModifiedAt: now, body: a.body}, Created
 		return true, nil
 	}
-	c, err := time.Parse(time.RFC3339Nano, a.created.String)
+	c, _, err := parseStamps(k, a.created.String, a.modified.String)
 	if err != nil {
-		return true, fmt.Errorf("decode stored %s createdAt: %w", k, err)
+		return true, err
 	}
 	a.result, a.outcome = Stored{Key: k, Object: a.obj, ResourceVersion: rev, CreatedAt: c, ModifiedAt: now, body: a.body}, Updated
 	return true, nil

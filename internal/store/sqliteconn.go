@@ -260,10 +260,7 @@ func (c *sqliteConn) enterFor(ctx context.Context, writes bool) (func(), error) 
 		}
 	}
 	if c.roTx {
-		c.inTx = true // until leaveTx
-		if c.held > 0 {
-			c.held = 0 // the transaction holds it now
-		}
+		c.inTx, c.held = true, 0 // the transaction holds it until leaveTx
 		return noop, nil
 	}
 	c.held++

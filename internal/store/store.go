@@ -78,20 +78,15 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 }
 
 // OpenPool opens another pool of at most maxConns connections to the same
-// database, for a part of the program that manages its connections itself
-// (River's job queue). On SQLite its writers queue in the same gate as
-// db's, so the two pools never sleep in SQLite's busy handler waiting for
-// each other. Close it on its own.
+// SQLite database, for a part of the program that manages its connections
+// itself (River's job queue). Its writers queue in the same gate as db's,
+// so the two pools never sleep in SQLite's busy handler waiting for each
+// other. Close it before db. (On PostgreSQL, open a pool of URL.)
 func (db *DB) OpenPool(ctx context.Context, maxConns int) (*DB, error) {
-	if db.Dialect == SQLite {
-		return openSQLite(ctx, db.url, maxConns, db.gate)
+	if db.Dialect != SQLite {
+		return nil, fmt.Errorf("open pool: only a SQLite database shares its writer gate; open a pool of the %s URL", db.Dialect)
 	}
-	pool, err := Open(ctx, db.url)
-	if err != nil {
-		return nil, err
-	}
-	pool.SetMaxOpenConns(maxConns)
-	return pool, nil
+	return openSQLite(ctx, db.url, maxConns, db.gate)
 }
 
 // URL is the URL the database was opened with (it may hold a password:
