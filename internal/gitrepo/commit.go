@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/systemsync/systemsync/internal/parallel"
 )
 
 // FileChange is one file to write or delete in a commit.
@@ -129,7 +131,7 @@ func (r *Repo) commit(ctx context.Context, parent string, changes []FileChange, 
 			blobs[i] = newBlob(o.data)
 		}
 	}
-	eachIndex(len(blobs), func(i int) {
+	parallel.For(len(blobs), func(i int) {
 		if blobs[i] != nil {
 			blobs[i].Hash()
 		}

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/parallel"
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
 )
@@ -280,7 +279,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 	// Rendering is most of an export's own work: it runs on every core,
 	// and the results are gathered in the plan's order.
 	rendered := make([]renderedFile, len(p.Plan.Changes))
-	inParallel(len(p.Plan.Changes), func(i int) {
+	parallel.For(len(p.Plan.Changes), func(i int) {
 		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
 			rendered[i] = renderFile(ctx, repo, base, c, c.SystemHash())
 		}
@@ -360,27 +359,6 @@ func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconci
 		hash = reconcile.Hash(obj)
 	}
 	return renderedFile{data: data, hash: hash}
-}
-
-// inParallel calls fn(0) … fn(n-1), as many at a time as there are cores.
-func inParallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 func (r *Runner) finishExport(ctx context.Context, id int64, sha, branch string, rows []Row, out *Exported) (*Exported, error) {

@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/systemsync/systemsync/internal/parallel"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -185,22 +185,10 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 	}
 	l.mu.Unlock()
 	errs := make([]error, len(work))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(max(1, runtime.GOMAXPROCS(0)), len(misses)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				files[i], errs[i] = l.check(ctx, src, work[i].e, work[i].repoPath, work[i].info)
-			}
-		}()
-	}
-	for _, i := range misses {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(len(misses), func(n int) {
+		i := misses[n]
+		files[i], errs[i] = l.check(ctx, src, work[i].e, work[i].repoPath, work[i].info)
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
