@@ -99,10 +99,13 @@ func (r *Repo) Fetch(ctx context.Context, auth Auth, ref string) (string, error)
 	seq := r.fetchSeq.Add(1)
 	start := time.Now()
 	sha, changed, err := r.fetchLocked(ctx, auth, plan)
+	received := r.net.takeReceived()
 	if changed {
-		// New packs or refs: the reading handle must look again.
+		// New packs or refs: the reading handle must look again; the
+		// objects just received are what it is about to read.
 		r.mu.Lock()
 		r.local.st.Reindex()
+		r.local.keep(received)
 		r.mu.Unlock()
 	}
 	if err != nil {

@@ -129,11 +129,11 @@ func (r *Repo) packHashes(p plumbing.Hash, add func(plumbing.Hash)) error {
 // reopen replaces both handles, so that neither keeps removed packs open or
 // indexed. netMu and mu are held.
 func (r *Repo) reopen() error {
-	local, err := openHandle(r.path, r.url)
+	local, err := openHandle(r.path, r.url, false)
 	if err != nil {
 		return err
 	}
-	net, err := openHandle(r.path, r.url)
+	net, err := openHandle(r.path, r.url, true)
 	if err != nil {
 		_ = local.close()
 		return err

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -196,19 +198,60 @@ type fetched struct {
 // safe for concurrent use, so each handle is used under one mutex.
 type handle struct {
 	st     *filesystem.Storage
+	cache  cache.Object // st's object cache
 	repo   *git.Repository
 	remote *git.Remote
+
+	// received is the objects of the packs fetches stored through this
+	// handle, for the reading handle's cache; taken by takeReceived.
+	received []*packedObject
+	// streamMin is the object count from which a fetched pack is indexed
+	// as it arrives (streamIndexMin; tests lower it).
+	streamMin int
 }
 
-func openHandle(path, remoteURL string) (*handle, error) {
-	st := filesystem.NewStorageWithOptions(osfs.New(path), cache.NewObjectLRU(objectCacheSize),
+// openHandle opens the clone at path. With receive, the packs its remote
+// fetches are indexed by a packReceiver, which keeps their objects in
+// received.
+func openHandle(path, remoteURL string, receive bool) (*handle, error) {
+	objects := cache.NewObjectLRU(objectCacheSize)
+	st := filesystem.NewStorageWithOptions(osfs.New(path), objects,
 		filesystem.Options{MaxOpenDescriptors: openPacks, LargeObjectThreshold: largeObject})
 	repo, err := git.Open(st, nil)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	return &handle{st: st, repo: repo, remote: git.NewRemote(st, remoteConfig(remoteURL))}, nil
+	h := &handle{st: st, cache: objects, repo: repo, streamMin: streamIndexMin}
+	var remoteStorage storage.Storer = st
+	if receive {
+		remoteStorage = fetchStorage{Storage: st, streamMin: func() int { return h.streamMin }, receive: func() (io.WriteCloser, error) {
+			return newPackReceiver(path, st, receiveBudget, func(objs []*packedObject) { h.received = append(h.received, objs...) })
+		}}
+	}
+	h.remote = git.NewRemote(remoteStorage, remoteConfig(remoteURL))
+	return h, nil
+}
+
+// takeReceived returns the objects fetches received since the last call.
+func (h *handle) takeReceived() []*packedObject {
+	objs := h.received
+	h.received = nil
+	return objs
+}
+
+// keep puts objs in the handle's object cache, at most as many bytes as it
+// holds: the last of them, which for a pack are its blobs.
+func (h *handle) keep(objs []*packedObject) {
+	room := int64(objectCacheSize)
+	first := len(objs)
+	for first > 0 && objs[first-1].Size() <= room {
+		first--
+		room -= objs[first].Size()
+	}
+	for _, o := range objs[first:] {
+		h.cache.Put(o)
+	}
 }
 
 func (h *handle) close() error { return h.st.Close() }
@@ -229,11 +272,11 @@ func openRepo(path, remoteURL string, log *slog.Logger) (*Repo, error) {
 			_ = os.Remove(f)
 		}
 	}
-	local, err := openHandle(path, remoteURL)
+	local, err := openHandle(path, remoteURL, false)
 	if err != nil {
 		return nil, err
 	}
-	net, err := openHandle(path, remoteURL)
+	net, err := openHandle(path, remoteURL, true)
 	if err != nil {
 		_ = local.close()
 		return nil, err

@@ -6,17 +6,17 @@ import (
 	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+
+	"github.com/systemsync/systemsync/internal/parallel"
 )
 
 // packMin is the number of new objects from which a commit stores them as
@@ -91,30 +91,6 @@ func newBlob(data []byte) *plumbing.MemoryObject {
 	return obj
 }
 
-// eachIndex calls fn(0) … fn(n-1) on every core; fn must be safe to run
-// concurrently for different i.
-func eachIndex(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // packEntry is one object as a pack holds it: the type and size header
 // followed by the zlib-compressed content.
 type packEntry struct {
@@ -136,7 +112,7 @@ func writePack(path string, objs []*plumbing.MemoryObject) (plumbing.Hash, error
 		zw, _ := zlib.NewWriterLevel(nil, packCompression) // a valid level cannot fail
 		return zw
 	}}
-	eachIndex(len(objs), func(i int) {
+	parallel.For(len(objs), func(i int) {
 		e, err := packObject(objs[i], zpool.Get().(*zlib.Writer), &zpool)
 		if err != nil {
 			failed.CompareAndSwap(nil, &err)
@@ -188,41 +164,7 @@ func writePack(path string, objs []*plumbing.MemoryObject) (plumbing.Hash, error
 	if err := idx.OnFooter(checksum); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	index, err := idx.Index()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	var idxBuf bytes.Buffer
-	if _, err := idxfile.NewEncoder(&idxBuf).Encode(index); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("encode pack index: %w", err)
-	}
-	idxFile, err := os.CreateTemp(dir, "tmp_pack_")
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	defer removeTemp(idxFile)
-	if _, err := idxFile.Write(idxBuf.Bytes()); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	for _, f := range []*os.File{packFile, idxFile} {
-		if err := f.Chmod(0o444); err != nil {
-			return plumbing.ZeroHash, err
-		}
-		if err := f.Sync(); err != nil {
-			return plumbing.ZeroHash, err
-		}
-		if err := f.Close(); err != nil {
-			return plumbing.ZeroHash, err
-		}
-	}
-	base := filepath.Join(dir, "pack-"+checksum.String())
-	if _, err := os.Stat(base + ".pack"); err == nil {
-		return checksum, nil // the same objects, packed before
-	}
-	if err := os.Rename(idxFile.Name(), base+".idx"); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if err := os.Rename(packFile.Name(), base+".pack"); err != nil {
+	if err := installPack(dir, packFile, idx, checksum); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	return checksum, nil
