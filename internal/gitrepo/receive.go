@@ -53,11 +53,15 @@ func (s fetchStorage) PackfileWriter() (io.WriteCloser, error) {
 type packSwitch struct {
 	head         []byte
 	w            io.WriteCloser
+	err          error // opening the destination failed
 	small, large func() (io.WriteCloser, error)
 	min          int
 }
 
 func (s *packSwitch) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
 	if s.w != nil {
 		return s.w.Write(p)
 	}
@@ -79,6 +83,7 @@ func (s *packSwitch) Write(p []byte) (int, error) {
 func (s *packSwitch) open(open func() (io.WriteCloser, error)) error {
 	w, err := open()
 	if err != nil {
+		s.err = err
 		return err
 	}
 	s.w = w
@@ -89,6 +94,9 @@ func (s *packSwitch) open(open func() (io.WriteCloser, error)) error {
 }
 
 func (s *packSwitch) Close() error {
+	if s.err != nil && s.w == nil {
+		return s.err
+	}
 	if s.w == nil {
 		if len(s.head) == 0 {
 			return nil
@@ -118,6 +126,7 @@ type packReceiver struct {
 	result  chan receivedPack
 	st      *filesystem.Storage // told to look for packs again once this one is in place
 	done    func([]*packedObject)
+	closed  bool
 }
 
 // receivedPack is what indexing a pack in memory found.
@@ -176,6 +185,10 @@ func (w *packReceiver) Write(p []byte) (int, error) {
 // Close installs the pack and its index, or removes what was written when
 // the remote sent nothing or the pack is not valid.
 func (w *packReceiver) Close() (err error) {
+	if w.closed {
+		return errors.New("gitrepo: pack receiver closed twice")
+	}
+	w.closed = true
 	defer removeTemp(w.file)
 	flushErr := w.out.Flush()
 	_ = w.pw.Close()
@@ -185,6 +198,11 @@ func (w *packReceiver) Close() (err error) {
 	}
 	if w.written == 0 {
 		return nil // nothing fetched
+	}
+	if errors.Is(res.err, io.ErrUnexpectedEOF) {
+		// Cut short (a cancelled fetch, a dropped connection): no parser
+		// can make an index of it.
+		return fmt.Errorf("fetched pack: %w", res.err)
 	}
 	idx := &idxfile.Writer{}
 	if res.err == nil {
@@ -201,6 +219,15 @@ func (w *packReceiver) Close() (err error) {
 		// go-git reads the complete file: a pack too large for memory, or
 		// one the stream indexer refused (its verdict is go-git's).
 		res.objects = nil
+		// go-git sizes its index by the header's count before reading an
+		// object: a count the bytes cannot hold (an object takes 8 at
+		// least) is refused first.
+		var head [12]byte
+		if _, err := w.file.ReadAt(head[:], 0); err == nil && string(head[:4]) == "PACK" {
+			if count := int64(binary.BigEndian.Uint32(head[8:])); count > w.written/8 {
+				return fmt.Errorf("fetched pack: its header counts %d objects, more than its %d bytes can hold", count, w.written)
+			}
+		}
 		if _, err := w.file.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
@@ -274,12 +301,13 @@ type packedObject struct {
 	data []byte
 }
 
-func (o *packedObject) Hash() plumbing.Hash           { return o.hash }
-func (o *packedObject) Type() plumbing.ObjectType     { return o.typ }
-func (o *packedObject) SetType(t plumbing.ObjectType) { o.typ = t }
-func (o *packedObject) Size() int64                   { return int64(len(o.data)) }
+func (o *packedObject) Hash() plumbing.Hash         { return o.hash }
+func (o *packedObject) Type() plumbing.ObjectType   { return o.typ }
+func (o *packedObject) SetType(plumbing.ObjectType) {}
+func (o *packedObject) Size() int64                 { return int64(len(o.data)) }
 
-// SetSize is a no-op: the size is the content's.
+// SetSize and SetType are no-ops: a fetched object is shared through the
+// cache and never changes.
 func (o *packedObject) SetSize(int64) {}
 
 func (o *packedObject) Reader() (io.ReadCloser, error) {
@@ -319,13 +347,14 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 		return receivedPack{err: fmt.Errorf("pack version %d is not supported", v)}
 	}
 	count := int(binary.BigEndian.Uint32(head[8:]))
-	if int64(count) > budget/32 {
+	if int64(count) > budget/64 {
 		return receivedPack{err: errOverBudget}
 	}
-	objs := make([]*packedObject, 0, count)
-	entries := make([]idxEntry, 0, count)
-	byOffset := make(map[int64]int, count)
-	byHash := make(map[plumbing.Hash]int, count)
+	hint := min(count, 1<<16) // the header's count is not trusted with memory
+	objs := make([]*packedObject, 0, hint)
+	entries := make([]idxEntry, 0, hint)
+	byOffset := make(map[int64]int, hint)
+	byHash := make(map[plumbing.Hash]int, hint)
 	var pending []pendingDelta
 	var zr io.ReadCloser
 	used := int64(0)
@@ -356,6 +385,19 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 			return nil, fmt.Errorf("inflate %d bytes: %w", size, err)
 		}
 		return data, nil
+	}
+	// patch applies delta to base, once the target size the delta
+	// declares is known to fit the budget.
+	patch := func(base, delta []byte) ([]byte, error) {
+		size, err := deltaTargetSize(delta)
+		if err != nil {
+			return nil, err
+		}
+		if size > budget-used {
+			return nil, errOverBudget
+		}
+		used += size
+		return packfile.PatchDelta(base, delta)
 	}
 	add := func(offset int64, crc uint32, typ plumbing.ObjectType, data []byte) {
 		o := &packedObject{hash: plumbing.ComputeHash(typ, data), typ: typ, data: data}
@@ -391,12 +433,9 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 			if err != nil {
 				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
 			}
-			data, err := packfile.PatchDelta(objs[base].data, delta)
+			data, err := patch(objs[base].data, delta)
 			if err != nil {
 				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
-			}
-			if used += int64(len(data)); used > budget {
-				return receivedPack{err: errOverBudget}
 			}
 			add(offset, s.objectCRC(), objs[base].typ, data)
 		case plumbing.REFDeltaObject:
@@ -410,12 +449,9 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 			}
 			crc := s.objectCRC()
 			if base, ok := byHash[ref]; ok {
-				data, err := packfile.PatchDelta(objs[base].data, delta)
+				data, err := patch(objs[base].data, delta)
 				if err != nil {
 					return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
-				}
-				if used += int64(len(data)); used > budget {
-					return receivedPack{err: errOverBudget}
 				}
 				add(offset, crc, objs[base].typ, data)
 				continue
@@ -441,7 +477,7 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 				rest = append(rest, p)
 				continue
 			}
-			data, err := packfile.PatchDelta(objs[base].data, p.delta)
+			data, err := patch(objs[base].data, p.delta)
 			if err != nil {
 				return receivedPack{err: fmt.Errorf("object at %d: %w", entries[p.at].offset, err)}
 			}
@@ -456,6 +492,28 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 		pending = rest
 	}
 	return receivedPack{objects: objs, entries: entries, checksum: checksum}
+}
+
+// deltaTargetSize returns the size of the object delta makes: the second of
+// the two little-endian base-128 numbers (source size, target size) a delta
+// starts with.
+func deltaTargetSize(delta []byte) (int64, error) {
+	var size int64
+	for range 2 {
+		size = 0
+		for shift := 0; ; shift += 7 {
+			if len(delta) == 0 || shift > 56 {
+				return 0, packfile.ErrInvalidDelta
+			}
+			c := delta[0]
+			delta = delta[1:]
+			size |= int64(c&0x7f) << shift
+			if c&0x80 == 0 {
+				break
+			}
+		}
+	}
+	return size, nil
 }
 
 // packStream reads a pack from a stream: bytes one at a time for zlib

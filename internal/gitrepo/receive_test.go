@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -401,5 +402,111 @@ func TestFetchOfASmallPackIsGoGits(t *testing.T) {
 	}
 	if data, err := r.ReadFile(ctx, sha, "a.yaml"); err != nil || string(data) != "a: 1\n" {
 		t.Fatalf("a.yaml: %q, %v", data, err)
+	}
+}
+
+func TestReceivePackBudgetCountsDeltaTargets(t *testing.T) {
+	t.Parallel()
+	base := []byte(strings.Repeat("0123456789", 100))
+	target := append(append([]byte(nil), base...), "!"...)
+	baseHash := plumbing.ComputeHash(plumbing.BlobObject, base)
+	for _, tc := range []struct {
+		name string
+		pack []byte
+	}{
+		{"delta after its base", handPack(
+			handEntry{typ: plumbing.BlobObject, data: base},
+			handEntry{typ: plumbing.REFDeltaObject, base: baseHash, data: packfile.DiffDelta(base, target)},
+		)},
+		{"delta before its base", handPack(
+			handEntry{typ: plumbing.REFDeltaObject, base: baseHash, data: packfile.DiffDelta(base, target)},
+			handEntry{typ: plumbing.BlobObject, data: base},
+		)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The base and the delta fit in 1,500 bytes; the delta's target does not.
+			dir, st := bareStorage(t)
+			objs, err := receive(t, dir, st, 1500, tc.pack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if objs != nil {
+				t.Fatalf("done got %d objects: the delta's target was not counted", len(objs))
+			}
+			if got := verifyPack(t, dir); len(got) != 2 {
+				t.Fatalf("git verify-pack lists %v, want 2 objects", got)
+			}
+		})
+	}
+}
+
+func TestReceivePackRefusesWhatItCannotHold(t *testing.T) {
+	t.Parallel()
+	base := []byte("a small base\n")
+	baseHash := plumbing.ComputeHash(plumbing.BlobObject, base)
+	// A delta of a few bytes that says it makes an object of 1 TiB.
+	huge := []byte{byte(len(base))}
+	for n := uint64(1) << 40; ; n >>= 7 {
+		if n < 0x80 {
+			huge = append(huge, byte(n))
+			break
+		}
+		huge = append(huge, byte(n&0x7f)|0x80)
+	}
+	manyObjects := handPack(handEntry{typ: plumbing.BlobObject, data: base})
+	binary.BigEndian.PutUint32(manyObjects[8:], 1<<31)
+	for _, tc := range []struct {
+		name string
+		pack []byte
+	}{
+		{"a delta declaring 1 TiB", handPack(
+			handEntry{typ: plumbing.BlobObject, data: base},
+			handEntry{typ: plumbing.REFDeltaObject, base: baseHash, data: huge},
+		)},
+		{"a header counting 2^31 objects", manyObjects},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, st := bareStorage(t)
+			if _, err := receive(t, dir, st, receiveBudget, tc.pack); err == nil {
+				t.Fatal("Close accepted the pack")
+			}
+			if files := packFiles(t, dir); len(files) != 0 {
+				t.Fatalf("pack folder holds %v, want nothing", files)
+			}
+		})
+	}
+}
+
+func TestReceivePackClosedTwice(t *testing.T) {
+	t.Parallel()
+	dir, st := bareStorage(t)
+	w, err := newPackReceiver(dir, st, receiveBudget, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("a second Close succeeded")
+	}
+}
+
+func TestPackSwitchOpenFails(t *testing.T) {
+	t.Parallel()
+	failed := errors.New("no room for a temporary file")
+	smallOpened := false
+	s := &packSwitch{min: 1,
+		large: func() (io.WriteCloser, error) { return nil, failed },
+		small: func() (io.WriteCloser, error) { smallOpened = true; return nil, errors.New("not this one") },
+	}
+	if _, err := s.Write(handPack(handEntry{typ: plumbing.BlobObject, data: []byte("x")})); !errors.Is(err, failed) {
+		t.Fatalf("Write: %v, want %v", err, failed)
+	}
+	if err := s.Close(); !errors.Is(err, failed) {
+		t.Fatalf("Close: %v, want %v", err, failed)
+	}
+	if smallOpened {
+		t.Fatal("Close opened go-git's writer after the receiver failed to open")
 	}
 }
