@@ -352,39 +352,44 @@ func TestReceivePackNothingSent(t *testing.T) {
 
 func TestFetchKeepsTheFetchedObjectsForReading(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	_, url, w, sha := seeded(t, map[string]string{"a.yaml": "a: 1\n", "projects/p/b.yaml": "b: 2\n"})
-	r := newRepo(t, url)
-	r.net.streamMin = 1 // the pack is small: go-git's PackWriter would take it
-	if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := r.ReadTree(ctx, sha, "")
-	if err != nil || len(entries) != 2 {
-		t.Fatalf("ReadTree: %v, %v", entries, err)
-	}
-	for _, e := range entries {
-		obj, ok := r.local.cache.Get(plumbing.NewHash(e.BlobSHA))
-		if !ok {
-			t.Fatalf("%s (%s) is not in the reading handle's cache after the fetch", e.Path, e.BlobSHA)
-		}
-		if _, fetched := obj.(*packedObject); !fetched {
-			t.Fatalf("%s is cached as a %T, not as the fetch left it", e.Path, obj)
-		}
-	}
-	// The next fetch brings a second pack; both commits read back.
-	next := w.Write(map[string]string{"a.yaml": "a: 2\n"}).Commit("a: 2")
-	w.Push("main")
-	if got, err := r.Fetch(ctx, Auth{}, "main"); err != nil || got != next {
-		t.Fatalf("second fetch: %s, %v; want %s", got, err, next)
-	}
-	for commit, want := range map[string]string{sha: "a: 1\n", next: "a: 2\n"} {
-		if data, err := r.ReadFile(ctx, commit, "a.yaml"); err != nil || string(data) != want {
-			t.Fatalf("a.yaml at %s: %q, %v; want %q", commit, data, err, want)
-		}
-	}
-	if packs := countPacks(t, r); packs != 2 {
-		t.Fatalf("%d packs after two fetches, want 2", packs)
+	srv, url, w, sha := seeded(t, map[string]string{"a.yaml": "a: 1\n", "projects/p/b.yaml": "b: 2\n"})
+	for i, url := range []string{url, "file://" + filepath.Join(srv.Root, "specs.git")} {
+		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
+			ctx := context.Background()
+			r := newRepo(t, url)
+			r.net.streamMin = 1 // the pack is small: go-git's PackWriter would take it
+			if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := r.ReadTree(ctx, sha, "")
+			if err != nil || len(entries) != 2 {
+				t.Fatalf("ReadTree: %v, %v", entries, err)
+			}
+			for _, e := range entries {
+				obj, ok := r.local.cache.Get(plumbing.NewHash(e.BlobSHA))
+				if !ok {
+					t.Fatalf("%s (%s) is not in the reading handle's cache after the fetch", e.Path, e.BlobSHA)
+				}
+				if _, fetched := obj.(*packedObject); !fetched {
+					t.Fatalf("%s is cached as a %T, not as the fetch left it", e.Path, obj)
+				}
+			}
+			// The next fetch brings a second pack; both commits read back.
+			want := fmt.Sprintf("a: %d\n", i+2)
+			next := w.Write(map[string]string{"a.yaml": want}).Commit(want)
+			w.Push("main")
+			if got, err := r.Fetch(ctx, Auth{}, "main"); err != nil || got != next {
+				t.Fatalf("second fetch: %s, %v; want %s", got, err, next)
+			}
+			for commit, want := range map[string]string{sha: "a: 1\n", next: want} {
+				if data, err := r.ReadFile(ctx, commit, "a.yaml"); err != nil || string(data) != want {
+					t.Fatalf("a.yaml at %s: %q, %v; want %q", commit, data, err, want)
+				}
+			}
+			if packs := countPacks(t, r); packs != 2 {
+				t.Fatalf("%d packs after two fetches, want 2", packs)
+			}
+		})
 	}
 }
 
