@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/systemsync/systemsync/internal/jsontree"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -330,43 +331,12 @@ func isLowerHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= '
 // spec.Normalize makes of it: an integer within int64 as its digits, any
 // other number as its float64 in encoding/json's format.
 func (p *normalScan) number() bool {
-	s, i := p.s, p.i
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() bool {
-		start := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
-		return i > start
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case !digits():
+	end, integer, ok := jsontree.NumberEnd(p.s, p.i)
+	if !ok {
 		return false
 	}
-	integer := true
-	if i < len(s) && s[i] == '.' {
-		integer = false
-		i++
-		if !digits() {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		integer = false
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if !digits() {
-			return false
-		}
-	}
-	text := s[p.i:i]
-	p.i = i
+	text := p.s[p.i:end]
+	p.i = end
 	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 		return integer && strconv.FormatInt(n, 10) == text // not -0
 	}

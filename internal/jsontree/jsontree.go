@@ -462,42 +462,52 @@ func (d *Decoder) Number() (any, bool) {
 // numberText reads a number by JSON's grammar and returns its text and
 // whether it is written as an integer.
 func (d *Decoder) numberText() (text []byte, integer, ok bool) {
-	data, i := d.data, d.i
-	if i < len(data) && data[i] == '-' {
+	end, integer, ok := NumberEnd(d.data, d.i)
+	if !ok {
+		return nil, false, false
+	}
+	text = d.data[d.i:end]
+	d.i = end
+	return text, integer, true
+}
+
+// NumberEnd reads a number by JSON's grammar in s from i on, and returns
+// where it ends and whether it is written as an integer (no fraction, no
+// exponent); ok is false when no number starts at i.
+func NumberEnd[T ~string | ~[]byte](s T, i int) (end int, integer, ok bool) {
+	if i < len(s) && s[i] == '-' {
 		i++
 	}
 	digits := func() bool {
 		start := i
-		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
 			i++
 		}
 		return i > start
 	}
 	switch {
-	case i < len(data) && data[i] == '0':
+	case i < len(s) && s[i] == '0':
 		i++
 	case !digits():
-		return nil, false, false
+		return 0, false, false
 	}
 	integer = true
-	if i < len(data) && data[i] == '.' {
+	if i < len(s) && s[i] == '.' {
 		integer = false
 		i++
 		if !digits() {
-			return nil, false, false
+			return 0, false, false
 		}
 	}
-	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		integer = false
 		i++
-		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
 		if !digits() {
-			return nil, false, false
+			return 0, false, false
 		}
 	}
-	text = data[d.i:i]
-	d.i = i
-	return text, integer, true
+	return i, integer, true
 }

@@ -63,3 +63,36 @@ func TestDecoderSharesKeys(t *testing.T) {
 		t.Fatalf("read %v", objs)
 	}
 }
+
+func TestNumberEnd(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		end     int // -1: not a number
+		integer bool
+	}{
+		{"0", 1, true}, {"-12,", 3, true}, {"1.5]", 3, false}, {"2e10}", 4, false},
+		{"-0.0E-3 ", 7, false}, {"01", 1, true}, {"-", -1, false}, {"1.", -1, false},
+		{"1e+", -1, false}, {".5", -1, false}, {"x", -1, false},
+	} {
+		for name, got := range map[string][3]any{
+			"string": numberEnd(tc.in),
+			"bytes":  numberEnd([]byte(tc.in)),
+		} {
+			end, integer, ok := got[0].(int), got[1].(bool), got[2].(bool)
+			if tc.end < 0 {
+				if ok {
+					t.Errorf("%s %q: a number ending at %d, want none", name, tc.in, end)
+				}
+				continue
+			}
+			if !ok || end != tc.end || integer != tc.integer {
+				t.Errorf("%s %q: end %d, integer %v, ok %v; want %d, %v", name, tc.in, end, integer, ok, tc.end, tc.integer)
+			}
+		}
+	}
+}
+
+func numberEnd[T ~string | ~[]byte](s T) [3]any {
+	end, integer, ok := jsontree.NumberEnd(s, 0)
+	return [3]any{end, integer, ok}
+}
