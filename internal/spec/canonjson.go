@@ -175,10 +175,19 @@ func appendCanonicalFloat(dst []byte, f float64) ([]byte, bool) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, false
 	}
-	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
-		return strconv.AppendInt(dst, int64(f), 10), true
+	if n, ok := canonicalInt(f); ok {
+		return strconv.AppendInt(dst, n, 10), true
 	}
 	return AppendJSONFloat(dst, f), true
+}
+
+// canonicalInt is the int64 a canonical object holds for f: f integral and
+// within ±2^53 (where every integer is exactly a float64).
+func canonicalInt(f float64) (int64, bool) {
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return int64(f), true
+	}
+	return 0, false
 }
 
 // AppendJSONFloat appends the finite f as json.Marshal formats a float64

@@ -207,8 +207,8 @@ func integralInPlace(v any) bool {
 func integralValue(e any) (any, bool, bool) {
 	switch y := e.(type) {
 	case float64:
-		if y == math.Trunc(y) && math.Abs(y) <= 1<<53 {
-			return int64(y), true, true
+		if n, ok := canonicalInt(y); ok {
+			return n, true, true
 		}
 	case map[string]any, []any:
 		return e, false, integralInPlace(y)
@@ -235,8 +235,8 @@ func canonicalValue(v any) any {
 		}
 		return out
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
-			return int64(x)
+		if n, ok := canonicalInt(x); ok {
+			return n
 		}
 		return x
 	case nil, string, bool, int64:
