@@ -140,10 +140,7 @@ func writePack(path string, objs []*plumbing.MemoryObject) (plumbing.Hash, error
 	sum := sha1.New()
 	bw := bufio.NewWriterSize(packFile, 256<<10)
 	w := &countingWriter{w: io.MultiWriter(bw, sum)}
-	var head [12]byte
-	copy(head[:], "PACK")
-	binary.BigEndian.PutUint32(head[4:], 2)
-	binary.BigEndian.PutUint32(head[8:], uint32(len(entries)))
+	head := packHeader(uint32(len(entries)))
 	if _, err := w.Write(head[:]); err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -176,17 +173,8 @@ func packObject(obj *plumbing.MemoryObject, zw *zlib.Writer, pool *sync.Pool) (p
 	defer pool.Put(zw)
 	var buf bytes.Buffer
 	buf.Grow(int(obj.Size()/2) + 32)
-	// The header: the type in bits 4-6 of the first byte, the size in its
-	// low 4 bits and then 7 bits a byte, the high bit saying more follows.
-	size := uint64(obj.Size())
-	c := byte(obj.Type())<<4 | byte(size&0x0f)
-	size >>= 4
-	for size != 0 {
-		buf.WriteByte(c | 0x80)
-		c = byte(size & 0x7f)
-		size >>= 7
-	}
-	buf.WriteByte(c)
+	var head [10]byte
+	buf.Write(appendObjectHeader(head[:0], obj.Type(), uint64(obj.Size())))
 	zw.Reset(&buf)
 	r, err := obj.Reader()
 	if err != nil {
@@ -199,6 +187,29 @@ func packObject(obj *plumbing.MemoryObject, zw *zlib.Writer, pool *sync.Pool) (p
 		return packEntry{}, err
 	}
 	return packEntry{hash: obj.Hash(), data: buf.Bytes(), crc: crc32.ChecksumIEEE(buf.Bytes())}, nil
+}
+
+// appendObjectHeader appends the header of a pack entry: the type in bits
+// 4-6 of the first byte, the size in its low 4 bits and then 7 bits a
+// byte, the high bit saying more follows.
+func appendObjectHeader(dst []byte, typ plumbing.ObjectType, size uint64) []byte {
+	c := byte(typ)<<4 | byte(size&0x0f)
+	size >>= 4
+	for size != 0 {
+		dst = append(dst, c|0x80)
+		c = byte(size & 0x7f)
+		size >>= 7
+	}
+	return append(dst, c)
+}
+
+// packHeader is a version-2 pack's header: signature, version, object count.
+func packHeader(count uint32) [12]byte {
+	var head [12]byte
+	copy(head[:], "PACK")
+	binary.BigEndian.PutUint32(head[4:], 2)
+	binary.BigEndian.PutUint32(head[8:], count)
+	return head
 }
 
 // removeTemp closes f and removes it, unless it was renamed into place.
