@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -225,13 +224,14 @@ func openHandle(path, remoteURL string, receive bool) (*handle, error) {
 	h := &handle{st: st, cache: objects, repo: repo, streamMin: streamIndexMin}
 	var remoteStorage storage.Storer = st
 	if receive {
-		remoteStorage = fetchStorage{Storage: st, streamMin: func() int { return h.streamMin }, receive: func() (io.WriteCloser, error) {
-			return newPackReceiver(path, st, receiveBudget, func(objs []*packedObject) { h.received = append(h.received, objs...) })
-		}}
+		remoteStorage = fetchStorage{Storage: st, h: h, path: path}
 	}
 	h.remote = git.NewRemote(remoteStorage, remoteConfig(remoteURL))
 	return h, nil
 }
+
+// addReceived keeps objs for takeReceived.
+func (h *handle) addReceived(objs []*packedObject) { h.received = append(h.received, objs...) }
 
 // takeReceived returns the objects fetches received since the last call.
 func (h *handle) takeReceived() []*packedObject {

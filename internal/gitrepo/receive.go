@@ -34,18 +34,22 @@ const receiveBudget = 96 << 20
 // twice.
 const streamIndexMin = 512
 
-// fetchStorage is a clone's storage as a fetch sees it: go-git hands the
-// pack a remote sends to PackfileWriter, which gives it to a packReceiver
-// when the pack's header counts at least streamMin objects.
+// fetchStorage is the storage of handle h, the clone at path, as a fetch
+// sees it: go-git hands the pack a remote sends to PackfileWriter, which
+// gives it to a packReceiver when the pack's header counts at least
+// h.streamMin objects; the objects received go to h.addReceived.
 type fetchStorage struct {
 	*filesystem.Storage
-	streamMin func() int
-	receive   func() (io.WriteCloser, error)
+	h    *handle
+	path string
 }
 
 // PackfileWriter implements storer.PackfileWriter.
 func (s fetchStorage) PackfileWriter() (io.WriteCloser, error) {
-	return &packSwitch{small: s.Storage.PackfileWriter, large: s.receive, min: s.streamMin()}, nil
+	large := func() (io.WriteCloser, error) {
+		return newPackReceiver(s.path, s.Storage, receiveBudget, s.h.addReceived)
+	}
+	return &packSwitch{small: s.Storage.PackfileWriter, large: large, min: s.h.streamMin}, nil
 }
 
 // packSwitch passes a pack on to small or large, by the object count in its
