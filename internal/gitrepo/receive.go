@@ -403,70 +403,81 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 		used += size
 		return packfile.PatchDelta(base, delta)
 	}
-	add := func(offset int64, crc uint32, typ plumbing.ObjectType, data []byte) {
+	// put makes the object at index i from its content.
+	put := func(i int, typ plumbing.ObjectType, data []byte) {
 		o := &packedObject{hash: plumbing.ComputeHash(typ, data), typ: typ, data: data}
-		byOffset[offset] = len(objs)
-		byHash[o.hash] = len(objs)
-		objs = append(objs, o)
-		entries = append(entries, idxEntry{hash: o.hash, offset: offset, crc: crc})
+		objs[i] = o
+		byHash[o.hash] = i
+		entries[i].hash = o.hash
 	}
-	for range count {
-		offset := s.pos()
-		s.startObject()
+	// next reads the object at offset (its CRC begun) as index len(objs).
+	next := func(offset int64) error {
+		i := len(objs)
+		objs = append(objs, nil)
+		entries = append(entries, idxEntry{offset: offset})
+		byOffset[offset] = i
 		typ, size, err := s.objectHeader()
 		if err != nil {
-			return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
+			return err
 		}
 		switch typ {
 		case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
 			data, err := inflate(size)
 			if err != nil {
-				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
+				return err
 			}
-			add(offset, s.objectCRC(), typ, data)
+			entries[i].crc = s.objectCRC()
+			put(i, typ, data)
 		case plumbing.OFSDeltaObject:
 			rel, err := s.ofsDeltaOffset()
 			if err != nil || rel <= 0 || rel > offset {
-				return receivedPack{err: fmt.Errorf("object at %d: bad delta base offset", offset)}
+				return errors.New("bad delta base offset")
 			}
 			base, ok := byOffset[offset-rel]
 			if !ok || objs[base] == nil {
-				return receivedPack{err: fmt.Errorf("object at %d: no object at its delta base offset %d", offset, offset-rel)}
+				return fmt.Errorf("no object at its delta base offset %d", offset-rel)
 			}
 			delta, err := inflate(size)
 			if err != nil {
-				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
+				return err
 			}
+			entries[i].crc = s.objectCRC()
 			data, err := patch(objs[base].data, delta)
 			if err != nil {
-				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
+				return err
 			}
-			add(offset, s.objectCRC(), objs[base].typ, data)
+			put(i, objs[base].typ, data)
 		case plumbing.REFDeltaObject:
 			var ref plumbing.Hash
 			if _, err := io.ReadFull(s, ref[:]); err != nil {
-				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
+				return err
 			}
 			delta, err := inflate(size)
 			if err != nil {
-				return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
+				return err
 			}
-			crc := s.objectCRC()
-			if base, ok := byHash[ref]; ok {
-				data, err := patch(objs[base].data, delta)
-				if err != nil {
-					return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
-				}
-				add(offset, crc, objs[base].typ, data)
-				continue
+			entries[i].crc = s.objectCRC()
+			base, ok := byHash[ref]
+			if !ok {
+				// Its base comes later in the pack: resolved at the end.
+				pending = append(pending, pendingDelta{at: i, base: ref, delta: delta})
+				return nil
 			}
-			// Its base comes later in the pack: resolved at the end.
-			pending = append(pending, pendingDelta{at: len(entries), base: ref, delta: delta})
-			byOffset[offset] = len(objs)
-			objs = append(objs, nil)
-			entries = append(entries, idxEntry{offset: offset, crc: crc})
+			data, err := patch(objs[base].data, delta)
+			if err != nil {
+				return err
+			}
+			put(i, objs[base].typ, data)
 		default:
-			return receivedPack{err: fmt.Errorf("object at %d: unknown type %d", offset, typ)}
+			return fmt.Errorf("unknown type %d", typ)
+		}
+		return nil
+	}
+	for range count {
+		offset := s.pos()
+		s.startObject()
+		if err := next(offset); err != nil {
+			return receivedPack{err: fmt.Errorf("object at %d: %w", offset, err)}
 		}
 	}
 	checksum, err := s.trailer()
@@ -477,7 +488,7 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 		rest := pending[:0]
 		for _, p := range pending {
 			base, ok := byHash[p.base]
-			if !ok || objs[base] == nil {
+			if !ok { // its base is another delta still waiting, or not in the pack
 				rest = append(rest, p)
 				continue
 			}
@@ -485,10 +496,7 @@ func indexPackStream(r io.Reader, budget int64) receivedPack {
 			if err != nil {
 				return receivedPack{err: fmt.Errorf("object at %d: %w", entries[p.at].offset, err)}
 			}
-			o := &packedObject{hash: plumbing.ComputeHash(objs[base].typ, data), typ: objs[base].typ, data: data}
-			objs[p.at] = o
-			byHash[o.hash] = p.at
-			entries[p.at].hash = o.hash
+			put(p.at, objs[base].typ, data)
 		}
 		if len(rest) == len(pending) {
 			return receivedPack{err: fmt.Errorf("object at %d: delta base %s is not in the pack", entries[rest[0].at].offset, rest[0].base)}
