@@ -66,7 +66,7 @@ func main() {
 	flag.BoolVar(&o.syncState, "syncstate", true, "record the sync state of every key first (one Runner.Apply at the base, all no-ops), as after a merge-to-apply")
 	flag.IntVar(&o.rate, "rate", 100, "webhook deliveries per second")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long webhooks are sent at -rate")
-	flag.StringVar(&o.payload, "payload", "../shared/testdata/github-webhooks/push/payload.json", "push webhook payload (octokit's example)")
+	flag.StringVar(&o.payload, "payload", "testdata/github-webhooks/push/payload.json", "push webhook payload (octokit's example)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folders (printed on stderr)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()

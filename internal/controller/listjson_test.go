@@ -38,7 +38,7 @@ func TestRawViewIsTheEncodedView(t *testing.T) {
 		rs, _ := spec.Parse(f.Path, f.Data)
 		objs = append(objs, rs[0].Object)
 	}
-	root := "../../../shared/testdata/rafay-specs"
+	root := "../../testdata/rafay-specs"
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
 			return err

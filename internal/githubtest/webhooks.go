@@ -19,10 +19,10 @@ import (
 )
 
 // PayloadDir is the folder of real webhook payloads (octokit's examples),
-// /work/shared/testdata/github-webhooks, found relative to this package's source.
+// the repository's testdata/github-webhooks, found relative to this package's source.
 func PayloadDir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata", "github-webhooks")
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "github-webhooks")
 }
 
 // Payload loads PayloadDir()/<event>/<file>, lets edit change the decoded

@@ -353,10 +353,10 @@ func TestRealExportsRoundTripAndEditInPlace(t *testing.T) {
 	ctx := context.Background()
 	e, c := setupWithController(t, "")
 	files := map[string]string{
-		"projects/default/namespaces/argocd.yaml":       "../../../shared/testdata/rafay-specs/namespace/syncrepo-argocd-namespace.yaml",
-		"projects/default/namespaces/autoscaler.yaml":   "../../../shared/testdata/rafay-specs/namespace/syncrepo-autoscaler-namespace.yaml",
-		"projects/default/addons/argocd.yaml":           "../../../shared/testdata/rafay-specs/addon/syncrepo-argocd-helm-catalog-addon.yaml",
-		"projects/default/blueprints/eks-presales.yaml": "../../../shared/testdata/rafay-specs/blueprint/syncrepo-eks-presales-blueprint.yaml",
+		"projects/default/namespaces/argocd.yaml":       "../../testdata/rafay-specs/namespace/syncrepo-argocd-namespace.yaml",
+		"projects/default/namespaces/autoscaler.yaml":   "../../testdata/rafay-specs/namespace/syncrepo-autoscaler-namespace.yaml",
+		"projects/default/addons/argocd.yaml":           "../../testdata/rafay-specs/addon/syncrepo-argocd-helm-catalog-addon.yaml",
+		"projects/default/blueprints/eks-presales.yaml": "../../testdata/rafay-specs/blueprint/syncrepo-eks-presales-blueprint.yaml",
 	}
 	content := map[string]string{}
 	for path, src := range files {
@@ -501,7 +501,7 @@ func TestSeparateDestinationGetsTheSystem(t *testing.T) {
 	if _, err := e.sys.Apply(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	override := strings.ReplaceAll(string(mustRead(t, "../../../shared/testdata/rafay-specs/override/syncrepo-ingress-nginx-lb-ip-override.yaml")),
+	override := strings.ReplaceAll(string(mustRead(t, "../../testdata/rafay-specs/override/syncrepo-ingress-nginx-lb-ip-override.yaml")),
 		"project: shared-infra-team", "project: default")
 	values := "# kept as it is\ncontroller:\n    service:   {loadBalancerIP: 10.0.0.7}\n"
 	e.work.Write(map[string]string{

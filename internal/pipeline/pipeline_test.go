@@ -82,7 +82,7 @@ func setupWithController(t *testing.T, folder string) (*env, *controllertest.Con
 
 func TestStagesFromRealPipelines(t *testing.T) {
 	for _, f := range []string{"presales-shared-system-sync-pipeline.yaml", "syncrepo-gke-system-sync-pipeline.yaml"} {
-		data := mustRead(t, "../../../shared/testdata/rafay-specs/pipeline/"+f)
+		data := mustRead(t, "../../testdata/rafay-specs/pipeline/"+f)
 		rs, probs := spec.Parse(f, data)
 		if len(probs) > 0 {
 			t.Fatal(probs)

@@ -12,7 +12,7 @@ import (
 )
 
 // testdataRoot holds real Rafay specs (see its SOURCES.txt).
-const testdataRoot = "../../../shared/testdata/rafay-specs"
+const testdataRoot = "../../testdata/rafay-specs"
 
 // source is one line of SOURCES.txt: a test file and where it really lives.
 type source struct {
