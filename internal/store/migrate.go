@@ -173,6 +173,18 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return db.migrate(ctx, migrations)
 }
 
+// MigrateTo brings the schema to version and no further: a database as an
+// older release left it, for the tests of a migration.
+func (db *DB) MigrateTo(ctx context.Context, version int) error {
+	var steps []Migration
+	for _, m := range migrations {
+		if m.Version <= version {
+			steps = append(steps, m)
+		}
+	}
+	return db.migrate(ctx, steps)
+}
+
 func (db *DB) migrate(ctx context.Context, steps []Migration) error {
 	err := db.InTx(ctx, func(tx *Tx) error {
 		if err := db.lockMigrations(ctx, tx); err != nil {
