@@ -120,7 +120,7 @@ func createKey(ctx context.Context, keys *controller.Keys, email string, role ac
 		return err
 	}
 	fmt.Fprintln(stdout, secret)
-	fmt.Fprintf(stderr, "API key %s for %s, role %s: the key above is shown this once\n", key.ID, key.Email, key.Role)
+	fmt.Fprintf(stderr, "API key %s for %s, role %s: keep the key printed on stdout, it is not shown again\n", key.ID, key.Email, key.Role)
 	return nil
 }
 

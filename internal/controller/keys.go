@@ -255,7 +255,7 @@ func (k *Keys) Revoke(ctx context.Context, id string) (Key, error) {
 				return err
 			}
 			if others == 0 {
-				return errorf(http.StatusConflict, "API key %s is the last admin key: create another one first (app keys create --role admin)", id)
+				return errorf(http.StatusConflict, "API key %s is the last admin key: create another one first (app keys create --email E --role admin)", id)
 			}
 		}
 		revoked, err := revokeWhere(ctx, tx, time.Now().UTC(), `id = ?`, id)
