@@ -4,6 +4,7 @@
 //
 //	app [serve] [-c FILE]     run the server (the default)
 //	app validate PATH...      check a repository folder (or spec files) as the bot would
+//	app keys create|list|revoke  manage the API keys of the configured database
 //	app healthcheck           exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz (for Docker)
 package main
 
@@ -26,6 +27,11 @@ const usage = `usage:
   app [serve] [-c FILE]   run the server; with no FILE and no SYSTEMSYNC_* settings, local mode
   app validate PATH...    check repository folders or spec files; prints file:line: field: message, exit 1 on any problem
   app healthcheck         exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz
+  app keys create --email E [--role admin|editor|viewer] [-c FILE]
+                          make an API key and print it (once, alone) on stdout; the role is viewer unless told
+  app keys list [-c FILE] every key's ID, email, role, created and revoked times (never the key)
+  app keys revoke ID [-c FILE]
+                          revoke a key; the servers on that database refuse it within 2s
 `
 
 // run executes one command line and returns the process exit code.
@@ -41,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return validateCommand(args, stdout, stderr)
 	case "healthcheck":
 		return healthcheckCommand(ctx, stderr, environ)
+	case "keys":
+		return keysCommand(ctx, args, stdout, stderr, environ)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

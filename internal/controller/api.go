@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -25,7 +26,8 @@ const (
 const projectGroup = "system.k8smgmt.io"
 
 // API serves the Rafay-v3-shaped REST API over a Store. Every request needs
-// an X-API-KEY header naming a registered key.
+// an X-API-KEY header naming a valid key whose role allows what the
+// request asks (see package access).
 type API struct {
 	store *Store
 	keys  *Keys
@@ -46,47 +48,60 @@ func (a *API) Drain() { a.drain() }
 func NewAPI(st *Store, keys *Keys, log *slog.Logger) *API {
 	a := &API{store: st, keys: keys, log: log, mux: http.NewServeMux()}
 	a.draining, a.drain = context.WithCancel(context.Background())
-	a.mux.HandleFunc("GET /apis/{group}/v3/projects/{project}/{plural}", a.list)
-	a.mux.HandleFunc("POST /apis/{group}/v3/projects/{project}/{plural}", a.apply)
-	a.mux.HandleFunc("GET /apis/{group}/v3/projects/{project}/{plural}/{name}", a.get)
-	a.mux.HandleFunc("PUT /apis/{group}/v3/projects/{project}/{plural}/{name}", a.apply)
-	a.mux.HandleFunc("DELETE /apis/{group}/v3/projects/{project}/{plural}/{name}", a.delete)
-	a.mux.HandleFunc("GET /apis/"+projectGroup+"/v3/projects", a.list)
-	a.mux.HandleFunc("POST /apis/"+projectGroup+"/v3/projects", a.apply)
-	a.mux.HandleFunc("GET /apis/"+projectGroup+"/v3/projects/{name}", a.get)
-	a.mux.HandleFunc("PUT /apis/"+projectGroup+"/v3/projects/{name}", a.apply)
-	a.mux.HandleFunc("DELETE /apis/"+projectGroup+"/v3/projects/{name}", a.delete)
-	a.mux.HandleFunc("GET /apis/"+projectGroup+"/v3/events", a.events)
+	route := func(pattern string, h http.HandlerFunc) { a.mux.Handle(pattern, a.authorize(h)) }
+	route("GET /apis/{group}/v3/projects/{project}/{plural}", a.list)
+	route("POST /apis/{group}/v3/projects/{project}/{plural}", a.apply)
+	route("GET /apis/{group}/v3/projects/{project}/{plural}/{name}", a.get)
+	route("PUT /apis/{group}/v3/projects/{project}/{plural}/{name}", a.apply)
+	route("DELETE /apis/{group}/v3/projects/{project}/{plural}/{name}", a.delete)
+	route("GET /apis/"+projectGroup+"/v3/projects", a.list)
+	route("POST /apis/"+projectGroup+"/v3/projects", a.apply)
+	route("GET /apis/"+projectGroup+"/v3/projects/{name}", a.get)
+	route("PUT /apis/"+projectGroup+"/v3/projects/{name}", a.apply)
+	route("DELETE /apis/"+projectGroup+"/v3/projects/{name}", a.delete)
+	route("GET /apis/"+projectGroup+"/v3/events", a.events)
 	a.mux.HandleFunc("/apis/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorf(http.StatusNotFound, "no such API path: %s %s", r.Method, r.URL.Path))
 	})
 	return a
 }
 
-type userKey struct{}
-
-// ServeHTTP authenticates the request and routes it.
+// ServeHTTP is the API's gate: it authenticates the request by its
+// X-API-KEY (401 when the key is missing, unknown or revoked), then routes
+// it; each route lets it through only when the key's role may do what it
+// asks (403 otherwise; see authorize).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	key := r.Header.Get("X-API-KEY")
-	if key == "" {
-		a.fail(w, r, errorf(http.StatusUnauthorized, "missing X-API-KEY header"))
-		return
-	}
-	user, ok, err := a.keys.User(r.Context(), key)
+	p, err := a.keys.Authenticate(r.Context(), r.Header.Get("X-API-KEY"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if !ok {
-		a.fail(w, r, errorf(http.StatusUnauthorized, "unknown API key"))
-		return
-	}
-	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	a.mux.ServeHTTP(w, r.WithContext(access.NewContext(r.Context(), p)))
 }
 
+// authorize serves h when the request's principal may do what it asks:
+// access.ForResource of its method and the kind its URL names, read as
+// the handler reads it (a kind not known is a write, so it is never let
+// through as a read).
+func (a *API) authorize(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		kind := ""
+		if t, err := resolve(r); err == nil {
+			kind = t.kind.Name
+		}
+		p, _ := access.FromContext(r.Context())
+		if err := access.Check(p, access.ForResource(r.Method, kind)); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// userOf is the email of the request's user, which the event log records.
 func userOf(r *http.Request) string {
-	u, _ := r.Context().Value(userKey{}).(string)
-	return u
+	p, _ := access.FromContext(r.Context())
+	return p.Email
 }
 
 // target is what a URL names: a kind and a project (empty for Projects).
@@ -190,7 +205,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st.View())
+	WriteJSON(w, http.StatusOK, st.View())
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
@@ -209,7 +224,7 @@ func (a *API) delete(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st.View())
+	WriteJSON(w, http.StatusOK, st.View())
 }
 
 func (a *API) apply(w http.ResponseWriter, r *http.Request) {
@@ -270,7 +285,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// writeView is writeJSON of st.View(), encoded without reflection: from
+// writeView is WriteJSON of st.View(), encoded without reflection: from
 // the stored body when st has it (an apply's answer), which only needs the
 // view's three metadata fields written into it.
 func writeView(w http.ResponseWriter, code int, st Stored) {
@@ -279,7 +294,7 @@ func writeView(w http.ResponseWriter, code int, st Stored) {
 	if !ok {
 		var err error
 		if b, err = appendView(b[:0], st); err != nil {
-			writeJSON(w, code, st.View()) // as it always did: the status, then what encodes
+			WriteJSON(w, code, st.View()) // as it always did: the status, then what encodes
 			return
 		}
 	}
@@ -339,7 +354,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	if evs == nil {
 		evs = []Event{}
 	}
-	writeJSON(w, http.StatusOK, EventList{Revision: head, Items: evs})
+	WriteJSON(w, http.StatusOK, EventList{Revision: head, Items: evs})
 }
 
 // ErrorBody is the JSON of every error answer: code is the HTTP status,
@@ -351,20 +366,33 @@ type ErrorBody struct {
 	Internal string         `json:"internal"`
 }
 
-func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) { WriteError(w, r, a.log, err) }
+
+// WriteError answers err as an ErrorBody: an *Error with its status, an
+// *access.Denied with 403, anything else with 500 "internal error" (and a
+// log line to log, as the answer tells nothing of it). It is the error
+// answer of every API the bot serves (/apis and /api).
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var apiErr *Error
-	if !errors.As(err, &apiErr) {
-		a.log.ErrorContext(r.Context(), "controller API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	var denied *access.Denied
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.As(err, &denied):
+		apiErr = &Error{Code: http.StatusForbidden, Message: denied.Error()}
+	default:
+		log.ErrorContext(r.Context(), "API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		apiErr = &Error{Code: http.StatusInternalServerError, Message: "internal error"}
 	}
 	ext := apiErr.Problems
 	if len(ext) == 0 {
 		ext = []spec.Problem{{Message: apiErr.Message}}
 	}
-	writeJSON(w, apiErr.Code, ErrorBody{Code: apiErr.Code, External: ext, Internal: apiErr.Message})
+	WriteJSON(w, apiErr.Code, ErrorBody{Code: apiErr.Code, External: ext, Internal: apiErr.Message})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers v as JSON with status code: the one JSON writer of the
+// bot's APIs (but the encoders of stored resources, writeView and list).
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

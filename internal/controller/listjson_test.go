@@ -225,7 +225,7 @@ func TestApplyAnswerIsTheEncodedView(t *testing.T) {
 			t.Fatalf("object %d: written from its body %v: %s", i, ok, body)
 		}
 		want := httptest.NewRecorder()
-		writeJSON(want, 201, st.View())
+		WriteJSON(want, 201, st.View())
 		got := httptest.NewRecorder()
 		writeView(got, 201, st)
 		if got.Code != 201 || got.Body.String() != want.Body.String() {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 
+	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/config"
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controllerapi"
@@ -77,14 +78,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.Keys = controller.NewKeys(s.DB)
-	source, err := adminKey(ctx, cfg, s.Keys)
+	source, err := adminKey(ctx, cfg, s.Keys, log)
 	if err != nil {
 		return nil, err
 	}
 	s.AdminKeySource = source
-	botKey, err := fileKey(ctx, filepath.Join(cfg.DataDir, "bot.key"), cfg.BotEmail, s.Keys)
+	botKey, err := fileKey(ctx, filepath.Join(cfg.DataDir, "bot.key"), controller.SlotBot, cfg.BotEmail, s.Keys, log)
 	if err != nil {
 		return nil, err
+	}
+	// Keys from before roles were the admin's and the bot's: those not
+	// claimed again just now were rotated away, and stay so.
+	stale, err := s.Keys.RevokeSlot(ctx, controller.SlotLegacy)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range stale {
+		log.Info("API key from before roles revoked: it is neither the admin's nor the bot's key now", "id", k.ID, "email", k.Email)
 	}
 	s.Store = controller.NewStore(s.DB)
 	if err := ensureProject(ctx, s.Store, DefaultProject, cfg.AdminEmail); err != nil {
@@ -271,11 +281,21 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // adminKey registers the admin key, from the configuration or from
-// DataDir/admin.key (generated, mode 0600, on first start), and says where
-// it came from. The key itself is never printed or logged.
-func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys) (source string, err error) {
+// DataDir/admin.key (generated, mode 0600, on first start), in the admin
+// slot, which revokes the admin key before it; and says where the key
+// came from. The key itself is never printed or logged. A configured key
+// that was revoked is an error: it never becomes valid again.
+func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys, log *slog.Logger) (source string, err error) {
 	if cfg.APIKey != "" {
-		return "from SYSTEMSYNC_API_KEY", keys.Ensure(ctx, cfg.APIKey, cfg.AdminEmail)
+		_, old, err := keys.Claim(ctx, controller.SlotAdmin, cfg.APIKey, cfg.AdminEmail, access.Admin)
+		if errors.Is(err, controller.ErrKeyRevoked) {
+			return "", fmt.Errorf("api_key (SYSTEMSYNC_API_KEY) is a revoked key: configure a new one: %w", err)
+		}
+		if err != nil {
+			return "", err
+		}
+		logRotation(log, controller.SlotAdmin, old)
+		return "from SYSTEMSYNC_API_KEY", nil
 	}
 	path, err := filepath.Abs(filepath.Join(cfg.DataDir, "admin.key"))
 	if err != nil {
@@ -284,31 +304,50 @@ func adminKey(ctx context.Context, cfg config.Config, keys *controller.Keys) (so
 	if data, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(data)) == "" {
 		return "", fmt.Errorf("admin key file %s is empty: delete it to generate a new key", path)
 	}
-	if _, err := fileKey(ctx, path, cfg.AdminEmail, keys); err != nil {
+	if _, err := fileKey(ctx, path, controller.SlotAdmin, cfg.AdminEmail, keys, log); err != nil {
 		return "", err
 	}
 	return path, nil
 }
 
 // fileKey registers the key kept in path (generated, mode 0600, when
-// missing) for the user email, and returns it.
-func fileKey(ctx context.Context, path, email string, keys *controller.Keys) (string, error) {
+// missing, or when the key it holds was revoked) in slot for the user
+// email as an admin, revoking the slot's key before it, and returns it.
+func fileKey(ctx context.Context, path, slot, email string, keys *controller.Keys, log *slog.Logger) (string, error) {
 	data, err := os.ReadFile(path)
 	key := strings.TrimSpace(string(data))
-	if errors.Is(err, os.ErrNotExist) || (err == nil && key == "") {
-		if key, err = controller.NewKey(); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-			return "", fmt.Errorf("write %s: %w", path, err)
-		}
-	} else if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
-	if err := keys.Ensure(ctx, key, email); err != nil {
-		return "", err
+	for range 2 {
+		if key == "" {
+			if key, err = controller.NewKey(); err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+				return "", fmt.Errorf("write %s: %w", path, err)
+			}
+		}
+		_, old, err := keys.Claim(ctx, slot, key, email, access.Admin)
+		if errors.Is(err, controller.ErrKeyRevoked) {
+			log.Warn("the key file holds a revoked key: writing a new key into it", "file", path, "err", err)
+			key = ""
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		logRotation(log, slot, old)
+		return key, nil
 	}
-	return key, nil
+	return "", fmt.Errorf("register the key of %s: a fresh key was refused as revoked", path)
+}
+
+// logRotation says which keys registering a slot's key revoked.
+func logRotation(log *slog.Logger, slot string, revoked []controller.Key) {
+	for _, k := range revoked {
+		log.Info("API key replaced: the key before it is revoked", "slot", slot, "revoked_id", k.ID, "email", k.Email)
+	}
 }
 
 // ensureProject creates project name when it does not exist.

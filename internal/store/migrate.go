@@ -122,6 +122,45 @@ CREATE TABLE listed_objects (
 	PRIMARY KEY (kind, project, name)
 );`,
 	},
+	{
+		// Keys get a name a person can say (id), a role, the slot of a
+		// configured key ("admin", "bot") and a revocation time ('' while
+		// valid). Keys from before were the admin's and the bot's, with
+		// every right: they become admin keys in slot "legacy", which the
+		// server revokes once it has claimed its current admin and bot keys.
+		Version: 4,
+		Name:    "API keys with ids, roles, slots and revocation",
+		SQL: `
+CREATE TABLE api_keys_v4 (
+	id TEXT PRIMARY KEY,
+	key_hash TEXT NOT NULL UNIQUE,
+	user_email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	slot TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	revoked_at TEXT NOT NULL
+);
+INSERT INTO api_keys_v4 (id, key_hash, user_email, role, slot, created_at, revoked_at)
+	SELECT lower(hex(randomblob(6))), key_hash, user_email, 'admin', 'legacy', created_at, '' FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v4 RENAME TO api_keys;
+CREATE INDEX api_keys_by_slot ON api_keys (slot, revoked_at);`,
+		Postgres: `
+CREATE TABLE api_keys_v4 (
+	id TEXT PRIMARY KEY,
+	key_hash TEXT NOT NULL UNIQUE,
+	user_email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	slot TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	revoked_at TEXT NOT NULL
+);
+INSERT INTO api_keys_v4 (id, key_hash, user_email, role, slot, created_at, revoked_at)
+	SELECT substr(md5(random()::text || key_hash), 1, 12), key_hash, user_email, 'admin', 'legacy', created_at, '' FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v4 RENAME TO api_keys;
+CREATE INDEX api_keys_by_slot ON api_keys (slot, revoked_at);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
@@ -132,6 +171,18 @@ func Migrations() []Migration { return append([]Migration(nil), migrations...) }
 // processes at once on PostgreSQL (an advisory lock serialises them).
 func (db *DB) Migrate(ctx context.Context) error {
 	return db.migrate(ctx, migrations)
+}
+
+// MigrateTo brings the schema to version and no further: a database as an
+// older release left it, for the tests of a migration.
+func (db *DB) MigrateTo(ctx context.Context, version int) error {
+	var steps []Migration
+	for _, m := range migrations {
+		if m.Version <= version {
+			steps = append(steps, m)
+		}
+	}
+	return db.migrate(ctx, steps)
 }
 
 func (db *DB) migrate(ctx context.Context, steps []Migration) error {

@@ -67,7 +67,7 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	db := storetest.Open(t)
 	boom := errors.New("boom")
 	err := db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO api_keys (key_hash, user_email, created_at) VALUES (?, ?, ?)`, "h", "a@b.c", "now"); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO positions (name, value, updated_at) VALUES (?, ?, ?)`, "p", "v", "now"); err != nil {
 			return err
 		}
 		return boom
@@ -76,7 +76,7 @@ func TestInTxRollsBackOnError(t *testing.T) {
 		t.Fatalf("InTx error = %v, want boom", err)
 	}
 	var n int
-	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM api_keys`).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM positions`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {

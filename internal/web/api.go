@@ -1,20 +1,31 @@
-// Package web serves the bot's own HTTP API: pipeline runs as JSON.
+// Package web serves the bot's own HTTP API: pipeline runs as JSON, the
+// Run button, and the API keys.
 package web
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/pipeline"
 )
 
-// API serves GET /api/pipelines/{project}/{name}/runs and GET /api/runs/{id},
-// authenticated with the controller's API keys (X-API-KEY).
+// maxKeyRequest bounds the body of POST /api/keys.
+const maxKeyRequest = 64 << 10
+
+// API serves GET /api/pipelines/{project}/{name}/runs, POST
+// /api/pipelines/{project}/{name}/run, GET /api/runs/{id} and, for admins,
+// GET and POST /api/keys and DELETE /api/keys/{id}. Every request is
+// authenticated with the controller's API keys (X-API-KEY) and checked
+// against the key's role (see package access). Answers and errors are
+// written as the controller's are (controller.WriteJSON, WriteError).
 type API struct {
 	runs *pipeline.Runs
 	keys *controller.Keys
@@ -29,51 +40,74 @@ type SyncFunc func(ctx context.Context, project, name string) ([]int64, error)
 // NewAPI returns the run API; sync serves POST /api/pipelines/{project}/{name}/run.
 func NewAPI(runs *pipeline.Runs, keys *controller.Keys, sync SyncFunc, log *slog.Logger) *API {
 	a := &API{runs: runs, keys: keys, log: log, mux: http.NewServeMux(), sync: sync}
-	a.mux.HandleFunc("GET /api/pipelines/{project}/{name}/runs", a.listRuns)
-	a.mux.HandleFunc("POST /api/pipelines/{project}/{name}/run", a.runNow)
-	a.mux.HandleFunc("GET /api/runs/{id}", a.getRun)
+	a.route("GET /api/pipelines/{project}/{name}/runs", access.Read, a.listRuns)
+	a.route("POST /api/pipelines/{project}/{name}/run", access.RunPipelines, a.runNow)
+	a.route("GET /api/runs/{id}", access.Read, a.getRun)
+	a.route("GET /api/keys", access.ManageKeys, a.listKeys)
+	a.route("POST /api/keys", access.ManageKeys, a.createKey)
+	a.route("DELETE /api/keys/{id}", access.ManageKeys, a.revokeKey)
 	return a
 }
 
-// Register mounts the API's routes on mux.
+// route serves pattern with h for the requests whose principal may do need.
+func (a *API) route(pattern string, need access.Action, h http.HandlerFunc) {
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, _ := access.FromContext(r.Context())
+		if err := access.Check(p, need); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// Register mounts the API's routes on mux: /api/keys with every method,
+// so that a request without a key gets 401 before anything else.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/pipelines/{project}/{name}/runs", a)
 	mux.Handle("POST /api/pipelines/{project}/{name}/run", a)
 	mux.Handle("GET /api/runs/{id}", a)
+	mux.Handle("/api/keys", a)
+	mux.Handle("/api/keys/", a)
+}
+
+// ServeHTTP authenticates the request by its X-API-KEY (401 when missing,
+// unknown or revoked), then routes it; each route lets it through only
+// when the key's role may do what it asks (403).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, err := a.keys.Authenticate(r.Context(), r.Header.Get("X-API-KEY"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.mux.ServeHTTP(w, r.WithContext(access.NewContext(r.Context(), p)))
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	controller.WriteError(w, r, a.log, err)
+}
+
+func failf(code int, format string, args ...any) *controller.Error {
+	return &controller.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // runNow is the Run button: a full sync both ways, Manually Triggered.
 func (a *API) runNow(w http.ResponseWriter, r *http.Request) {
 	ids, err := a.sync(r.Context(), r.PathValue("project"), r.PathValue("name"))
 	if errors.Is(err, pipeline.ErrPipelineNotFound) {
-		writeError(w, http.StatusNotFound, err.Error())
+		a.fail(w, r, failf(http.StatusNotFound, "%v", err))
 		return
 	}
 	if err != nil {
-		a.log.Error("manual run", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 500, "message": err.Error(), "runs": ids})
+		a.log.ErrorContext(r.Context(), "manual run", "project", r.PathValue("project"), "pipeline", r.PathValue("name"), "runs", ids, "err", err)
+		a.fail(w, r, failf(http.StatusInternalServerError, "manual run failed (runs %v): %v", ids, err))
 		return
 	}
 	var first int64
 	if len(ids) > 0 {
 		first = ids[0]
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"id": first, "runs": ids})
-}
-
-// ServeHTTP authenticates and routes.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, ok, err := a.keys.User(r.Context(), r.Header.Get("X-API-KEY"))
-	if err != nil {
-		a.log.Error("look up API key", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error")
-		return
-	}
-	if !ok {
-		writeError(w, http.StatusUnauthorized, "missing or unknown X-API-KEY")
-		return
-	}
-	a.mux.ServeHTTP(w, r)
+	controller.WriteJSON(w, http.StatusAccepted, map[string]any{"id": first, "runs": ids})
 }
 
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
@@ -81,45 +115,92 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 500 {
-			writeError(w, http.StatusBadRequest, "limit must be a whole number from 1 to 500")
+			a.fail(w, r, failf(http.StatusBadRequest, "limit must be a whole number from 1 to 500"))
 			return
 		}
 		limit = n
 	}
 	runs, err := a.runs.List(r.Context(), r.PathValue("project")+"/"+r.PathValue("name"), limit)
 	if err != nil {
-		a.log.Error("list runs", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error")
+		a.fail(w, r, fmt.Errorf("list runs: %w", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": runs})
+	controller.WriteJSON(w, http.StatusOK, map[string]any{"items": runs})
 }
 
 func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "run id must be a number")
+		a.fail(w, r, failf(http.StatusBadRequest, "run id must be a number"))
 		return
 	}
 	run, err := a.runs.Get(r.Context(), id)
 	if errors.Is(err, pipeline.ErrRunNotFound) {
-		writeError(w, http.StatusNotFound, "run not found")
+		a.fail(w, r, failf(http.StatusNotFound, "run not found"))
 		return
 	}
 	if err != nil {
-		a.log.Error("get run", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal error")
+		a.fail(w, r, fmt.Errorf("get run %d: %w", id, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, run)
+	controller.WriteJSON(w, http.StatusOK, run)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]any{"code": code, "message": msg})
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := a.keys.List(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	controller.WriteJSON(w, http.StatusOK, map[string]any{"items": keys})
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+// NewKeyRequest is the body of POST /api/keys; Role is viewer when empty.
+type NewKeyRequest struct {
+	Email string      `json:"email"`
+	Role  access.Role `json:"role"`
+}
+
+// NewKeyAnswer is the answer of POST /api/keys: the key's record and, this
+// once, the key itself.
+type NewKeyAnswer struct {
+	controller.Key
+	Secret string `json:"key"`
+}
+
+func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
+	var req NewKeyRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxKeyRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		a.fail(w, r, failf(http.StatusBadRequest, "request body: want JSON {\"email\": …, \"role\": admin|editor|viewer}: %v", err))
+		return
+	}
+	if dec.More() {
+		a.fail(w, r, failf(http.StatusBadRequest, "request body: want one JSON object"))
+		return
+	}
+	if req.Role == "" {
+		req.Role = access.Viewer
+	}
+	key, secret, err := a.keys.Create(r.Context(), strings.TrimSpace(req.Email), req.Role)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, _ := access.FromContext(r.Context())
+	a.log.InfoContext(r.Context(), "API key created", "id", key.ID, "email", key.Email, "role", key.Role, "by", p.Email)
+	w.Header().Set("Cache-Control", "no-store")
+	controller.WriteJSON(w, http.StatusCreated, NewKeyAnswer{Key: key, Secret: secret})
+}
+
+func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
+	key, err := a.keys.Revoke(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, _ := access.FromContext(r.Context())
+	a.log.InfoContext(r.Context(), "API key revoked", "id", key.ID, "email", key.Email, "by", p.Email)
+	controller.WriteJSON(w, http.StatusOK, key)
 }
