@@ -122,6 +122,20 @@ CREATE TABLE listed_objects (
 	PRIMARY KEY (kind, project, name)
 );`,
 	},
+	{
+		Version: 5,
+		Name:    "processes and the owners of runs, so that a run cut short by a crash is known",
+		SQL: `
+CREATE TABLE processes (
+	id TEXT PRIMARY KEY,
+	host TEXT NOT NULL,
+	pid BIGINT NOT NULL,
+	started_at TEXT NOT NULL,
+	expires_ms BIGINT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_in_progress ON runs (owner) WHERE status = 'In Progress';`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
