@@ -5,6 +5,7 @@
 //	app [serve] [-c FILE]     run the server (the default)
 //	app validate PATH...      check a repository folder (or spec files) as the bot would
 //	app healthcheck           exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz (for Docker)
+//	app version, app --version  print the version (set with -ldflags, "devel" otherwise)
 package main
 
 import (
@@ -14,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/systemsync/systemsync/internal/version"
 )
 
 func main() {
@@ -26,12 +29,16 @@ const usage = `usage:
   app [serve] [-c FILE]   run the server; with no FILE and no SYSTEMSYNC_* settings, local mode
   app validate PATH...    check repository folders or spec files; prints file:line: field: message, exit 1 on any problem
   app healthcheck         exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz
+  app version             print the version (also: app --version)
 `
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	switch {
+	case len(args) > 0 && (args[0] == "--version" || args[0] == "-version"):
+		cmd, args = "version", args[1:]
+	case len(args) > 0 && args[0] != "" && args[0][0] != '-':
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -41,6 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return validateCommand(args, stdout, stderr)
 	case "healthcheck":
 		return healthcheckCommand(ctx, stderr, environ)
+	case "version":
+		fmt.Fprintln(stdout, version.String())
+		return 0
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
