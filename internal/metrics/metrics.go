@@ -35,6 +35,17 @@ const (
 	JobSnoozed   = "snoozed"   // put off by the worker
 )
 
+// Outcomes of a webhook delivery, as Webhook records them.
+const (
+	WebhookAccepted     = "accepted"     // stored as a job, 202
+	WebhookDuplicate    = "duplicate"    // a delivery ID seen before
+	WebhookIgnored      = "ignored"      // an event or action the bot does nothing for
+	WebhookUnauthorized = "unauthorized" // no valid X-Hub-Signature-256, 401
+	WebhookBadRequest   = "bad_request"  // malformed JSON, no delivery ID, 400
+	WebhookTooLarge     = "too_large"    // over 25 MiB, 413
+	WebhookError        = "error"        // not stored (the database failed), 5xx
+)
+
 // Steps whose durations Stage records.
 const (
 	StepPlan   = "plan"   // plan a folder against the system (Git → system or system → Git)
@@ -112,8 +123,7 @@ func (m *Metrics) Registry() *prometheus.Registry {
 
 // Webhook counts one webhook delivery: event is X-GitHub-Event (an event
 // outside the ones GitHub sends the app counts as "other"), outcome what
-// the endpoint answered (e.g. accepted, duplicate, ignored, unauthorized,
-// bad_request, too_large, error).
+// the endpoint did with it (WebhookAccepted, WebhookDuplicate, …).
 func (m *Metrics) Webhook(event, outcome string) {
 	if m == nil {
 		return

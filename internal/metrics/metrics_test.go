@@ -28,10 +28,10 @@ func want(t *testing.T, f metricstest.Families, name string, labels map[string]s
 
 func TestSeriesCountWhatTheyAreTold(t *testing.T) {
 	m := metrics.New()
-	m.Webhook("push", "accepted")
-	m.Webhook("push", "accepted")
-	m.Webhook("pull_request", "duplicate")
-	m.Webhook("made-up-by-a-sender-1234", "unauthorized") // not a label of its own
+	m.Webhook("push", metrics.WebhookAccepted)
+	m.Webhook("push", metrics.WebhookAccepted)
+	m.Webhook("pull_request", metrics.WebhookDuplicate)
+	m.Webhook("made-up-by-a-sender-1234", metrics.WebhookUnauthorized) // not a label of its own
 	m.Job("github_event", metrics.JobSuccess, 1500*time.Millisecond)
 	m.Job("github_event", metrics.JobRetry, 20*time.Millisecond)
 	m.Run("Webhook", "Success")
