@@ -5,7 +5,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags="-s -w" -o /out/app ./cmd/app \
+# The version `app --version` prints: docker build --build-arg VERSION=1.2.3 .
+ARG VERSION=devel
+RUN CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags="-s -w -X github.com/systemsync/systemsync/internal/version.version=${VERSION}" -o /out/app ./cmd/app \
  && mkdir -p /out/data
 
 # Run: distroless static image, non-root user, data under /data.

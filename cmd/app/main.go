@@ -6,6 +6,7 @@
 //	app validate PATH...      check a repository folder (or spec files) as the bot would
 //	app keys create|list|revoke  manage the API keys of the configured database
 //	app healthcheck           exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz (for Docker)
+//	app version, app --version  print the version (set with -ldflags, "devel" otherwise)
 package main
 
 import (
@@ -15,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/systemsync/systemsync/internal/version"
 )
 
 func main() {
@@ -32,12 +35,16 @@ const usage = `usage:
   app keys list [-c FILE] every key's ID, email, role, created and revoked times (never the key)
   app keys revoke ID [-c FILE]
                           revoke a key; the servers on that database refuse it within 2s
+  app version             print the version (also: app --version)
 `
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	switch {
+	case len(args) > 0 && (args[0] == "--version" || args[0] == "-version"):
+		cmd, args = "version", args[1:]
+	case len(args) > 0 && args[0] != "" && args[0][0] != '-':
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -49,6 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		return healthcheckCommand(ctx, stderr, environ)
 	case "keys":
 		return keysCommand(ctx, args, stdout, stderr, environ)
+	case "version":
+		fmt.Fprintln(stdout, version.String())
+		return 0
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

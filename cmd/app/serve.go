@@ -34,7 +34,7 @@ func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 // serve runs the server until ctx ends, then shuts down gracefully.
 // onListen, when set, is told the bound address.
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onListen func(net.Addr)) error {
-	log := server.NewLogger(stderr, cfg.LogLevel)
+	log := server.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	s, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err

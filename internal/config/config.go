@@ -46,6 +46,19 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// LogFormat is text (slog's key=value lines) or json (one JSON object
+	// a line, with time, level and msg).
+	LogFormat string `yaml:"log_format"`
+	// ReadTimeout bounds reading a whole request, body included (a 25 MiB
+	// webhook must arrive within it); WriteTimeout bounds handling it and
+	// writing the answer (the events long-poll gets its wait on top, the
+	// Run button as long as a job); IdleTimeout bounds an idle keep-alive
+	// connection. 0 turns one off.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	// Metrics is where GET /metrics is served.
+	Metrics Metrics `yaml:"metrics"`
 	// PollInterval is how often plain Git remotes (no webhooks) are
 	// fetched; 0 means 2s in local mode and 30s otherwise.
 	PollInterval time.Duration `yaml:"poll_interval"`
@@ -74,6 +87,19 @@ type Controller struct {
 	ListInterval time.Duration `yaml:"list_interval"`
 }
 
+// Metrics is the metrics section.
+type Metrics struct {
+	// Listen, when set (address:port), serves /metrics there alone, and the
+	// main listener does not serve it; empty serves it on the main listener.
+	Listen string `yaml:"listen"`
+}
+
+// Log formats (Config.LogFormat).
+const (
+	LogText = "text"
+	LogJSON = "json"
+)
+
 // Ways to follow the controller (Controller.Follow).
 const (
 	FollowAuto   = "auto"
@@ -91,6 +117,10 @@ func Defaults() Config {
 		CommitWindow:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        "info",
+		LogFormat:       LogText,
+		ReadTimeout:     60 * time.Second,
+		WriteTimeout:    60 * time.Second,
+		IdleTimeout:     120 * time.Second,
 		Controller:      Controller{Follow: FollowAuto},
 	}
 }
@@ -180,6 +210,19 @@ func (c Config) check() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level (SYSTEMSYNC_LOG_LEVEL) is %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case LogText, LogJSON:
+	default:
+		errs = append(errs, fmt.Errorf("log_format (SYSTEMSYNC_LOG_FORMAT) is %q: want text or json", c.LogFormat))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_timeout", c.ReadTimeout}, {"write_timeout", c.WriteTimeout}, {"idle_timeout", c.IdleTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s (SYSTEMSYNC_%s) is %v: want a duration ≥ 0", d.key, strings.ToUpper(d.key), d.v))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))

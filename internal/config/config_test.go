@@ -117,3 +117,28 @@ func TestExampleConfigsLoad(t *testing.T) {
 		t.Fatalf("config/github.example.yml: %+v", gh)
 	}
 }
+
+func TestOperableKeys(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogFormat != LogText || cfg.ReadTimeout != time.Minute || cfg.WriteTimeout != time.Minute ||
+		cfg.IdleTimeout != 2*time.Minute || cfg.Metrics.Listen != "" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	cfg, err = Load("", []string{"SYSTEMSYNC_LOG_FORMAT=json", "SYSTEMSYNC_READ_TIMEOUT=5s", "SYSTEMSYNC_WRITE_TIMEOUT=7s",
+		"SYSTEMSYNC_IDLE_TIMEOUT=0s", "SYSTEMSYNC_METRICS_LISTEN=127.0.0.1:9090"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogFormat != LogJSON || cfg.ReadTimeout != 5*time.Second || cfg.WriteTimeout != 7*time.Second ||
+		cfg.IdleTimeout != 0 || cfg.Metrics.Listen != "127.0.0.1:9090" {
+		t.Fatalf("from the environment: %+v", cfg)
+	}
+	for env, key := range map[string]string{"SYSTEMSYNC_LOG_FORMAT=logfmt": "SYSTEMSYNC_LOG_FORMAT", "SYSTEMSYNC_WRITE_TIMEOUT=-1s": "SYSTEMSYNC_WRITE_TIMEOUT"} {
+		if _, err := Load("", []string{env}); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v", env, err)
+		}
+	}
+}

@@ -17,7 +17,9 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
+	"github.com/systemsync/systemsync/internal/metrics"
 	"github.com/systemsync/systemsync/internal/store"
 )
 
@@ -65,11 +67,37 @@ func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error
 	return err
 }
 
+// observe is River middleware that records every job attempt of every
+// kind in m: its outcome, as River will act on it, and how long it took.
+func observe(m *metrics.Metrics) rivertype.Middleware {
+	return river.WorkerMiddlewareFunc(func(ctx context.Context, job *rivertype.JobRow, work func(context.Context) error) error {
+		start := time.Now()
+		err := work(ctx)
+		outcome := metrics.JobSuccess
+		switch {
+		case err == nil:
+		case errors.Is(err, &rivertype.JobCancelError{}):
+			outcome = metrics.JobCancelled
+		case errors.Is(err, &rivertype.JobSnoozeError{}):
+			outcome = metrics.JobSnoozed
+		case job.Attempt >= job.MaxAttempts:
+			outcome = metrics.JobDiscarded
+		default:
+			outcome = metrics.JobRetry
+		}
+		m.Job(job.Kind, outcome, time.Since(start))
+		return err
+	})
+}
+
 // Options tune the queue.
 type Options struct {
 	Workers      int           // concurrent jobs (default 4 on SQLite, 10 on PostgreSQL)
 	PollInterval time.Duration // how often SQLite is polled for new jobs (default 200ms)
 	JobTimeout   time.Duration // default 30 minutes: a full apply of a large folder takes time
+	// Metrics counts each job attempt by kind and outcome, with its
+	// duration; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Queue stores and works jobs.
@@ -108,6 +136,7 @@ func Open(ctx context.Context, db *store.DB, h Handler, log *slog.Logger, opt Op
 		FetchPollInterval: opt.PollInterval,
 		FetchCooldown:     min(opt.PollInterval, river.FetchCooldownDefault),
 		JobTimeout:        opt.JobTimeout,
+		Middleware:        []rivertype.Middleware{observe(opt.Metrics)},
 	}
 	if db.Dialect == store.SQLite {
 		// River's SQLite driver wants a single connection: its internal

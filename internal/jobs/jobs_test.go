@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/systemsync/systemsync/internal/jobs"
+	"github.com/systemsync/systemsync/internal/metrics"
+	"github.com/systemsync/systemsync/internal/metrics/metricstest"
 	"github.com/systemsync/systemsync/internal/store"
 	"github.com/systemsync/systemsync/internal/store/storetest"
 )
@@ -162,4 +164,57 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	if h.calls != 1 {
 		t.Fatalf("handled %d times, want 1 (cancelled, not retried)", h.calls)
 	}
+}
+
+// TestJobMetrics works a job that fails once then succeeds and one that
+// fails for good, and reads what the metrics say of them.
+func TestJobMetrics(t *testing.T) {
+	ctx := context.Background()
+	rec := newRecorder()
+	rec.failOnce["d-m"] = true
+	m := metrics.New()
+	q, err := jobs.Open(ctx, openDB(t, storetest.URL(t)), handlers{"d-m": rec, "bad": &permanent{}}, quiet(),
+		jobs.Options{PollInterval: 20 * time.Millisecond, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	for _, id := range []string{"d-m", "bad"} {
+		if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: id, Event: "push", Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, rec, "d-m:push:{}", 15*time.Second)
+	wantJobs := map[string]float64{metrics.JobRetry: 1, metrics.JobSuccess: 1, metrics.JobCancelled: 1}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f := metricstest.Gather(t, m.Registry())
+		ok := true
+		for outcome, n := range wantJobs {
+			labels := map[string]string{"kind": "github_event", "outcome": outcome}
+			got, _ := f.Value("systemsync_jobs_total", labels)
+			timed, _ := f.Value("systemsync_job_duration_seconds", labels)
+			ok = ok && got == n && timed == n
+		}
+		if ok {
+			if _, extra := f.Value("systemsync_jobs_total", map[string]string{"kind": "github_event", "outcome": metrics.JobDiscarded}); extra {
+				t.Fatal("a job was counted as discarded")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job metrics never reached %v: %v", wantJobs, f["systemsync_jobs_total"])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// handlers sends each delivery to its own handler.
+type handlers map[string]jobs.Handler
+
+func (h handlers) Handle(ctx context.Context, event, delivery string, payload []byte) error {
+	return h[delivery].Handle(ctx, event, delivery, payload)
 }

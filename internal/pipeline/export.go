@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/metrics"
 	"github.com/systemsync/systemsync/internal/parallel"
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
@@ -65,6 +66,7 @@ const maxPushTries = 5
 // Sealer. Nothing to write records no run (unless the trigger is manual).
 func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigger string, changes []Change, opt ExportOptions) (*Exported, error) {
 	defer r.lock(st.ID())()
+	defer func(t0 time.Time) { r.Metrics.Stage(metrics.StepExport, time.Since(t0)) }(time.Now())
 	repo, err := r.Git.Repo(ctx, st.Dest.URL)
 	if err != nil {
 		return nil, err

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/metrics"
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/store"
 )
@@ -26,6 +28,7 @@ type Runner struct {
 	// Snapshot, when set, keeps the system's objects between runs and
 	// follows the controller's event log instead of listing everything.
 	Snapshot *reconcile.Snapshot
+	Metrics  *metrics.Metrics // plan, apply and export durations; nil records none
 
 	locks sync.Map // stage ID → *sync.Mutex
 }
@@ -103,6 +106,7 @@ func (r *Runner) planAt(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, 
 
 // planWith is planAt with the system already being read.
 func (r *Runner) planWith(ctx context.Context, st Stage, repo *gitrepo.Repo, sha, folder string, dir reconcile.Direction, sys *systemRead) (*Planned, error) {
+	defer func(t0 time.Time) { r.Metrics.Stage(metrics.StepPlan, time.Since(t0)) }(time.Now())
 	var src reconcile.TreeSource = repoSource{repo}
 	if sha == "" {
 		src = emptyTree{}
@@ -232,7 +236,9 @@ func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, tr
 			return nil, err
 		}
 	}
+	applyStart := time.Now()
 	results, err := reconcile.ApplyToSystem(ctx, planned.Plan, r.System, NewSyncState(r.DB, st.ID()))
+	r.Metrics.Stage(metrics.StepApply, time.Since(applyStart))
 	rows := RowsOf(results)
 	if id == 0 && len(rows) > 0 && err == nil {
 		if id, err = r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); err != nil {

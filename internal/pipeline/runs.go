@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/systemsync/systemsync/internal/metrics"
 	"github.com/systemsync/systemsync/internal/store"
 )
 
@@ -41,10 +42,59 @@ type Row struct {
 var ErrRunNotFound = errors.New("run not found")
 
 // Runs stores run records.
-type Runs struct{ db *store.DB }
+type Runs struct {
+	db *store.DB
+	// Owner is the process (store.Process.ID) recorded as running each run
+	// Start records: when that process is gone, FailInterrupted ends the
+	// run. "" marks runs no process owns, which any FailInterrupted ends.
+	Owner string
+	// Metrics counts runs as they end; nil counts nothing.
+	Metrics *metrics.Metrics
+}
 
 // NewRuns returns the run store over a migrated database.
 func NewRuns(db *store.DB) *Runs { return &Runs{db: db} }
+
+// InterruptedMessage is the message of a run whose process was gone
+// before the run ended.
+const InterruptedMessage = "interrupted by a restart"
+
+// FailInterrupted marks Failed, with InterruptedMessage, every run still
+// In Progress whose owner is no longer among the live processes (see
+// store.Process), and returns how many it marked. A run of a live process,
+// this one or another replica's, is left alone. The work such a run was
+// doing is not lost: a webhook's job is retried by the queue, a poll
+// resumes from its stored position, a follower's export from its stored
+// revision, each as a new run. Should the owner have been alive after all
+// (stalled past its lease), its Finish sets the run's real status.
+func (r *Runs) FailInterrupted(ctx context.Context) (int, error) {
+	var triggers []string
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		triggers = triggers[:0]
+		rows, err := tx.Query(ctx, `UPDATE runs SET status = ?, message = ?, ended_at = ?
+			WHERE status = ? AND owner NOT IN (SELECT id FROM processes) RETURNING trigger_type`,
+			StatusFailed, InterruptedMessage, stamp(time.Now()), StatusInProgress)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				return err
+			}
+			triggers = append(triggers, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fail interrupted runs: %w", err)
+	}
+	for _, t := range triggers {
+		r.Metrics.Run(t, StatusFailed)
+	}
+	return len(triggers), nil
+}
 
 // Start records a new run In Progress and returns its id.
 func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payload []byte) (int64, error) {
@@ -59,8 +109,8 @@ func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payl
 		}
 		payload = b
 	}
-	_, err = r.db.Exec(ctx, `INSERT INTO runs (id, pipeline, trigger_type, status, commit_sha, message, started_at, ended_at, payload)
-		VALUES (?, ?, ?, ?, ?, '', ?, '', ?)`, id, pipeline, trigger, StatusInProgress, commit, stamp(time.Now()), string(payload))
+	_, err = r.db.Exec(ctx, `INSERT INTO runs (id, pipeline, trigger_type, status, commit_sha, message, started_at, ended_at, payload, owner)
+		VALUES (?, ?, ?, ?, ?, '', ?, '', ?, ?)`, id, pipeline, trigger, StatusInProgress, commit, stamp(time.Now()), string(payload), r.Owner)
 	if err != nil {
 		return 0, fmt.Errorf("record run of %s: %w", pipeline, err)
 	}
@@ -71,11 +121,14 @@ func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payl
 // well under SQLite's and PostgreSQL's limits on parameters).
 const rowsPerInsert = 200
 
-// Finish sets a run's status, message and rows, and its end time.
+// Finish sets a run's status, message and rows, and its end time, and
+// counts the run in Metrics by its trigger and status.
 func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message string, rows []Row) error {
+	trigger := ""
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE runs SET status = ?, commit_sha = CASE WHEN ? = '' THEN commit_sha ELSE ? END, message = ?, ended_at = ? WHERE id = ?`,
-			status, commit, commit, message, stamp(time.Now()), id); err != nil {
+		err := tx.QueryRow(ctx, `UPDATE runs SET status = ?, commit_sha = CASE WHEN ? = '' THEN commit_sha ELSE ? END, message = ?, ended_at = ? WHERE id = ? RETURNING trigger_type`,
+			status, commit, commit, message, stamp(time.Now()), id).Scan(&trigger)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM run_rows WHERE run_id = ?`, id); err != nil {
@@ -97,6 +150,9 @@ func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message str
 	})
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	if trigger != "" {
+		r.Metrics.Run(trigger, status)
 	}
 	return nil
 }

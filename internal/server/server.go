@@ -27,6 +27,7 @@ import (
 	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/handlers"
 	"github.com/systemsync/systemsync/internal/jobs"
+	"github.com/systemsync/systemsync/internal/metrics"
 	"github.com/systemsync/systemsync/internal/pipeline"
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
@@ -53,12 +54,25 @@ type Server struct {
 	Queue    *jobs.Queue // nil in local mode
 	Poller   *pipeline.Poller
 	Follower *pipeline.Follower
+	// Metrics holds the server's Prometheus series (its own registry).
+	Metrics *metrics.Metrics
 
-	ln      net.Listener
-	handler http.Handler
-	api     *controller.API
-	git     *gitrepo.Manager
+	ln        net.Listener
+	metricsLn net.Listener // metrics.listen's, when set
+	handler   http.Handler
+	api       *controller.API
+	git       *gitrepo.Manager
+	proc      *store.Process
 }
+
+// heartbeat is how often the process renews its lease in the processes
+// table; a replica's runs are failed as interrupted LeaseBeats heartbeats
+// after its last one (at once when its data dir's lock is found free).
+const heartbeat = 5 * time.Second
+
+// manualRunTimeout is how long the Run button's request may take: as long
+// as a webhook's job (jobs.Options.JobTimeout's default).
+const manualRunTimeout = 30 * time.Minute
 
 // New opens everything the configuration names and binds the listener.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
@@ -77,6 +91,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err := s.DB.Migrate(ctx); err != nil {
 		return nil, err
 	}
+	// Recorded before anything can start a run: the runs this process
+	// starts are its own, and no other process fails them while it lives.
+	if s.proc, err = s.DB.StartProcess(ctx, cfg.DataDir, heartbeat); err != nil {
+		return nil, err
+	}
+	s.Metrics = metrics.New()
 	s.Keys = controller.NewKeys(s.DB)
 	source, err := adminKey(ctx, cfg, s.Keys, log)
 	if err != nil {
@@ -116,7 +136,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log)
 	runs := pipeline.NewRuns(s.DB)
-	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log}
+	runs.Owner, runs.Metrics = s.proc.ID, s.Metrics
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics}
 	if follow == pipeline.FollowEvents {
 		s.Runner.Snapshot = reconcile.NewSnapshot() // it follows the event log
 	}
@@ -150,6 +171,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	} else if s.metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s (metrics.listen): %w", cfg.Metrics.Listen, err)
+	}
 
 	if cfg.GitHubConfigured() {
 		apps, err := githubapp.NewDefaultCachingClientCreator(cfg.Github, githubapp.WithClientUserAgent("systemsync"))
@@ -158,7 +184,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		}
 		flow := &githubflow.Flow{Apps: apps, Runner: s.Runner, DB: s.DB, Log: log,
 			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}
-		if s.Queue, err = jobs.Open(ctx, s.DB, flow, log, jobs.Options{}); err != nil {
+		if s.Queue, err = jobs.Open(ctx, s.DB, flow, log, jobs.Options{Metrics: s.Metrics}); err != nil {
 			return nil, err
 		}
 		mux.Handle("POST "+handlers.Route, handlers.New(cfg.Github.App.WebhookSecret, s.Queue, log))
@@ -174,8 +200,46 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			return nil, err
 		}
 	}
-	s.handler = mux
+	s.handler = s.longRequests(mux)
 	return s, nil
+}
+
+// MetricsAddr is where /metrics is served: metrics.listen's address, or
+// the main one.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn != nil {
+		return s.metricsLn.Addr()
+	}
+	return s.ln.Addr()
+}
+
+// longRequests gives the two routes that hold a request open past the
+// server's timeouts their time, on that request alone: the events
+// long-poll its wait (up to controller.MaxWait) and the Run button a job's
+// time, on top of write_timeout. Both deadlines move: a read deadline that
+// passes while the handler runs would cancel the request's context.
+func (s *Server) longRequests(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var extra time.Duration
+		switch _, pattern := mux.Handler(r); {
+		case r.Method == http.MethodGet && r.URL.Path == "/apis/system.k8smgmt.io/v3/events":
+			if d, err := time.ParseDuration(r.URL.Query().Get("wait")); err == nil && d > 0 {
+				extra = min(d, controller.MaxWait)
+			}
+		case pattern == "POST /api/pipelines/{project}/{name}/run":
+			extra = manualRunTimeout
+		}
+		if extra > 0 {
+			rc := http.NewResponseController(w)
+			if s.Config.ReadTimeout > 0 {
+				_ = rc.SetReadDeadline(time.Now().Add(s.Config.ReadTimeout + extra))
+			}
+			if s.Config.WriteTimeout > 0 {
+				_ = rc.SetWriteDeadline(time.Now().Add(s.Config.WriteTimeout + extra))
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the server's HTTP handler.
@@ -189,9 +253,37 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // requests and running jobs finish, then the database closes.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.close()
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	headerTimeout := 10 * time.Second
+	if t := s.Config.ReadTimeout; t > 0 && t < headerTimeout {
+		headerTimeout = t
+	}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: headerTimeout,
+			ReadTimeout: s.Config.ReadTimeout, WriteTimeout: s.Config.WriteTimeout, IdleTimeout: s.Config.IdleTimeout,
+			ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	}
+	srv := newServer(s.handler)
 	srv.RegisterOnShutdown(s.api.Drain)
+	// Runs left In Progress by processes that are gone fail before this
+	// one starts any, and again after each heartbeat (a replica's lease
+	// runs out); the heartbeat goes on until every job and request ended.
+	s.failInterrupted(ctx)
+	beat, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		s.proc.Run(beat, s.failInterrupted, func(err error) { s.Log.Warn("heartbeat failed", "err", err) })
+	}()
+	defer func() { stopBeat(); <-beatDone }()
+	var metricsSrv *http.Server
+	if s.metricsLn != nil {
+		metricsSrv = newServer(s.Metrics.Handler())
+		go func() {
+			if err := metricsSrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.Log.Error("metrics listener stopped", "addr", s.metricsLn.Addr().String(), "err", err)
+			}
+		}()
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if s.Queue != nil {
@@ -226,6 +318,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.Queue = nil
 	}
 	err = errors.Join(err, srv.Shutdown(sctx))
+	if metricsSrv != nil {
+		err = errors.Join(err, metricsSrv.Shutdown(sctx))
+	}
 	if serveErr == nil {
 		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
 			serveErr = e
@@ -238,12 +333,33 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// failInterrupted fails the runs of processes that are gone.
+func (s *Server) failInterrupted(ctx context.Context) {
+	n, err := s.Runner.Runs.FailInterrupted(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.Log.Warn("marking interrupted runs failed", "err", err)
+	}
+	if n > 0 {
+		s.Log.Warn("runs left In Progress by a process that is gone marked Failed", "runs", n, "message", pipeline.InterruptedMessage)
+	}
+}
+
 func (s *Server) close() {
 	if s.Queue != nil {
 		s.Queue.Close()
 	}
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.metricsLn != nil {
+		s.metricsLn.Close()
+	}
+	if s.proc != nil && s.DB != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.proc.Stop(ctx); err != nil {
+			s.Log.Warn("giving the process lease back", "err", err)
+		}
+		cancel()
 	}
 	if s.git != nil {
 		s.git.Close()
@@ -273,11 +389,17 @@ func followMode(ctx context.Context, c config.Controller, system *controllerapi.
 	return pipeline.FollowList, nil
 }
 
-// NewLogger returns the structured logger the server uses.
-func NewLogger(w io.Writer, level string) *slog.Logger {
+// NewLogger returns the structured logger the server uses: slog's text
+// handler, or its JSON handler when format is config.LogJSON (one object a
+// line, with time, level and msg).
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // adminKey registers the admin key, from the configuration or from

@@ -161,6 +161,20 @@ DROP TABLE api_keys;
 ALTER TABLE api_keys_v4 RENAME TO api_keys;
 CREATE INDEX api_keys_by_slot ON api_keys (slot, revoked_at);`,
 	},
+	{
+		Version: 5,
+		Name:    "processes and the owners of runs, so that a run cut short by a crash is known",
+		SQL: `
+CREATE TABLE processes (
+	id TEXT PRIMARY KEY,
+	host TEXT NOT NULL,
+	pid BIGINT NOT NULL,
+	started_at TEXT NOT NULL,
+	expires_ms BIGINT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_in_progress ON runs (owner) WHERE status = 'In Progress';`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
