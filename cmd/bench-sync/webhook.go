@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/systemsync/systemsync/internal/config"
-	"github.com/systemsync/systemsync/internal/handlers"
+	"github.com/systemsync/systemsync/internal/githubflow"
 	"github.com/systemsync/systemsync/internal/server"
 )
 
@@ -61,7 +61,7 @@ func sign(body []byte) string {
 // check its HMAC.
 func floorHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, handlers.MaxPayloadBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, githubflow.MaxPayloadBytes))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -191,7 +191,7 @@ func runWebhookBench(ctx context.Context, o options) error {
 	// Floor: read and check, nothing stored.
 	floorSrv := httptest.NewServer(floorHandler())
 	progress("webhook floor: %d deliveries at %d/s", n, o.rate)
-	fres, _, fsent := steady(floorSrv.URL+handlers.Route, "floor", n, o.rate, body)
+	fres, _, fsent := steady(floorSrv.URL+githubflow.Route, "floor", n, o.rate, body)
 	floorSrv.Close()
 	fs := summarize(fres)
 
@@ -226,7 +226,7 @@ func runWebhookBench(ctx context.Context, o options) error {
 	go func() { done <- s.Run(sctx) }()
 	db := s.DB
 	progress("webhook server: %d deliveries at %d/s", n, o.rate)
-	sres, ids, ssent := steady(s.BaseURL+handlers.Route, "server", n, o.rate, body)
+	sres, ids, ssent := steady(s.BaseURL+githubflow.Route, "server", n, o.rate, body)
 	ss := summarize(sres)
 
 	// Every acknowledged delivery must be stored.

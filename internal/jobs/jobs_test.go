@@ -26,7 +26,8 @@ func newRecorder() *recorder {
 	return &recorder{calls: map[string]int{}, failOnce: map[string]bool{}, done: make(chan string, 100)}
 }
 
-func (r *recorder) Handle(_ context.Context, event, delivery string, payload []byte) error {
+func (r *recorder) Work(_ context.Context, args jobs.EventArgs) error {
+	delivery := args.DeliveryID
 	r.mu.Lock()
 	r.calls[delivery]++
 	fail := r.failOnce[delivery] && r.calls[delivery] == 1
@@ -34,7 +35,7 @@ func (r *recorder) Handle(_ context.Context, event, delivery string, payload []b
 	if fail {
 		return errors.New("transient failure")
 	}
-	r.done <- delivery + ":" + event + ":" + string(payload)
+	r.done <- delivery + ":" + args.Event + ":" + string(args.Job)
 	return nil
 }
 
@@ -73,7 +74,7 @@ func TestDeliveriesAreDurableAndDeduplicated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := jobs.EventArgs{DeliveryID: "d-1", Event: "push", Payload: []byte(`{"ref":"refs/heads/main"}`)}
+	args := jobs.EventArgs{DeliveryID: "d-1", Event: "push", Job: []byte(`{"ref":"refs/heads/main"}`)}
 	if dup, err := q.Enqueue(ctx, args); err != nil || dup {
 		t.Fatalf("first enqueue: dup %v err %v", dup, err)
 	}
@@ -118,7 +119,7 @@ func TestFailedJobIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Stop(ctx)
-	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "d-2", Event: "pull_request", Payload: []byte(`{}`)}); err != nil {
+	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "d-2", Event: "pull_request", Job: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rec, "d-2:pull_request:{}", 15*time.Second)
@@ -134,7 +135,7 @@ type permanent struct {
 	calls int
 }
 
-func (p *permanent) Handle(context.Context, string, string, []byte) error {
+func (p *permanent) Work(context.Context, jobs.EventArgs) error {
 	p.mu.Lock()
 	p.calls++
 	p.mu.Unlock()
@@ -144,8 +145,8 @@ func (p *permanent) Handle(context.Context, string, string, []byte) error {
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	ctx := context.Background()
 	h := &permanent{}
-	url := storetest.URL(t)
-	q, err := jobs.Open(ctx, openDB(t, url), h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	db := openDB(t, storetest.URL(t))
+	q, err := jobs.Open(ctx, db, h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,13 +154,25 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Stop(ctx)
-	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "bad", Event: "push", Payload: []byte(`{`)}); err != nil {
+	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "bad", Event: "push", Job: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond) // a retry would come after ~1 s
+	// River's own record says it: cancelled (a final state) after one attempt.
+	var state string
+	var attempt int
+	deadline := time.Now().Add(10 * time.Second)
+	for state != "cancelled" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if err := db.QueryRow(ctx, `SELECT state, attempt FROM river_job`).Scan(&state, &attempt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if state != "cancelled" || attempt != 1 {
+		t.Fatalf("job %s after %d attempt(s), want cancelled after 1", state, attempt)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.calls != 1 {
-		t.Fatalf("handled %d times, want 1 (cancelled, not retried)", h.calls)
+		t.Fatalf("worked %d times, want 1", h.calls)
 	}
 }
