@@ -79,6 +79,8 @@ func (c *credentials) forRemote(ctx context.Context, remoteURL string) (gitrepo.
 	if !ok {
 		return gitrepo.Auth{}, nil
 	}
+	// GitHub's names are case-insensitive: one spelling keeps one cache entry.
+	owner, name = strings.ToLower(owner), strings.ToLower(name)
 	inst, err := c.installations.GetByRepository(ctx, owner, name) // the API client has the timeout
 	if errors.As(err, new(githubapp.InstallationNotFound)) {
 		c.log.Debug("no installation covers the remote: no credentials", "remote", gitrepo.RedactURL(remoteURL))
@@ -87,7 +89,7 @@ func (c *credentials) forRemote(ctx context.Context, remoteURL string) (gitrepo.
 	if err != nil {
 		return gitrepo.Auth{}, fmt.Errorf("installation of %s/%s: %w", owner, name, err)
 	}
-	token, urls, err := c.token(ctx, tokenKey{inst.ID, strings.ToLower(owner + "/" + name)}, name)
+	token, urls, err := c.token(ctx, tokenKey{inst.ID, owner + "/" + name}, name)
 	if err != nil {
 		return gitrepo.Auth{}, err
 	}

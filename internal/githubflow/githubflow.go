@@ -111,13 +111,19 @@ func New(cfg Config, runner *pipeline.Runner, db *store.DB, log *slog.Logger) (*
 		return nil, err
 	}
 	a := &App{runner: runner, db: db, log: log, runURL: cfg.RunURL, clients: clients, creds: creds}
-	a.events = map[string]eventHandler{}
+	a.events = a.registry()
+	return a, nil
+}
+
+// registry maps each event the bot handles to its handler.
+func (a *App) registry() map[string]eventHandler {
+	events := map[string]eventHandler{}
 	for _, h := range []eventHandler{pushHandler{a}, pullRequestHandler{a}, issueCommentHandler{a}, checkRunHandler{a}, installationHandler{a}} {
 		for _, ev := range h.Handles() {
-			a.events[ev] = h
+			events[ev] = h
 		}
 	}
-	return a, nil
+	return events
 }
 
 // apiTransport is the transport of every request to GitHub's API: API
@@ -154,7 +160,7 @@ func (a *App) OpenPullRequest(ctx context.Context, st pipeline.Stage, branch, ti
 	if !ok {
 		return nil
 	}
-	inst, err := a.creds.installations.GetByRepository(ctx, owner, name)
+	inst, err := a.creds.installations.GetByRepository(ctx, strings.ToLower(owner), strings.ToLower(name))
 	if errors.As(err, new(githubapp.InstallationNotFound)) {
 		a.log.Info("review branch left without a pull request: the app is not installed on the repository", "repo", owner+"/"+name, "branch", branch)
 		return nil
