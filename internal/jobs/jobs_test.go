@@ -1,7 +1,9 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +37,11 @@ func (r *recorder) Work(_ context.Context, args jobs.EventArgs) error {
 	if fail {
 		return errors.New("transient failure")
 	}
-	r.done <- delivery + ":" + args.Event + ":" + string(args.Job)
+	var job bytes.Buffer // PostgreSQL keeps the job as jsonb, which respaces it
+	if err := json.Compact(&job, args.Job); err != nil {
+		return err
+	}
+	r.done <- delivery + ":" + args.Event + ":" + job.String()
 	return nil
 }
 
