@@ -85,7 +85,7 @@ func setupExportEnv(ctx context.Context, name string) (*exportEnv, error) {
 		SystemToGit: true, Source: ref, Dest: ref, Scope: reconcile.Scope{}}
 	// A first export writes what the controller already holds (the project,
 	// the repository, the pipeline), so that the timed changes start from a synced state.
-	if _, err := e.runner.Export(ctx, e.stage, gitrepo.Auth{}, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot}); err != nil {
+	if _, err := e.runner.Export(ctx, e.stage, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot}); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -256,7 +256,7 @@ func benchFullExport(ctx context.Context, o options) error {
 	steps := &stepLog{}
 	e.runner.Log = slog.New(steps)
 	t0 = time.Now()
-	out, err := e.runner.Export(ctx, e.stage, gitrepo.Auth{}, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot})
+	out, err := e.runner.Export(ctx, e.stage, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot})
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func benchFullExport(ctx context.Context, o options) error {
 	parts := steps.last()
 	files, _ := gitCmd(e.bare, "ls-tree", "-r", "--name-only", "main")
 	t0 = time.Now()
-	again, err := e.runner.Export(ctx, e.stage, gitrepo.Auth{}, pipeline.TriggerInternal, nil, pipeline.ExportOptions{Bot: e.bot})
+	again, err := e.runner.Export(ctx, e.stage, pipeline.TriggerInternal, nil, pipeline.ExportOptions{Bot: e.bot})
 	if err != nil {
 		return err
 	}

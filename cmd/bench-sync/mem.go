@@ -91,7 +91,7 @@ func child(args []string) error {
 		st := pipeline.Stage{Pipeline: spec.Key{Kind: "Pipeline", Project: "default", Name: "bench"}, Name: "sync", GitToSystem: true,
 			Source: pipeline.RepoRef{Repository: "specs", Revision: "main", URL: *repoURL}}
 		st.Dest = st.Source
-		planned, err := r.Plan(ctx, st, gitrepo.Auth{}, "main")
+		planned, err := r.Plan(ctx, st, "main")
 		if err != nil {
 			return err
 		}

@@ -129,7 +129,7 @@ func setupPlanEnv(ctx context.Context, o options) (_ *planEnv, err error) {
 		// As after the merge that brought these files: every key synced.
 		t0 = time.Now()
 		r := e.newRunner(filepath.Join(e.tmp, "git-state"))
-		applied, err := r.Apply(ctx, e.stage, gitrepo.Auth{}, "main", pipeline.TriggerManual, nil)
+		applied, err := r.Apply(ctx, e.stage, "main", pipeline.TriggerManual, nil)
 		r.Git.Close()
 		if err != nil {
 			return nil, fmt.Errorf("record the sync state: %w", err)
@@ -323,7 +323,7 @@ func benchWarmPR(ctx context.Context, e *planEnv, o options) error {
 	r := e.newRunner(filepath.Join(e.tmp, "git-warm"))
 	defer r.Git.Close()
 	t0 := time.Now()
-	warm, err := r.Plan(ctx, e.stage, gitrepo.Auth{}, "main")
+	warm, err := r.Plan(ctx, e.stage, "main")
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func benchWarmPR(ctx context.Context, e *planEnv, o options) error {
 			return err
 		}
 		t0 := time.Now()
-		planned, err := r.Plan(ctx, e.stage, gitrepo.Auth{}, ref)
+		planned, err := r.Plan(ctx, e.stage, ref)
 		d := time.Since(t0)
 		if err != nil {
 			return err
@@ -406,7 +406,7 @@ func benchCold(ctx context.Context, e *planEnv, o options) error {
 		dir := filepath.Join(e.tmp, fmt.Sprintf("git-cold-%d", i))
 		r := e.newRunner(dir)
 		t0 := time.Now()
-		planned, err := r.Plan(ctx, e.stage, gitrepo.Auth{}, "main")
+		planned, err := r.Plan(ctx, e.stage, "main")
 		d := time.Since(t0)
 		r.Git.Close()
 		os.RemoveAll(dir)

@@ -68,6 +68,10 @@ type Config struct {
 	// Github is go-githubapp's section: v3_api_url, web_url, app.integration_id,
 	// app.webhook_secret, app.private_key. Unset in local mode.
 	Github githubapp.Config `yaml:"github"`
+	// Version is the running binary's version, set by the program (never
+	// from the file or the environment); GitHub API requests carry it in
+	// their user agent, systemsync/<Version>. Empty is "devel".
+	Version string `yaml:"-"`
 }
 
 // Controller is the controller section.

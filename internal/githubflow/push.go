@@ -5,122 +5,97 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
-	"github.com/google/go-github/v60/github"
-
-	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/pipeline"
-	"github.com/systemsync/systemsync/internal/prcomment"
-	"github.com/systemsync/systemsync/internal/reconcile"
 )
 
-// push applies a push to a pipeline's source branch (merge-to-apply).
-func (f *Flow) push(ctx context.Context, log *slog.Logger, ev *github.PushEvent, payload []byte) error {
-	if ev.GetDeleted() || !strings.HasPrefix(ev.GetRef(), "refs/heads/") {
-		return nil
+// pushHandler applies pushes to pipelines' branches: merge-to-apply.
+type pushHandler struct{ *App }
+
+// pushJob is what a push delivery stores: the fields merge-to-apply reads,
+// and what its run's event payload shows (GitHub's names). The commits'
+// file lists, the bulk of a large push, are not kept.
+type pushJob struct {
+	Ref          string       `json:"ref"`
+	Before       string       `json:"before"`
+	After        string       `json:"after"`
+	Deleted      bool         `json:"deleted,omitempty"`
+	Compare      string       `json:"compare,omitempty"`
+	Repository   repository   `json:"repository"`
+	Installation installation `json:"installation"`
+	Pusher       *gitUser     `json:"pusher,omitempty"`
+	Sender       *account     `json:"sender,omitempty"`
+	HeadCommit   *commit      `json:"head_commit,omitempty"`
+}
+
+// gitUser is a commit's author or committer, or a push's pusher.
+type gitUser struct {
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Username string `json:"username,omitempty"`
+}
+
+// commit is a push's head commit, as a person reads it in the run.
+type commit struct {
+	ID        string   `json:"id"`
+	Message   string   `json:"message,omitempty"`
+	Timestamp string   `json:"timestamp,omitempty"`
+	URL       string   `json:"url,omitempty"`
+	Author    *gitUser `json:"author,omitempty"`
+}
+
+// maxMessageBytes bounds a commit message kept in a job.
+const maxMessageBytes = 4 << 10
+
+func (pushHandler) Handles() []string { return []string{"push"} }
+
+// accept takes a push that created or moved a branch.
+func (pushHandler) accept(event string, payload []byte) (any, string, error) {
+	var job pushJob
+	if err := decode(event, payload, &job); err != nil {
+		return nil, "", err
 	}
-	branch := strings.TrimPrefix(ev.GetRef(), "refs/heads/")
-	repo := pushRepo(ev.GetRepo())
-	stages, err := f.stagesFor(ctx, log, repoURLs(repo), branch)
-	if err != nil || len(stages) == 0 {
-		return err
+	if job.Deleted || !strings.HasPrefix(job.Ref, "refs/heads/") {
+		return nil, "not a push to a branch", nil
 	}
-	inst := ev.GetInstallation().GetID()
-	token, err := f.token(ctx, inst)
+	switch {
+	case job.Installation.ID == 0:
+		return nil, "", errNoInstallation
+	case !isSHA(job.After):
+		return nil, "", fmt.Errorf("push: after %q is not a commit ID", clip(job.After, 80))
+	case job.Before != "" && !isSHA(job.Before):
+		return nil, "", fmt.Errorf("push: before %q is not a commit ID", clip(job.Before, 80))
+	}
+	if c := job.HeadCommit; c != nil {
+		c.Message = clip(c.Message, maxMessageBytes)
+	}
+	return &job, "", nil
+}
+
+// work applies the push to every stage whose source is the repository at
+// that branch and whose folder the push changed.
+func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, data []byte) error {
+	job, err := decodeJob[pushJob](event, data)
 	if err != nil {
 		return err
 	}
-	auth := gitrepo.Auth{Token: token}
+	branch := strings.TrimPrefix(job.Ref, "refs/heads/")
+	stages, err := h.stagesFor(ctx, log, job.Repository.urls(), branch)
+	if err != nil || len(stages) == 0 {
+		return err
+	}
 	for _, st := range stages {
-		if _, err := f.fetch(ctx, st, auth, ev.GetAfter()); err != nil {
-			return err
-		}
-		touched, err := f.Runner.Touches(ctx, st, auth, ev.GetBefore(), ev.GetAfter())
+		touched, err := h.runner.Touches(ctx, st, job.Before, job.After)
 		if err != nil {
 			return err
 		}
 		if !touched {
-			log.Info("push does not touch the pipeline folder", "stage", st.ID(), "after", ev.GetAfter())
+			log.Info("push does not touch the pipeline folder", "stage", st.ID(), "after", job.After)
 			continue
 		}
-		if err := f.apply(ctx, log, inst, repo, st, auth, ev.GetAfter(), pipeline.TriggerWebhook, payload); err != nil {
+		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (f *Flow) fetch(ctx context.Context, st pipeline.Stage, auth gitrepo.Auth, ref string) (string, error) {
-	repo, err := f.Runner.Git.Repo(ctx, st.Source.URL)
-	if err != nil {
-		return "", err
-	}
-	return repo.Fetch(ctx, auth, ref)
-}
-
-// apply runs the stage at sha, puts systemsync/apply on the commit and
-// comments on the pull requests the commit came from.
-func (f *Flow) apply(ctx context.Context, log *slog.Logger, inst int64, repo *github.Repository, st pipeline.Stage, auth gitrepo.Auth, sha, trigger string, payload []byte) error {
-	gh, err := f.Apps.NewInstallationClient(inst)
-	if err != nil {
-		return fmt.Errorf("installation client: %w", err)
-	}
-	owner, name := ownerName(repo)
-	check, _, err := gh.Checks.CreateCheckRun(ctx, owner, name, github.CreateCheckRunOptions{
-		Name: CheckApply, HeadSHA: sha, Status: github.String("in_progress"),
-		ExternalID: github.String(st.ID()), StartedAt: &github.Timestamp{Time: time.Now()},
-	})
-	if err != nil {
-		return fmt.Errorf("create check run on %s: %w", sha, err)
-	}
-	applied, err := f.Runner.Apply(ctx, st, auth, sha, trigger, payload)
-	if err != nil {
-		f.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), "failure", "The apply failed", err.Error(), "", nil)
-		return err
-	}
-	run := applied.Run
-	if run == nil {
-		return f.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), "success", "Nothing to apply",
-			fmt.Sprintf("`%s` at `%s`: the system already matches this commit.", st.ID(), sha), "", nil)
-	}
-	runURL := ""
-	if f.RunURL != nil {
-		runURL = f.RunURL(run.ID)
-	}
-	conclusion := "success"
-	if run.Status != pipeline.StatusSuccess {
-		conclusion = "failure"
-	}
-	body := prcomment.ApplyComment(st.ID(), run.ID, sha, run.Status, applied.Results, runURL)
-	summary := fmt.Sprintf("Run %d of `%s` at `%s`: **%s**.", run.ID, st.ID(), sha, run.Status)
-	if err := f.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), conclusion, run.Status, summary, body,
-		prcomment.Annotations(applied.Planned.Plan.GitToSystem())); err != nil {
-		return err
-	}
-	prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, owner, name, sha, nil)
-	if err != nil {
-		return fmt.Errorf("pull requests of %s: %w", sha, err)
-	}
-	for _, pr := range prs {
-		if pr.GetMergeCommitSHA() != sha && pr.GetHead().GetSHA() != sha {
-			continue
-		}
-		if _, _, err := gh.Issues.CreateComment(ctx, owner, name, pr.GetNumber(), &github.IssueComment{Body: &body}); err != nil {
-			return fmt.Errorf("comment on #%d: %w", pr.GetNumber(), err)
-		}
-	}
-	log.Info("applied push", "repo", repo.GetFullName(), "stage", st.ID(), "sha", sha, "run", run.ID, "status", run.Status,
-		"applied", countOutcome(applied.Results, reconcile.Applied), "failed", countOutcome(applied.Results, reconcile.Failed))
-	return nil
-}
-
-func countOutcome(rs []reconcile.Result, o reconcile.Outcome) int {
-	n := 0
-	for _, r := range rs {
-		if r.Outcome == o {
-			n++
-		}
-	}
-	return n
 }

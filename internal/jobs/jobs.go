@@ -1,11 +1,14 @@
 // Package jobs is the bot's durable work queue, River on the bot's own
-// database (SQLite or PostgreSQL): a webhook delivery is stored as a job
-// before it is acknowledged, de-duplicated by its delivery ID, and worked
-// with retries and backoff, surviving restarts.
+// database (SQLite or PostgreSQL): a webhook delivery's job (what its
+// event's handler needs, not the payload) is stored before the delivery is
+// acknowledged, de-duplicated by its delivery ID, and worked with retries
+// and backoff, surviving restarts; a job that can never succeed is
+// cancelled after its first attempt.
 package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,29 +26,42 @@ import (
 	"github.com/systemsync/systemsync/internal/store"
 )
 
-// EventArgs is one GitHub webhook delivery to process.
+// EventArgs is one GitHub webhook delivery to work on: its delivery ID,
+// its event, and the job its event's handler stored for the work — the
+// fields the work reads, never the whole payload.
 type EventArgs struct {
 	DeliveryID string `json:"delivery_id" river:"unique"`
 	Event      string `json:"event"`
-	Payload    []byte `json:"payload"` // the body as GitHub sent it (base64 in the job, so byte-exact)
+	// Job is what the event's handler decoded from the payload for the
+	// work (JSON of the handler's own type).
+	Job json.RawMessage `json:"job,omitempty"`
+	// Payload is set only in rows stored by versions of the bot that kept
+	// the body as GitHub sent it (base64 in the row); a handler decodes it
+	// when the job runs.
+	Payload []byte `json:"payload,omitempty"`
 }
 
 // Kind names the job type in River.
 func (EventArgs) Kind() string { return "github_event" }
 
+// MaxAttempts is how often a job that keeps failing is tried, with
+// backoff, before River discards it.
+const MaxAttempts = 8
+
 // InsertOpts makes a delivery unique: the same X-GitHub-Delivery is stored once.
 func (EventArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// ErrPermanent marks a failure that retrying cannot mend (a payload that
-// does not decode): a handler error wrapping it cancels the job at once.
+// ErrPermanent marks a failure that retrying cannot mend (a stored job
+// that does not decode, or is not a valid job of its event): a Work error
+// wrapping it cancels the job at once, after one attempt.
 var ErrPermanent = errors.New("permanent failure")
 
-// Handler does the work of a delivery; an error retries it with backoff,
-// unless it wraps ErrPermanent.
+// Handler does the work of a stored delivery. An error retries it with
+// backoff, up to MaxAttempts; one wrapping ErrPermanent cancels it.
 type Handler interface {
-	Handle(ctx context.Context, event, deliveryID string, payload []byte) error
+	Work(ctx context.Context, args EventArgs) error
 }
 
 type eventWorker struct {
@@ -55,9 +71,11 @@ type eventWorker struct {
 }
 
 func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error {
-	err := w.handler.Handle(ctx, job.Args.Event, job.Args.DeliveryID, job.Args.Payload)
+	// metrics: jobs by kind (job.Args.Event) and outcome (done, retried, cancelled), with durations.
+	err := w.handler.Work(ctx, job.Args)
 	if errors.Is(err, ErrPermanent) {
-		w.log.Error("job cancelled: retrying cannot help", "event", job.Args.Event, "delivery", job.Args.DeliveryID, "err", err)
+		w.log.Error("job cancelled: retrying cannot help", "event", job.Args.Event, "delivery", job.Args.DeliveryID,
+			"attempt", job.Attempt, "err", err)
 		return river.JobCancel(err)
 	}
 	if err != nil {

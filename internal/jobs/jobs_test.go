@@ -1,7 +1,9 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +30,8 @@ func newRecorder() *recorder {
 	return &recorder{calls: map[string]int{}, failOnce: map[string]bool{}, done: make(chan string, 100)}
 }
 
-func (r *recorder) Handle(_ context.Context, event, delivery string, payload []byte) error {
+func (r *recorder) Work(_ context.Context, args jobs.EventArgs) error {
+	delivery := args.DeliveryID
 	r.mu.Lock()
 	r.calls[delivery]++
 	fail := r.failOnce[delivery] && r.calls[delivery] == 1
@@ -36,7 +39,11 @@ func (r *recorder) Handle(_ context.Context, event, delivery string, payload []b
 	if fail {
 		return errors.New("transient failure")
 	}
-	r.done <- delivery + ":" + event + ":" + string(payload)
+	var job bytes.Buffer // PostgreSQL keeps the job as jsonb, which respaces it
+	if err := json.Compact(&job, args.Job); err != nil {
+		return err
+	}
+	r.done <- delivery + ":" + args.Event + ":" + job.String()
 	return nil
 }
 
@@ -75,7 +82,7 @@ func TestDeliveriesAreDurableAndDeduplicated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := jobs.EventArgs{DeliveryID: "d-1", Event: "push", Payload: []byte(`{"ref":"refs/heads/main"}`)}
+	args := jobs.EventArgs{DeliveryID: "d-1", Event: "push", Job: []byte(`{"ref":"refs/heads/main"}`)}
 	if dup, err := q.Enqueue(ctx, args); err != nil || dup {
 		t.Fatalf("first enqueue: dup %v err %v", dup, err)
 	}
@@ -120,7 +127,7 @@ func TestFailedJobIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Stop(ctx)
-	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "d-2", Event: "pull_request", Payload: []byte(`{}`)}); err != nil {
+	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "d-2", Event: "pull_request", Job: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, rec, "d-2:pull_request:{}", 15*time.Second)
@@ -136,7 +143,7 @@ type permanent struct {
 	calls int
 }
 
-func (p *permanent) Handle(context.Context, string, string, []byte) error {
+func (p *permanent) Work(context.Context, jobs.EventArgs) error {
 	p.mu.Lock()
 	p.calls++
 	p.mu.Unlock()
@@ -146,8 +153,8 @@ func (p *permanent) Handle(context.Context, string, string, []byte) error {
 func TestPermanentFailureIsNotRetried(t *testing.T) {
 	ctx := context.Background()
 	h := &permanent{}
-	url := storetest.URL(t)
-	q, err := jobs.Open(ctx, openDB(t, url), h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
+	db := openDB(t, storetest.URL(t))
+	q, err := jobs.Open(ctx, db, h, quiet(), jobs.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,14 +162,26 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Stop(ctx)
-	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "bad", Event: "push", Payload: []byte(`{`)}); err != nil {
+	if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: "bad", Event: "push", Job: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond) // a retry would come after ~1 s
+	// River's own record says it: cancelled (a final state) after one attempt.
+	var state string
+	var attempt int
+	deadline := time.Now().Add(10 * time.Second)
+	for state != "cancelled" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if err := db.QueryRow(ctx, `SELECT state, attempt FROM river_job`).Scan(&state, &attempt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if state != "cancelled" || attempt != 1 {
+		t.Fatalf("job %s after %d attempt(s), want cancelled after 1", state, attempt)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.calls != 1 {
-		t.Fatalf("handled %d times, want 1 (cancelled, not retried)", h.calls)
+		t.Fatalf("worked %d times, want 1", h.calls)
 	}
 }
 
@@ -183,7 +202,7 @@ func TestJobMetrics(t *testing.T) {
 	}
 	defer q.Stop(ctx)
 	for _, id := range []string{"d-m", "bad"} {
-		if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: id, Event: "push", Payload: []byte(`{}`)}); err != nil {
+		if _, err := q.Enqueue(ctx, jobs.EventArgs{DeliveryID: id, Event: "push", Job: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,6 +234,6 @@ func TestJobMetrics(t *testing.T) {
 // handlers sends each delivery to its own handler.
 type handlers map[string]jobs.Handler
 
-func (h handlers) Handle(ctx context.Context, event, delivery string, payload []byte) error {
-	return h[delivery].Handle(ctx, event, delivery, payload)
+func (h handlers) Work(ctx context.Context, args jobs.EventArgs) error {
+	return h[args.DeliveryID].Work(ctx, args)
 }

@@ -18,8 +18,9 @@ import (
 // the destination lacks or holds otherwise, copied verbatim from the source
 // branch: the destination's specs then find their files. A full export
 // (manual run) checks every resource the system has, not just those it
-// writes. A reference the source does not hold is left alone.
-func (r *Runner) artifactFiles(ctx context.Context, st Stage, auth gitrepo.Auth, dest *gitrepo.Repo, base string, p *Planned, written []gitrepo.FileChange, full bool) ([]gitrepo.FileChange, error) {
+// writes. A reference the source does not hold is left alone. The source
+// is read with its own credentials, never the destination's.
+func (r *Runner) artifactFiles(ctx context.Context, st Stage, dest *gitrepo.Repo, base string, p *Planned, written []gitrepo.FileChange, full bool) ([]gitrepo.FileChange, error) {
 	if !st.SeparateDest() {
 		return nil, nil // the artifacts are where the specs are
 	}
@@ -45,11 +46,7 @@ func (r *Runner) artifactFiles(ctx context.Context, st Stage, auth gitrepo.Auth,
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	src, err := r.Git.Repo(ctx, st.Source.URL)
-	if err != nil {
-		return nil, err
-	}
-	srcSHA, err := src.Fetch(ctx, auth, st.Source.Revision)
+	src, srcSHA, err := r.fetch(ctx, st.Source.URL, st.Source.Revision)
 	if err != nil {
 		return nil, fmt.Errorf("read artifacts from the source %s: %w", st.Source.Revision, err)
 	}

@@ -64,10 +64,14 @@ const maxPushTries = 5
 // (opened as a pull request by open, when set). A resource holding a
 // clear-text secret is not written: its row fails and points at the Secret
 // Sealer. Nothing to write records no run (unless the trigger is manual).
-func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigger string, changes []Change, opt ExportOptions) (*Exported, error) {
+func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes []Change, opt ExportOptions) (*Exported, error) {
 	defer r.lock(st.ID())()
 	defer func(t0 time.Time) { r.Metrics.Stage(metrics.StepExport, time.Since(t0)) }(time.Now())
 	repo, err := r.Git.Repo(ctx, st.Dest.URL)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := r.auth(ctx, st.Dest.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +105,7 @@ func (r *Runner) Export(ctx context.Context, st Stage, auth gitrepo.Auth, trigge
 		steps.done("plan")
 		files, rows, saves := r.exportFiles(ctx, repo, base, planned, trigger == TriggerManual)
 		steps.done("render")
-		if art, err := r.artifactFiles(ctx, st, auth, repo, base, planned, files, trigger == TriggerManual); err != nil {
+		if art, err := r.artifactFiles(ctx, st, repo, base, planned, files, trigger == TriggerManual); err != nil {
 			r.Log.Warn("artifacts not copied to the destination; a manual run copies them", "stage", st.ID(), "err", err)
 		} else {
 			files = append(files, art...)

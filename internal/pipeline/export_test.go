@@ -59,7 +59,7 @@ func TestConsoleChangeBecomesOneCommitByItsAuthor(t *testing.T) {
 	e.work.Push("main")
 	// A manual run syncs both ways: a.yaml into the system, the system's
 	// Project, Repository and Pipeline into Git.
-	ids, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}})
+	ids, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}})
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("manual run: %v %v", ids, err)
 	}
@@ -82,7 +82,7 @@ func TestConsoleChangeBecomesOneCommitByItsAuthor(t *testing.T) {
 	// A deleted .gitkeep comes back on the next run.
 	e.work.Remove("projects/default/.gitkeep").Commit("drop gitkeep")
 	e.work.Push("main")
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}}); err != nil {
 		t.Fatal(err)
 	}
 	e.work.Run("pull", "-q", "origin", "main")
@@ -208,7 +208,7 @@ func TestConflictGoesToABranchAndOverwritesNothing(t *testing.T) {
 	e, c := setupWithController(t, "")
 	e.work.Write(map[string]string{"projects/default/namespaces/x.yaml": ns("default", "x", "v1")}).Commit("x")
 	e.work.Push("main")
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}}); err != nil {
 		t.Fatal(err)
 	}
 	e.work.Run("pull", "-q", "origin", "main")
@@ -249,7 +249,7 @@ func TestKilledBeforeTheCommitCommitsOnceAfterRestart(t *testing.T) {
 	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
 	e.work.Push("main")
 	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
-	e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot})
+	e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot})
 	before := gittest.Git(t, e.bareDir, "rev-parse", "main")
 
 	// A follower with a long window is killed while it gathers the change.
@@ -289,7 +289,7 @@ func TestAlternatingChangesSettleWithoutLoops(t *testing.T) {
 	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
 	e.work.Push("main")
 	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
-	e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot})
+	e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot})
 	e.poller.PollOnce(ctx)
 	f := &pipeline.Follower{Runner: e.runner, Window: 20 * time.Millisecond, Bot: bot, Log: e.runner.Log}
 	fctx, stop := context.WithCancel(ctx)
@@ -366,7 +366,7 @@ func TestRealExportsRoundTripAndEditInPlace(t *testing.T) {
 	e.work.Write(content).Commit("real exports")
 	e.work.Push("main")
 	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
 		t.Fatal(err)
 	}
 	e.work.Run("pull", "-q", "origin", "main")
@@ -431,7 +431,7 @@ func TestFailingStageDoesNotHoldUpTheOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
 		t.Fatal(err)
 	}
 	f := &pipeline.Follower{Runner: e.runner, Window: 100 * time.Millisecond, Retry: 300 * time.Millisecond, Bot: bot, Log: e.runner.Log}
@@ -512,7 +512,7 @@ func TestSeparateDestinationGetsTheSystem(t *testing.T) {
 	e.work.Push("main")
 	sourceHead := gittest.Git(t, e.bareDir, "rev-parse", "main")
 	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
 		t.Fatal(err)
 	}
 	files := gittest.Git(t, destBare, "ls-tree", "-r", "--name-only", "main")

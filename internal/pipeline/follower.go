@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/systemsync/systemsync/internal/controllerapi"
-	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/store"
 )
@@ -41,8 +40,6 @@ type Follower struct {
 	Retry time.Duration
 	// Bot is the bot's own identity: its applies are not exported back, and it commits as this.
 	Bot Identity
-	// Auth returns the credentials for a stage's destination (nil: none).
-	Auth func(ctx context.Context, st Stage) (gitrepo.Auth, error)
 	// Open opens a pull request for a review branch (nil: leave the branch).
 	Open ReviewOpener
 	Log  *slog.Logger
@@ -242,14 +239,7 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 }
 
 func (f *Follower) exportStage(ctx context.Context, st Stage, changes []Change) error {
-	var auth gitrepo.Auth
-	if f.Auth != nil {
-		var err error
-		if auth, err = f.Auth(ctx, st); err != nil {
-			return err
-		}
-	}
-	_, err := f.Runner.Export(ctx, st, auth, TriggerInternal, changes, ExportOptions{Open: f.Open, Bot: f.Bot})
+	_, err := f.Runner.Export(ctx, st, TriggerInternal, changes, ExportOptions{Open: f.Open, Bot: f.Bot})
 	return err
 }
 

@@ -47,7 +47,7 @@ func TestListFollowerWithoutEventLog(t *testing.T) {
 	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
 	e.work.Write(map[string]string{"projects/default/namespaces/a.yaml": ns("default", "a", "dev")}).Commit("a")
 	e.work.Push("main")
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", nil, pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
 		t.Fatal(err)
 	}
 	head := func() string { return gittest.Git(t, e.bareDir, "rev-parse", "main") }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/systemsync/systemsync/internal/gitrepo"
 )
 
 // ErrPipelineNotFound is returned for a pipeline with no active SystemSync stage.
@@ -15,7 +13,7 @@ var ErrPipelineNotFound = errors.New("pipeline not found")
 // ways, as the Run button does: Git → system first (when the stage does
 // it), then system → Git, recorded as one run per stage with trigger
 // Manually Triggered. It returns the run ids.
-func (r *Runner) SyncNow(ctx context.Context, project, name string, auth func(ctx context.Context, st Stage) (gitrepo.Auth, error), opt ExportOptions) ([]int64, error) {
+func (r *Runner) SyncNow(ctx context.Context, project, name string, opt ExportOptions) ([]int64, error) {
 	stages, _, err := LoadStages(ctx, r.System)
 	if err != nil {
 		return nil, err
@@ -27,22 +25,16 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string, auth func(ct
 			continue
 		}
 		found = true
-		var a gitrepo.Auth
-		if auth != nil {
-			if a, err = auth(ctx, st); err != nil {
-				return ids, err
-			}
-		}
 		o := opt
 		if st.GitToSystem {
-			applied, err := r.Apply(ctx, st, a, st.Source.Revision, TriggerManual, []byte(`{"manual": true}`))
+			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, []byte(`{"manual": true}`))
 			if err != nil {
 				return ids, err
 			}
 			o.RunID, o.PriorRows = applied.Run.ID, applied.Run.Rows
 		}
 		if st.SystemToGit {
-			out, err := r.Export(ctx, st, a, TriggerManual, nil, o)
+			out, err := r.Export(ctx, st, TriggerManual, nil, o)
 			if err != nil {
 				return ids, err
 			}

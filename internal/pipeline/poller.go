@@ -59,11 +59,7 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 }
 
 func (p *Poller) pollStage(ctx context.Context, st Stage) error {
-	repo, err := p.Runner.Git.Repo(ctx, st.Source.URL)
-	if err != nil {
-		return err
-	}
-	sha, err := repo.Fetch(ctx, gitrepo.Auth{}, st.Source.Revision)
+	_, sha, err := p.Runner.fetch(ctx, st.Source.URL, st.Source.Revision)
 	if err != nil {
 		return err
 	}
@@ -72,14 +68,14 @@ func (p *Poller) pollStage(ctx context.Context, st Stage) error {
 	if err != nil || last == sha {
 		return err
 	}
-	touched, err := p.Runner.Touches(ctx, st, gitrepo.Auth{}, last, sha)
+	touched, err := p.Runner.Touches(ctx, st, last, sha)
 	if err != nil {
 		return err
 	}
 	if touched {
 		payload, _ := json.Marshal(map[string]any{"poll": map[string]string{
 			"repository": gitrepo.RedactURL(st.Source.URL), "ref": "refs/heads/" + st.Source.Revision, "before": last, "after": sha}})
-		if _, err := p.Runner.Apply(ctx, st, gitrepo.Auth{}, sha, TriggerWebhook, payload); err != nil {
+		if _, err := p.Runner.Apply(ctx, st, sha, TriggerWebhook, payload); err != nil {
 			return err
 		}
 	}

@@ -29,8 +29,45 @@ type Runner struct {
 	// follows the controller's event log instead of listing everything.
 	Snapshot *reconcile.Snapshot
 	Metrics  *metrics.Metrics // plan, apply and export durations; nil records none
+	// Credentials says how to authenticate to each remote; nil: no remote
+	// gets credentials.
+	Credentials Credentials
 
 	locks sync.Map // stage ID → *sync.Mutex
+}
+
+// Credentials returns how to authenticate to the Git remote remoteURL: an
+// installation token for a repository of the configured GitHub that the
+// app's installation covers, nothing (a zero Auth) for any other remote.
+// The runner asks it before every fetch and push, with that remote's URL,
+// so a remote only ever receives its own credentials.
+type Credentials func(ctx context.Context, remoteURL string) (gitrepo.Auth, error)
+
+// auth returns the credentials for remoteURL.
+func (r *Runner) auth(ctx context.Context, remoteURL string) (gitrepo.Auth, error) {
+	if r.Credentials == nil {
+		return gitrepo.Auth{}, nil
+	}
+	a, err := r.Credentials(ctx, remoteURL)
+	if err != nil {
+		return gitrepo.Auth{}, fmt.Errorf("credentials for %s: %w", gitrepo.RedactURL(remoteURL), err)
+	}
+	return a, nil
+}
+
+// fetch fetches ref (a branch, refs/pull/N/head or a SHA) into the cached
+// clone of remoteURL, with that remote's own credentials.
+func (r *Runner) fetch(ctx context.Context, remoteURL, ref string) (*gitrepo.Repo, string, error) {
+	repo, err := r.Git.Repo(ctx, remoteURL)
+	if err != nil {
+		return nil, "", err
+	}
+	auth, err := r.auth(ctx, remoteURL)
+	if err != nil {
+		return nil, "", err
+	}
+	sha, err := repo.Fetch(ctx, auth, ref)
+	return repo, sha, err
 }
 
 func (r *Runner) lock(id string) func() {
@@ -84,13 +121,9 @@ type Planned struct {
 // Plan fetches ref (a branch, refs/pull/N/head or a SHA) of the stage's
 // source repository and plans the folder there against the system and the
 // sync state. It changes nothing.
-func (r *Runner) Plan(ctx context.Context, st Stage, auth gitrepo.Auth, ref string) (*Planned, error) {
-	repo, err := r.Git.Repo(ctx, st.Source.URL)
-	if err != nil {
-		return nil, err
-	}
+func (r *Runner) Plan(ctx context.Context, st Stage, ref string) (*Planned, error) {
 	sys := r.readSystem(ctx, st, st.ID()) // while Git fetches
-	sha, err := repo.Fetch(ctx, auth, ref)
+	repo, sha, err := r.fetch(ctx, st.Source.URL, ref)
 	if err != nil {
 		sys.abandon()
 		return nil, err
@@ -168,17 +201,18 @@ func (s *systemRead) abandon() {
 	<-s.done
 }
 
-// Touches reports whether anything under the stage's folder changed
-// between two commits of its source (before "" or all zeros: yes).
-func (r *Runner) Touches(ctx context.Context, st Stage, auth gitrepo.Auth, before, after string) (bool, error) {
-	if before == "" || strings.Trim(before, "0") == "" {
-		return true, nil
-	}
-	repo, err := r.Git.Repo(ctx, st.Source.URL)
+// Touches fetches two commits of the stage's source and reports whether
+// anything under the stage's folder changed between them (before "" or all
+// zeros: yes).
+func (r *Runner) Touches(ctx context.Context, st Stage, before, after string) (bool, error) {
+	repo, _, err := r.fetch(ctx, st.Source.URL, after)
 	if err != nil {
 		return false, err
 	}
-	if _, err := repo.Fetch(ctx, auth, before); err != nil {
+	if before == "" || strings.Trim(before, "0") == "" {
+		return true, nil
+	}
+	if _, _, err := r.fetch(ctx, st.Source.URL, before); err != nil {
 		if errors.Is(err, gitrepo.ErrRefNotFound) {
 			return true, nil // history rewritten: treat as touched
 		}
@@ -210,14 +244,10 @@ type Applied struct {
 // is applied, and finished even when the apply fails part-way. A plan with
 // nothing to report (the bot's own export commit, a comment-only edit)
 // records no run unless the trigger is manual: Applied.Run is then nil.
-func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, trigger string, payload []byte) (*Applied, error) {
+func (r *Runner) Apply(ctx context.Context, st Stage, ref, trigger string, payload []byte) (*Applied, error) {
 	defer r.lock(st.ID())()
-	repo, err := r.Git.Repo(ctx, st.Source.URL)
-	if err != nil {
-		return nil, err
-	}
 	sys := r.readSystem(ctx, st, st.ID()) // while Git fetches
-	sha, err := repo.Fetch(ctx, auth, ref)
+	repo, sha, err := r.fetch(ctx, st.Source.URL, ref)
 	if err != nil {
 		sys.abandon()
 		return nil, err

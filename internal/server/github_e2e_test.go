@@ -27,6 +27,8 @@ const (
 	inst     = int64(4242)
 	apiKey   = "e2e-admin-key"
 	folder   = "infra"
+	// botVersion is the version the bot under test reports (config.Version).
+	botVersion = "e2e-test"
 )
 
 func ns(name, value string) string {
@@ -67,6 +69,7 @@ func startBot(t *testing.T) *bot {
 	cfg.DataDir = t.TempDir()
 	cfg.DatabaseURL = storetest.URL(t)
 	cfg.APIKey = apiKey
+	cfg.Version = botVersion
 	cfg.PollInterval = time.Hour
 	cfg.Github.V3APIURL = gh.APIURL()
 	cfg.Github.WebURL = gh.WebURL()

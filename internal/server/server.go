@@ -17,15 +17,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/palantir/go-githubapp/githubapp"
-
 	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/config"
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/githubflow"
 	"github.com/systemsync/systemsync/internal/gitrepo"
-	"github.com/systemsync/systemsync/internal/handlers"
 	"github.com/systemsync/systemsync/internal/jobs"
 	"github.com/systemsync/systemsync/internal/metrics"
 	"github.com/systemsync/systemsync/internal/pipeline"
@@ -149,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		log.Info("pipelines sync with a remote controller", "controller", cfg.Controller.URL, "follow", follow)
 	}
 	syncNow := func(ctx context.Context, project, name string) ([]int64, error) {
-		return s.Runner.SyncNow(ctx, project, name, s.Follower.Auth, pipeline.ExportOptions{Open: s.Follower.Open, Bot: bot})
+		return s.Runner.SyncNow(ctx, project, name, pipeline.ExportOptions{Open: s.Follower.Open, Bot: bot})
 	}
 
 	mux := http.NewServeMux()
@@ -178,21 +175,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 
 	if cfg.GitHubConfigured() {
-		apps, err := githubapp.NewDefaultCachingClientCreator(cfg.Github, githubapp.WithClientUserAgent("systemsync"))
+		gh, err := githubflow.New(githubflow.Config{GitHub: cfg.Github, Version: cfg.Version, Metrics: s.Metrics,
+			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}, s.Runner, s.DB, log)
 		if err != nil {
-			return nil, fmt.Errorf("GitHub App client: %w", err)
-		}
-		flow := &githubflow.Flow{Apps: apps, Runner: s.Runner, DB: s.DB, Log: log,
-			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}
-		if s.Queue, err = jobs.Open(ctx, s.DB, flow, log, jobs.Options{Metrics: s.Metrics}); err != nil {
 			return nil, err
 		}
-		mux.Handle("POST "+handlers.Route, handlers.New(cfg.Github.App.WebhookSecret, s.Queue, log))
-		s.Follower.Auth, s.Follower.Open = flow.AuthFor, flow.OpenPullRequest
-		webHost := pipeline.NormalizeURL(cfg.Github.WebURL)
-		s.Poller.Webhooked = func(remote string) bool {
-			return webHost != "" && strings.HasPrefix(pipeline.NormalizeURL(remote), strings.TrimSuffix(webHost, "/")+"/")
+		if s.Queue, err = jobs.Open(ctx, s.DB, gh, log, jobs.Options{Metrics: s.Metrics}); err != nil {
+			return nil, err
 		}
+		mux.Handle("POST "+githubflow.Route, gh.Webhook(cfg.Github.App.WebhookSecret, s.Queue))
+		// Every fetch and push asks for its remote's own credentials:
+		// installation tokens go to GitHub's repositories only.
+		s.Runner.Credentials = gh.Credentials
+		s.Follower.Open = gh.OpenPullRequest
+		s.Poller.Webhooked = gh.OnGitHub
 	} else if cfg.Controller.URL == "" {
 		// Local mode's demo lives in the embedded controller; a remote
 		// controller is never written to unasked.
