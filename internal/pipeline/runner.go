@@ -51,7 +51,7 @@ func (s repoSource) Entries(ctx context.Context, commit, folder string) ([]recon
 	out := make([]reconcile.TreeEntry, len(entries))
 	for i, e := range entries {
 		out[i] = reconcile.TreeEntry{Path: e.Path, BlobSHA: e.BlobSHA, Size: e.Size,
-			Symlink: e.Mode == gitrepo.Symlink, Submodule: e.Mode == gitrepo.Submodule}
+			Symlink: e.Mode == gitrepo.Symlink, Submodule: e.Mode == gitrepo.Submodule, Problem: e.Problem}
 	}
 	return out, nil
 }
