@@ -35,9 +35,17 @@ var (
 
 // Auth is how to authenticate to a remote. With Token set, requests carry
 // HTTP basic auth x-access-token:<Token>, as a GitHub App installation token
-// expects; with Token empty, no credentials are sent (file://, plain HTTP).
-// The token never appears in an error or a log line.
-type Auth struct{ Token string }
+// expects, and only requests to the origin the token was issued for:
+// Origin, scheme://host[:port] (a URL's path is ignored), or, when Origin
+// is empty, the Manager's GitHub (github.web_url). A fetch or push of a
+// remote elsewhere fails with ErrCredentialsOrigin before anything is
+// sent, and a redirect to another origin never carries the token. With
+// Token empty, no credentials are sent (file://, plain HTTP). The token
+// never appears in an error or a log line.
+type Auth struct {
+	Token  string
+	Origin string
+}
 
 // RedactURL returns rawURL with the userinfo of a URL (a token embedded as
 // https://x-access-token:TOKEN@host/...) replaced by REDACTED, for errors
