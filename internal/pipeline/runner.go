@@ -220,9 +220,7 @@ func (r *Runner) Apply(ctx context.Context, st Stage, auth gitrepo.Auth, ref, tr
 	}
 	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 	if err != nil {
-		if id, serr := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); serr == nil {
-			_ = r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil)
-		}
+		_, _ = r.Runs.Failed(ctx, st.PipelineName(), trigger, sha, payload, err.Error())
 		return nil, err
 	}
 	var id int64
