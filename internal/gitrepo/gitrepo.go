@@ -4,7 +4,9 @@
 // that changed between two commits; build a commit from file changes; push
 // it. Everything goes through go-git (github.com/go-git/go-git/v5); only
 // file:// remotes need the git-upload-pack and git-receive-pack programs,
-// which go-git runs for that transport.
+// which go-git runs for that transport. A Manager reaches only the remotes
+// its Policy allows (the trust boundary, policy.go), and sends a token only
+// to the origin it belongs to (Auth).
 package gitrepo
 
 import (
