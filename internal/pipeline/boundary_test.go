@@ -234,6 +234,11 @@ func TestRefusedDestinationFailsOneRunAndKeepsItsChanges(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(fctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// It exports the changes made after it first read the event log.
+	waitFor(t, "the follower's start", func() bool {
+		pos, err := e.runner.DB.Position(ctx, "follow:events")
+		return err == nil && pos != ""
+	})
 
 	before := gittest.Git(t, e.bareDir, "rev-parse", "main")
 	if _, err := userClient(t, c, "alice@example.com").Apply(ctx, nsObj("b", "dev")); err != nil {
