@@ -85,7 +85,7 @@ func child(args []string) error {
 			return err
 		}
 	case "plan":
-		r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(dir, nil), Loader: reconcile.NewLoader(),
+		r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(dir, nil, gitrepo.AllowAll()), Loader: reconcile.NewLoader(),
 			System: controllerapi.New(*ctlURL, benchKey), Runs: pipeline.NewRuns(db), Log: discard, Snapshot: reconcile.NewSnapshot()}
 		defer r.Git.Close()
 		st := pipeline.Stage{Pipeline: spec.Key{Kind: "Pipeline", Project: "default", Name: "bench"}, Name: "sync", GitToSystem: true,
@@ -98,7 +98,7 @@ func child(args []string) error {
 		res.Files = len(planned.Plan.Changes)
 		defer runtime.KeepAlive(planned)
 	case "floor":
-		m := gitrepo.NewManager(dir, nil)
+		m := gitrepo.NewManager(dir, nil, gitrepo.AllowAll())
 		defer m.Close()
 		repo, err := m.Repo(ctx, *repoURL)
 		if err != nil {

@@ -162,7 +162,7 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // newRunner returns a runner with an empty clone folder and an empty cache.
 func (e *planEnv) newRunner(gitDir string) *pipeline.Runner {
-	return &pipeline.Runner{DB: e.ctl.db, Git: gitrepo.NewManager(gitDir, nil), Loader: reconcile.NewLoader(),
+	return &pipeline.Runner{DB: e.ctl.db, Git: gitrepo.NewManager(gitDir, nil, gitrepo.AllowAll()), Loader: reconcile.NewLoader(),
 		System: e.sys, Runs: pipeline.NewRuns(e.ctl.db), Log: discard, Snapshot: reconcile.NewSnapshot()}
 }
 
@@ -393,7 +393,7 @@ func benchCold(ctx context.Context, e *planEnv, o options) error {
 	var plans, floors []time.Duration
 	var allParts []planParts
 	// The floor reads from a clone made once (reading, not fetching, is the floor).
-	floorMgr := gitrepo.NewManager(filepath.Join(e.tmp, "git-floor"), nil)
+	floorMgr := gitrepo.NewManager(filepath.Join(e.tmp, "git-floor"), nil, gitrepo.AllowAll())
 	defer floorMgr.Close()
 	floorRepo, err := floorMgr.Repo(ctx, e.repoURL)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/systemsync/systemsync/internal/gitrepo"
 )
 
 // EnvPrefix starts every environment variable the server reads.
@@ -72,6 +74,20 @@ type Config struct {
 	// from the file or the environment); GitHub API requests carry it in
 	// their user agent, systemsync/<Version>. Empty is "devel".
 	Version string `yaml:"-"`
+	// Remotes is the trust boundary for Git remotes outside local mode.
+	Remotes Remotes `yaml:"remotes"`
+}
+
+// Remotes is the remotes section. Outside local mode the bot fetches from
+// and pushes to only the configured GitHub (github.web_url's scheme, host
+// and port) and the remotes Allow matches; in local mode every remote is
+// allowed. gitrepo.Policy says exactly how entries match.
+type Remotes struct {
+	// Allow is a list of URL prefixes (http, https or file) of other
+	// remotes the bot may reach: same scheme, host and port, and a path
+	// that is the prefix's or continues it after a "/". The environment
+	// variable SYSTEMSYNC_REMOTES_ALLOW holds it comma-separated.
+	Allow []string `yaml:"allow"`
 }
 
 // Controller is the controller section.
@@ -186,6 +202,30 @@ func (c Config) LocalMode() bool { return !c.GitHubConfigured() }
 // GitHubConfigured reports whether the github section names an app.
 func (c Config) GitHubConfigured() bool { return c.Github.App.IntegrationID != 0 }
 
+// DefaultGitHubWebURL is github.web_url when a GitHub App is configured
+// without one.
+const DefaultGitHubWebURL = "https://github.com/"
+
+// RemotePolicy is the trust boundary the configuration sets for Git
+// remotes: in local mode every remote is allowed; otherwise the configured
+// GitHub (github.web_url, DefaultGitHubWebURL when empty) and the prefixes
+// of remotes.allow. A malformed remotes.allow entry is an error naming it,
+// in local mode too.
+func (c Config) RemotePolicy() (*gitrepo.Policy, error) {
+	web := c.Github.WebURL
+	if web == "" && c.GitHubConfigured() {
+		web = DefaultGitHubWebURL
+	}
+	p, err := gitrepo.NewPolicy(web, c.Remotes.Allow)
+	if err != nil {
+		return nil, err
+	}
+	if c.LocalMode() {
+		return gitrepo.AllowAll(), nil
+	}
+	return p, nil
+}
+
 func (c Config) check() error {
 	var errs []error
 	if c.Listen == "" {
@@ -209,6 +249,9 @@ func (c Config) check() error {
 	case FollowAuto, FollowEvents, FollowList:
 	default:
 		errs = append(errs, fmt.Errorf("controller.follow (SYSTEMSYNC_CONTROLLER_FOLLOW) is %q: want auto, events or list", c.Controller.Follow))
+	}
+	if _, err := c.RemotePolicy(); err != nil {
+		errs = append(errs, fmt.Errorf("%w (SYSTEMSYNC_REMOTES_ALLOW, comma-separated)", err))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -270,6 +313,14 @@ func fromEnv(v reflect.Value, prefix string, env map[string]string) error {
 				return fmt.Errorf("%s: %q is not a whole number", name, raw)
 			}
 			fv.SetInt(n)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+			var list []string
+			for _, item := range strings.Split(raw, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					list = append(list, item)
+				}
+			}
+			fv.Set(reflect.ValueOf(list))
 		case f.Type.Kind() == reflect.Bool:
 			b, err := strconv.ParseBool(raw)
 			if err != nil {

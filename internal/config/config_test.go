@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +107,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if local != defaults {
+	if fmt.Sprintf("%+v", local) != fmt.Sprintf("%+v", defaults) { // nil and empty lists alike
 		t.Fatalf("config/local.yml is not local mode as run with no file:\n%+v\n%+v", local, defaults)
 	}
 	gh, err := Load("../../config/github.example.yml", nil)
@@ -140,5 +141,56 @@ func TestOperableKeys(t *testing.T) {
 		if _, err := Load("", []string{env}); err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%s: %v", env, err)
 		}
+	}
+}
+
+func TestRemotesAllow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(path, []byte("remotes:\n  allow:\n  - https://git.example.org/team\n"), 0o600)
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Remotes.Allow, ",") != "https://git.example.org/team" {
+		t.Fatalf("remotes.allow from the file: %q", cfg.Remotes.Allow)
+	}
+	gh := []string{"SYSTEMSYNC_GITHUB_APP_INTEGRATION_ID=5", "SYSTEMSYNC_GITHUB_APP_WEBHOOK_SECRET=s", "SYSTEMSYNC_GITHUB_APP_PRIVATE_KEY=k"}
+	cfg, err = Load(path, append(gh, "SYSTEMSYNC_REMOTES_ALLOW= https://a.example.org/x ,,file:///srv/git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Remotes.Allow, ",") != "https://a.example.org/x,file:///srv/git" {
+		t.Fatalf("remotes.allow from the environment: %q", cfg.Remotes.Allow)
+	}
+	// Outside local mode: GitHub (the default web URL) and the list, nothing else.
+	p, err := cfg.RemotePolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for remote, ok := range map[string]bool{
+		"https://github.com/acme/specs.git":      true,
+		"https://a.example.org/x/specs.git":      true,
+		"file:///srv/git/specs.git":              true,
+		"/srv/git/specs.git":                     true,
+		"https://git.example.org/team/x.git":     false, // the file's entry, replaced by the environment's
+		"file:///var/lib/other.git":              false,
+		"http://127.0.0.1:8080/acme/specs.git":   false,
+		"https://github.com.evil.com/acme/x.git": false,
+	} {
+		if err := p.Check(remote); (err == nil) != ok {
+			t.Errorf("%s: %v, want allowed %v", remote, err, ok)
+		}
+	}
+	// Local mode allows every remote, but a malformed entry is an error there too.
+	local, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := local.RemotePolicy(); err != nil || p.Check("file:///var/lib/other.git") != nil {
+		t.Fatalf("local mode's policy: %v", err)
+	}
+	if _, err := Load("", []string{"SYSTEMSYNC_REMOTES_ALLOW=https://bob:pw@git.example.org/"}); err == nil ||
+		!strings.Contains(err.Error(), "remotes.allow[0]") || !strings.Contains(err.Error(), "SYSTEMSYNC_REMOTES_ALLOW") || strings.Contains(err.Error(), "pw") {
+		t.Fatalf("an entry with credentials: %v", err)
 	}
 }

@@ -95,9 +95,8 @@ func (c *credentials) forRemote(ctx context.Context, remoteURL string) (gitrepo.
 	}
 	for _, u := range urls {
 		if sameRepoURL(remoteURL, u) {
-			// TODO(trust): set the origin the token belongs to (gitrepo.Auth's
-			// host field, c.origin) once gitrepo has it.
-			return gitrepo.Auth{Token: token}, nil
+			// gitrepo sends the token to this origin and nowhere else.
+			return gitrepo.Auth{Token: token, Origin: c.origin}, nil
 		}
 	}
 	c.log.Warn("the remote is on GitHub but is not the URL GitHub reports for the repository: no credentials",

@@ -12,7 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 const (
@@ -26,14 +25,6 @@ const (
 	// recentFetches bounds the fetch results remembered for waiting callers.
 	recentFetches = 256
 )
-
-// transportAuth turns an Auth into go-git's.
-func (a Auth) transportAuth() transport.AuthMethod {
-	if a.Token == "" {
-		return nil
-	}
-	return &githttp.BasicAuth{Username: "x-access-token", Password: a.Token}
-}
 
 // fetchPlan is what to fetch for one ref argument of Fetch.
 type fetchPlan struct {
@@ -81,6 +72,11 @@ func planFetch(ref string) (fetchPlan, error) {
 // is new. A remote already up to date is not an error. An empty remote, a
 // missing ref or an unknown SHA gives an error wrapping ErrRefNotFound.
 //
+// A remote the Manager's Policy refuses, directly or through a redirect or
+// the address its name resolves to, is a *NotAllowedError (wrapping
+// ErrRemoteNotAllowed), with nothing sent to it; credentials for another
+// origin are ErrCredentialsOrigin (see Auth).
+//
 // Fetches of one Repo run one at a time; a caller who waited for another
 // caller's fetch of the same ref that started after it called takes that
 // fetch's answer.
@@ -90,6 +86,9 @@ func (r *Repo) Fetch(ctx context.Context, auth Auth, ref string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("fetch %s from %s: %w", ref, r.url, err)
 	}
+	if ctx, err = r.b.begin(ctx, r.url, auth); err != nil {
+		return "", r.refused(fmt.Sprintf("fetch %s", ref), err)
+	}
 	arrival := r.fetchSeq.Load()
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
@@ -98,7 +97,7 @@ func (r *Repo) Fetch(ctx context.Context, auth Auth, ref string) (string, error)
 	}
 	seq := r.fetchSeq.Add(1)
 	start := time.Now()
-	sha, changed, err := r.fetchLocked(ctx, auth, plan)
+	sha, changed, err := r.fetchLocked(ctx, plan)
 	received := r.net.takeReceived()
 	if changed {
 		// New packs or refs: the reading handle must look again; the
@@ -107,6 +106,9 @@ func (r *Repo) Fetch(ctx context.Context, auth Auth, ref string) (string, error)
 		r.local.st.Reindex()
 		r.local.keep(received)
 		r.mu.Unlock()
+	}
+	if refusal(err) != nil {
+		return "", r.refused(fmt.Sprintf("fetch %s", ref), err)
 	}
 	if err != nil {
 		err = redact(fmt.Errorf("fetch %s from %s: %w", ref, r.url, err), auth.Token)
@@ -137,11 +139,11 @@ func (r *Repo) remember(ref string, seq uint64, sha string) {
 
 // fetchLocked runs one fetch with netMu held. changed reports whether the
 // clone may have new objects or refs.
-func (r *Repo) fetchLocked(ctx context.Context, auth Auth, p fetchPlan) (sha plumbing.Hash, changed bool, err error) {
+func (r *Repo) fetchLocked(ctx context.Context, p fetchPlan) (sha plumbing.Hash, changed bool, err error) {
 	if !p.sha.IsZero() {
-		return r.fetchSHA(ctx, auth, p.sha)
+		return r.fetchSHA(ctx, p.sha)
 	}
-	changed, err = r.fetchSpecs(ctx, auth, config.RefSpec("+"+p.src+":"+p.local.String()))
+	changed, err = r.fetchSpecs(ctx, config.RefSpec("+"+p.src+":"+p.local.String()))
 	if err != nil {
 		return plumbing.ZeroHash, changed, err
 	}
@@ -153,15 +155,15 @@ func (r *Repo) fetchLocked(ctx context.Context, auth Auth, p fetchPlan) (sha plu
 	return c, changed, err
 }
 
-func (r *Repo) fetchSHA(ctx context.Context, auth Auth, sha plumbing.Hash) (plumbing.Hash, bool, error) {
+func (r *Repo) fetchSHA(ctx context.Context, sha plumbing.Hash) (plumbing.Hash, bool, error) {
 	if c, err := peelToCommit(r.net, sha); err == nil {
 		return c, false, nil
 	}
-	changed, err := r.fetchSpecs(ctx, auth, config.RefSpec("+"+sha.String()+":"+fetchedRef))
+	changed, err := r.fetchSpecs(ctx, config.RefSpec("+"+sha.String()+":"+fetchedRef))
 	if errors.Is(err, git.ErrExactSHA1NotSupported) || (err != nil && strings.Contains(err.Error(), "not our ref")) {
 		r.log.Debug("remote does not serve commits by SHA; fetching its branches and pull requests", "sha", sha.String())
 		var more bool
-		more, err = r.fetchSpecs(ctx, auth, branchSpec, pullSpec)
+		more, err = r.fetchSpecs(ctx, branchSpec, pullSpec)
 		changed = changed || more
 	}
 	if err != nil {
@@ -176,11 +178,10 @@ func (r *Repo) fetchSHA(ctx context.Context, auth Auth, sha plumbing.Hash) (plum
 
 // fetchSpecs runs one go-git fetch of specs. "Already up to date" is not an
 // error; an empty remote or a missing ref is ErrRefNotFound.
-func (r *Repo) fetchSpecs(ctx context.Context, auth Auth, specs ...config.RefSpec) (changed bool, err error) {
+func (r *Repo) fetchSpecs(ctx context.Context, specs ...config.RefSpec) (changed bool, err error) {
 	err = r.net.remote.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   specs,
-		Auth:       auth.transportAuth(),
 		Tags:       git.NoTags,
 		Force:      true,
 	})
@@ -218,4 +219,15 @@ func peelToCommit(h *handle, hash plumbing.Hash) (plumbing.Hash, error) {
 		}
 	}
 	return plumbing.ZeroHash, fmt.Errorf("%s: too many nested tags", hash)
+}
+
+// refused is the error of an operation (what) that the boundary refused: a
+// *NotAllowedError as it is (its text is what a run says), anything else
+// (credentials elsewhere) with the operation and remote.
+func (r *Repo) refused(what string, err error) error {
+	if refused := refusal(err); refused != nil {
+		r.log.Debug("remote not allowed", "op", what, "url", refused.URL, "reason", refused.Reason)
+		return refused
+	}
+	return fmt.Errorf("%s from %s: %w", what, r.url, err)
 }

@@ -216,10 +216,11 @@ func TestFetchWithToken(t *testing.T) {
 	ctx := context.Background()
 	const token = "ghs_s3cretInstallationToken"
 	srv, _, _, first := seeded(t, map[string]string{"a.yaml": "a: 1\n"})
-	url := serveWithToken(t, srv.Root, token) + "/specs.git"
+	origin := serveWithToken(t, srv.Root, token)
+	url := origin + "/specs.git"
 
 	r := newRepo(t, url)
-	for _, auth := range []Auth{{}, {Token: "ghs_wrongToken"}} {
+	for _, auth := range []Auth{{}, {Token: "ghs_wrongToken", Origin: origin}} {
 		_, err := r.Fetch(ctx, auth, "main")
 		if err == nil {
 			t.Fatalf("fetch with %+v succeeded, want an authentication error", auth)
@@ -231,7 +232,7 @@ func TestFetchWithToken(t *testing.T) {
 			t.Fatalf("error shows the token: %v", err)
 		}
 	}
-	got, err := r.Fetch(ctx, Auth{Token: token}, "main")
+	got, err := r.Fetch(ctx, Auth{Token: token, Origin: origin}, "main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,10 +245,10 @@ func TestFetchWithToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Push(ctx, Auth{Token: "ghs_wrongToken"}, c, "main", false); err == nil || strings.Contains(err.Error(), "ghs_wrongToken") {
+	if err := r.Push(ctx, Auth{Token: "ghs_wrongToken", Origin: origin}, c, "main", false); err == nil || strings.Contains(err.Error(), "ghs_wrongToken") {
 		t.Fatalf("push with a wrong token: %v", err)
 	}
-	if err := r.Push(ctx, Auth{Token: token}, c, "main", false); err != nil {
+	if err := r.Push(ctx, Auth{Token: token, Origin: origin}, c, "main", false); err != nil {
 		t.Fatal(err)
 	}
 	// The token was never written into the clone.
@@ -293,7 +294,7 @@ func TestManagerSameRepoAndLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	m := NewManager(dir, nil)
+	m := NewManager(dir, nil, AllowAll())
 	defer m.Close()
 	a, err := m.Repo(ctx, "https://github.example.com/acme/specs.git")
 	if err != nil {
@@ -323,7 +324,7 @@ func TestManagerSameRepoAndLayout(t *testing.T) {
 		t.Fatalf("URL with credentials: %v", err)
 	}
 	// A new Manager over the same folder finds the clone again.
-	m2 := NewManager(dir, nil)
+	m2 := NewManager(dir, nil, AllowAll())
 	defer m2.Close()
 	a2, err := m2.Repo(ctx, "https://github.example.com/acme/specs.git")
 	if err != nil || a2.path != a.path {

@@ -4,7 +4,9 @@
 // that changed between two commits; build a commit from file changes; push
 // it. Everything goes through go-git (github.com/go-git/go-git/v5); only
 // file:// remotes need the git-upload-pack and git-receive-pack programs,
-// which go-git runs for that transport.
+// which go-git runs for that transport. A Manager reaches only the remotes
+// its Policy allows (the trust boundary, policy.go), and sends a token only
+// to the origin it belongs to (Auth).
 package gitrepo
 
 import (
@@ -35,9 +37,17 @@ var (
 
 // Auth is how to authenticate to a remote. With Token set, requests carry
 // HTTP basic auth x-access-token:<Token>, as a GitHub App installation token
-// expects; with Token empty, no credentials are sent (file://, plain HTTP).
-// The token never appears in an error or a log line.
-type Auth struct{ Token string }
+// expects, and only requests to the origin the token was issued for:
+// Origin, scheme://host[:port] (a URL's path is ignored), or, when Origin
+// is empty, the Manager's GitHub (github.web_url). A fetch or push of a
+// remote elsewhere fails with ErrCredentialsOrigin before anything is
+// sent, and a redirect to another origin never carries the token. With
+// Token empty, no credentials are sent (file://, plain HTTP). The token
+// never appears in an error or a log line.
+type Auth struct {
+	Token  string
+	Origin string
+}
 
 // RedactURL returns rawURL with the userinfo of a URL (a token embedded as
 // https://x-access-token:TOKEN@host/...) replaced by REDACTED, for errors

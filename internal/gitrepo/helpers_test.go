@@ -33,7 +33,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 // newRepo returns the cached clone of url in a fresh Manager.
 func newRepo(t testing.TB, url string) *Repo {
 	t.Helper()
-	m := NewManager(t.TempDir(), testLogger(t))
+	m := NewManager(t.TempDir(), testLogger(t), AllowAll())
 	t.Cleanup(func() { _ = m.Close() })
 	r, err := m.Repo(context.Background(), url)
 	if err != nil {

@@ -47,21 +47,34 @@ const (
 type Manager struct {
 	dir string
 	log *slog.Logger
+	b   *boundary
 
 	mu    sync.Mutex
 	repos map[string]*Repo
 }
 
 // NewManager returns a Manager keeping its clones under dir (created when
-// needed). log may be nil (no logging).
-func NewManager(dir string, log *slog.Logger) *Manager {
+// needed), reaching only the remotes policy allows (nil allows none; local
+// mode is AllowAll). log may be nil (no logging).
+func NewManager(dir string, log *slog.Logger, policy *Policy) *Manager {
+	if policy == nil {
+		policy = &Policy{}
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs // a later chdir does not move the clones
 	}
-	return &Manager{dir: dir, log: log, repos: map[string]*Repo{}}
+	return &Manager{dir: dir, log: log, b: newBoundary(policy), repos: map[string]*Repo{}}
+}
+
+// Check reports whether the Manager's policy allows remoteURL, as Fetch
+// and Push check it before anything is sent: nil, or a *NotAllowedError
+// (wrapping ErrRemoteNotAllowed). The addresses a host name resolves to
+// are checked when a fetch dials it.
+func (m *Manager) Check(remoteURL string) error {
+	return m.b.policy.Check(strings.TrimSpace(remoteURL))
 }
 
 // Repo returns the cached clone of remoteURL, creating it (an empty bare
@@ -90,7 +103,7 @@ func (m *Manager) Repo(ctx context.Context, remoteURL string) (*Repo, error) {
 		return r, nil
 	}
 	path := filepath.Join(m.dir, cloneDirName(remoteURL))
-	r, err := openRepo(path, remoteURL, m.log)
+	r, err := openRepo(path, remoteURL, m.log, m.b)
 	if err != nil {
 		return nil, fmt.Errorf("open clone of %s in %s: %w", remoteURL, path, err)
 	}
@@ -108,6 +121,7 @@ func (m *Manager) Close() error {
 		errs = append(errs, r.close())
 	}
 	m.repos = map[string]*Repo{}
+	m.b.close()
 	return errors.Join(errs...)
 }
 
@@ -170,6 +184,7 @@ type Repo struct {
 	url  string // the remote, without credentials
 	path string // the bare clone on disk
 	log  *slog.Logger
+	b    *boundary // what Fetch and Push may reach
 
 	// netMu serialises Fetch and Push, which use net: a go-git repository
 	// of their own on the same folder.
@@ -261,7 +276,7 @@ func remoteConfig(remoteURL string) *config.RemoteConfig {
 }
 
 // openRepo opens the bare clone at path, creating it first when needed.
-func openRepo(path, remoteURL string, log *slog.Logger) (*Repo, error) {
+func openRepo(path, remoteURL string, log *slog.Logger, b *boundary) (*Repo, error) {
 	if err := initBare(path, remoteURL); err != nil {
 		return nil, err
 	}
@@ -282,7 +297,7 @@ func openRepo(path, remoteURL string, log *slog.Logger) (*Repo, error) {
 		return nil, err
 	}
 	return &Repo{
-		url: remoteURL, path: path, log: log.With("remote", remoteURL),
+		url: remoteURL, path: path, log: log.With("remote", remoteURL), b: b,
 		net: net, local: local, recent: map[string]fetched{}, maxPacks: defaultMaxPacks,
 	}, nil
 }

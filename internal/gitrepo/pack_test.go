@@ -184,8 +184,9 @@ func TestPushOwnPack(t *testing.T) {
 	const token = "ghs_packPushToken"
 	srv, _, w, base := seeded(t, map[string]string{"a.yaml": "a: 1\n"})
 	bare := filepath.Join(srv.Root, "specs.git")
-	url := serveWithToken(t, srv.Root, token) + "/specs.git"
-	auth := Auth{Token: token}
+	origin := serveWithToken(t, srv.Root, token)
+	url := origin + "/specs.git"
+	auth := Auth{Token: token, Origin: origin}
 	r := newRepo(t, url)
 	if _, err := r.Fetch(ctx, auth, "main"); err != nil {
 		t.Fatal(err)
@@ -208,7 +209,7 @@ func TestPushOwnPack(t *testing.T) {
 		t.Fatalf("push after someone else pushed: %v, want ErrNonFastForward", err)
 	}
 	// A wrong token is refused, and not shown.
-	if err := r.Push(ctx, Auth{Token: "ghs_wrongToken"}, ours, "systemsync/1", true); err == nil || strings.Contains(err.Error(), "ghs_wrongToken") {
+	if err := r.Push(ctx, Auth{Token: "ghs_wrongToken", Origin: origin}, ours, "systemsync/1", true); err == nil || strings.Contains(err.Error(), "ghs_wrongToken") {
 		t.Fatalf("push with a wrong token: %v", err)
 	}
 	// To a new branch (a review branch) it goes, forced or not.

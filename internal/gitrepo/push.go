@@ -41,15 +41,25 @@ const maxRemoteMessage = 2000
 // another reason (a protected branch, a pre-receive hook declining) is
 // ErrPushRejected, and the error text holds the remote's status and
 // messages. After a push, refs/remotes/origin/<branch> is at commit.
+//
+// A remote the Manager's Policy refuses is a *NotAllowedError and
+// credentials for another origin ErrCredentialsOrigin, as for Fetch.
 func (r *Repo) Push(ctx context.Context, auth Auth, commit, branch string, force bool) error {
-	err := r.push(ctx, auth, commit, branch, force)
+	ctx, err := r.b.begin(ctx, r.url, auth)
+	if err != nil {
+		return r.refused("push to "+branch, err)
+	}
+	err = r.push(ctx, commit, branch, force)
+	if refusal(err) != nil {
+		return r.refused("push to "+branch, err)
+	}
 	if err != nil {
 		return redact(fmt.Errorf("push %s to %s of %s: %w", commit, branch, r.url, err), auth.Token)
 	}
 	return nil
 }
 
-func (r *Repo) push(ctx context.Context, auth Auth, commit, branch string, force bool) error {
+func (r *Repo) push(ctx context.Context, commit, branch string, force bool) error {
 	hash, err := parseSHA(commit)
 	if err != nil {
 		return err
@@ -73,9 +83,9 @@ func (r *Repo) push(ctx context.Context, auth Auth, commit, branch string, force
 	}
 	var remoteMsg bytes.Buffer
 	start := time.Now()
-	sent, err := r.pushOwnPack(ctx, auth, c, name, force, &remoteMsg)
+	sent, err := r.pushOwnPack(ctx, c, name, force, &remoteMsg)
 	if !sent && err == nil {
-		err = r.pushObjects(ctx, auth, hash, name, force, &remoteMsg)
+		err = r.pushObjects(ctx, hash, name, force, &remoteMsg)
 	}
 	if errors.Is(err, git.NoErrAlreadyUpToDate) {
 		err = nil
@@ -90,7 +100,7 @@ func (r *Repo) push(ctx context.Context, auth Auth, commit, branch string, force
 // pushObjects is go-git's push: it lists the objects reachable from hash
 // that the remote's refs do not reach, and sends them in a pack made for
 // the push.
-func (r *Repo) pushObjects(ctx context.Context, auth Auth, hash plumbing.Hash, name plumbing.ReferenceName, force bool, remoteMsg io.Writer) error {
+func (r *Repo) pushObjects(ctx context.Context, hash plumbing.Hash, name plumbing.ReferenceName, force bool, remoteMsg io.Writer) error {
 	spec := config.RefSpec(hash.String() + ":" + name.String())
 	if force {
 		spec = "+" + spec
@@ -102,7 +112,6 @@ func (r *Repo) pushObjects(ctx context.Context, auth Auth, hash plumbing.Hash, n
 	return remote.PushContext(ctx, &git.PushOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{spec},
-		Auth:       auth.transportAuth(),
 		Progress:   remoteMsg,
 		Force:      force,
 	})
@@ -114,7 +123,7 @@ func (r *Repo) pushObjects(ctx context.Context, auth Auth, hash plumbing.Hash, n
 // value to c, and unless force only when that value is a parent of c; in
 // every other case it sends nothing and returns sent false, leaving the
 // push to pushObjects. netMu is held.
-func (r *Repo) pushOwnPack(ctx context.Context, auth Auth, c *object.Commit, name plumbing.ReferenceName, force bool, remoteMsg io.Writer) (sent bool, err error) {
+func (r *Repo) pushOwnPack(ctx context.Context, c *object.Commit, name plumbing.ReferenceName, force bool, remoteMsg io.Writer) (sent bool, err error) {
 	r.mu.Lock()
 	pack, ok := r.packed.get(c.Hash)
 	r.mu.Unlock()
@@ -134,7 +143,7 @@ func (r *Repo) pushOwnPack(ctx context.Context, auth Auth, c *object.Commit, nam
 	if err != nil {
 		return false, err
 	}
-	sess, err := cl.NewReceivePackSession(ep, auth.transportAuth())
+	sess, err := cl.NewReceivePackSession(ep, nil) // the boundary adds the credentials
 	if err != nil {
 		return false, err
 	}

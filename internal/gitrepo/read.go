@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -58,6 +60,10 @@ type Entry struct {
 	BlobSHA string    // the blob's SHA; for a Submodule, the commit it points at
 	Size    int64     // the blob's size in bytes (a Symlink: its target's length; a Submodule: 0)
 	Mode    EntryMode // Regular, Executable, Symlink or Submodule
+	// Problem, when set, says why the entry cannot be a file of a checkout
+	// (see ReadTree); such an entry is listed for its caller to report, and
+	// is not meant to be read.
+	Problem string
 }
 
 // ReadTree lists every file under folder ("" or "." for the repository
@@ -67,6 +73,16 @@ type Entry struct {
 // list, not an error. A folder that escapes the repository (".." or an
 // absolute path) is an error, and so is a commit that is not in the clone
 // (ErrNotFound): Fetch it first.
+//
+// Trees git itself refuses to check out exist in real repositories; their
+// odd entries are listed with Problem set rather than failing the read:
+//   - an entry named "", ".", "..", ".git" (in any case), or holding "/" or a
+//     NUL byte is one entry, a folder too (never walked), whose Path ends in
+//     its name quoted as Go does (`projects/p/".."`), so that it cannot be
+//     taken for another path;
+//   - entries of one folder whose names differ only in case (a.yaml and
+//     A.yaml) keep their paths, and every file under them has Problem set;
+//   - a subtree git cannot parse is one entry, its folder.
 func (r *Repo) ReadTree(ctx context.Context, commit, folder string) ([]Entry, error) {
 	clean, err := cleanPath(folder, true)
 	if err != nil {
@@ -91,31 +107,45 @@ func (h *handle) readTree(ctx context.Context, commit, folder string) ([]Entry, 
 		return []Entry{}, err
 	}
 	out := []Entry{}
-	if err := h.walk(ctx, t, "", &out); err != nil {
+	if err := h.walk(ctx, t, "", "", &out); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
-// walk appends every file under t to out, with paths prefixed by prefix.
-func (h *handle) walk(ctx context.Context, t *object.Tree, prefix string, out *[]Entry) error {
+// walk appends every file under t to out, with paths prefixed by prefix;
+// problem, when set, is the Problem of every one of them.
+func (h *handle) walk(ctx context.Context, t *object.Tree, prefix, problem string, out *[]Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	twins := caseTwins(t)
 	for _, e := range t.Entries {
+		if why := oddName(e.Name); why != "" {
+			*out = append(*out, Entry{Path: prefix + displayName(e.Name), BlobSHA: e.Hash.String(), Mode: entryMode(e.Mode), Problem: why})
+			continue
+		}
 		p := prefix + e.Name
+		why := problem
+		if why == "" {
+			why = twins[e.Name]
+		}
 		switch e.Mode {
 		case filemode.Dir:
 			sub, err := h.tree(e.Hash)
+			if errors.Is(err, object.ErrMalformedTree) {
+				*out = append(*out, Entry{Path: p, BlobSHA: e.Hash.String(), Mode: Regular, Problem: "is a Git tree that cannot be read: " + err.Error()})
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-			if err := h.walk(ctx, sub, p+"/", out); err != nil {
+			if err := h.walk(ctx, sub, p+"/", why, out); err != nil {
 				return err
 			}
 		case filemode.Submodule:
-			*out = append(*out, Entry{Path: p, BlobSHA: e.Hash.String(), Mode: Submodule})
+			*out = append(*out, Entry{Path: p, BlobSHA: e.Hash.String(), Mode: Submodule, Problem: why})
 		default:
 			// EncodedObject looks in the packs first (EncodedObjectSize
 			// tries a loose file first, a failed open per blob), and
@@ -124,11 +154,83 @@ func (h *handle) walk(ctx context.Context, t *object.Tree, prefix string, out *[
 			if err != nil {
 				return fmt.Errorf("%s (%s): %w", p, e.Hash, notFound(err))
 			}
-			*out = append(*out, Entry{Path: p, BlobSHA: e.Hash.String(), Size: obj.Size(), Mode: entryMode(e.Mode)})
+			*out = append(*out, Entry{Path: p, BlobSHA: e.Hash.String(), Size: obj.Size(), Mode: entryMode(e.Mode), Problem: why})
 		}
 	}
 	return nil
 }
+
+// oddName says why a tree entry's name cannot be a file or folder of a
+// checkout, or "" when it can.
+func oddName(name string) string {
+	switch {
+	case name == "":
+		return "is a tree entry with an empty name"
+	case name == "." || name == "..":
+		return fmt.Sprintf("is a tree entry named %q, which names a folder on the path itself: git refuses to check it out", name)
+	case strings.EqualFold(name, ".git"):
+		return fmt.Sprintf("is a tree entry named %q: git refuses to check it out", name)
+	case strings.ContainsRune(name, '/'):
+		return fmt.Sprintf("is a tree entry whose name %q holds a \"/\": git refuses to check it out", name)
+	case strings.ContainsRune(name, 0):
+		return fmt.Sprintf("is a tree entry whose name %q holds a NUL byte", name)
+	}
+	return ""
+}
+
+// displayName is how an odd name appears in a path: quoted, so that it
+// can be neither read as other path segments nor hold a NUL.
+func displayName(name string) string { return strconv.Quote(name) }
+
+// caseTwins returns, for each entry of t whose name differs only in case
+// from another's, why that is a problem; nil when there are none.
+func caseTwins(t *object.Tree) map[string]string {
+	if !mayFold(t) {
+		return nil
+	}
+	byFold := make(map[string][]string, len(t.Entries))
+	twins := false
+	for _, e := range t.Entries {
+		k := foldName(e.Name)
+		byFold[k] = append(byFold[k], e.Name)
+		twins = twins || len(byFold[k]) > 1
+	}
+	if !twins {
+		return nil
+	}
+	out := map[string]string{}
+	for _, names := range byFold {
+		if len(names) < 2 {
+			continue
+		}
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = strconv.Quote(n)
+		}
+		why := fmt.Sprintf("is one of the names %s in one folder, which differ only in case: a checkout on a case-insensitive file system keeps one of them", strings.Join(quoted, ", "))
+		for _, n := range names {
+			out[n] = why
+		}
+	}
+	return out
+}
+
+// mayFold reports whether two names of t could differ only in case: some
+// name has an upper-case or a non-ASCII letter (most trees have neither,
+// and are checked without a map).
+func mayFold(t *object.Tree) bool {
+	for _, e := range t.Entries {
+		for i := 0; i < len(e.Name); i++ {
+			if c := e.Name[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// foldName is the same for names that differ only in case.
+func foldName(name string) string { return strings.ToLower(strings.ToUpper(name)) }
 
 // Blob returns a blob's bytes. With maxSize > 0, a blob larger than maxSize
 // bytes is refused with ErrTooLarge before it is read. A blob that is not in
@@ -258,37 +360,92 @@ func (h *handle) changedPaths(ctx context.Context, from, to string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	paths := []string{}
-	if from == "" {
-		var all []Entry
-		if err := h.walk(ctx, toTree, "", &all); err != nil {
+	var fromTree *object.Tree
+	if from != "" {
+		if fromTree, err = h.commitTree(from); err != nil {
 			return nil, err
 		}
-		for _, e := range all {
-			paths = append(paths, e.Path)
+	}
+	paths := []string{}
+	if err := h.diffTrees(ctx, fromTree, toTree, "", func(p string) { paths = append(paths, p) }); err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	return slices.Compact(paths), nil
+}
+
+// diffTrees calls add with the path of every file that differs between
+// trees a and b (nil: an empty tree), prefixed by prefix. It compares
+// entries by name, so odd entries (see ReadTree) are paths like any other,
+// named as ReadTree names them; a folder whose tree cannot be read is its
+// own path.
+func (h *handle) diffTrees(ctx context.Context, a, b *object.Tree, prefix string, add func(string)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var as, bs []object.TreeEntry
+	if a != nil {
+		as = a.Entries
+	}
+	if b != nil {
+		bs = b.Entries
+	}
+	old := make(map[string]*object.TreeEntry, len(as))
+	for i := range as {
+		old[as[i].Name] = &as[i]
+	}
+	side := func(e *object.TreeEntry) (*object.Tree, error) {
+		if e == nil || e.Mode != filemode.Dir {
+			return nil, nil
 		}
-		sort.Strings(paths)
-		return paths, nil
+		return h.tree(e.Hash)
 	}
-	fromTree, err := h.commitTree(from)
-	if err != nil {
-		return nil, err
+	visit := func(ea, eb *object.TreeEntry) error {
+		if ea != nil && eb != nil && ea.Hash == eb.Hash && ea.Mode == eb.Mode {
+			return nil
+		}
+		name := ea
+		if name == nil {
+			name = eb
+		}
+		if oddName(name.Name) != "" {
+			add(prefix + displayName(name.Name))
+			return nil
+		}
+		p := prefix + name.Name
+		ta, err := side(ea)
+		if err == nil {
+			var tb *object.Tree
+			if tb, err = side(eb); err == nil {
+				if ta == nil && ea != nil || eb != nil && tb == nil {
+					add(p) // a file (or submodule) on one side at least
+				}
+				if ta != nil || tb != nil {
+					return h.diffTrees(ctx, ta, tb, p+"/", add)
+				}
+				return nil
+			}
+		}
+		if errors.Is(err, object.ErrMalformedTree) {
+			add(p)
+			return nil
+		}
+		return fmt.Errorf("%s: %w", p, err)
 	}
-	changes, err := object.DiffTreeContext(ctx, fromTree, toTree)
-	if err != nil {
-		return nil, err
+	for i := range bs {
+		if err := visit(old[bs[i].Name], &bs[i]); err != nil {
+			return err
+		}
+		delete(old, bs[i].Name)
 	}
-	seen := map[string]bool{}
-	for _, c := range changes {
-		for _, p := range []string{c.From.Name, c.To.Name} {
-			if p != "" && !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
+	for i := range as {
+		if _, gone := old[as[i].Name]; gone {
+			if err := visit(&as[i], nil); err != nil {
+				return err
 			}
 		}
 	}
-	sort.Strings(paths)
-	return paths, nil
+	return nil
 }
 
 // commitTree returns the root tree of commit (a full SHA).

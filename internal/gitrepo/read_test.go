@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
 )
 
 func TestReadTree(t *testing.T) {
@@ -228,5 +230,118 @@ func TestBlobReadsExactlyTheContent(t *testing.T) {
 		if string(data) != files[e.Path] || int64(len(data)) != e.Size {
 			t.Fatalf("%s: %d bytes, want %d", e.Path, len(data), len(files[e.Path]))
 		}
+	}
+}
+
+// storeRaw writes an object of type typ with exactly data into the clone.
+func storeRaw(t *testing.T, r *Repo, typ plumbing.ObjectType, data []byte) plumbing.Hash {
+	t.Helper()
+	obj := r.local.st.NewEncodedObject()
+	obj.SetType(typ)
+	w, err := obj.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.local.st.SetEncodedObject(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// rawTree encodes entries (mode, name, hash) byte for byte, unchecked.
+func rawTree(entries ...any) []byte {
+	var b bytes.Buffer
+	for i := 0; i < len(entries); i += 3 {
+		h := entries[i+2].(plumbing.Hash)
+		fmt.Fprintf(&b, "%s %s\x00", entries[i], entries[i+1])
+		b.Write(h[:])
+	}
+	return b.Bytes()
+}
+
+// Trees git refuses to check out are read, not refused: each odd entry is
+// listed once with a Problem, its path quoted; a subtree that cannot be
+// parsed (a name holding a NUL byte) is its folder's problem; case twins
+// keep their paths. ChangedPaths names them the same way, and the files
+// beside them are read as usual.
+func TestReadTreeListsOddEntriesWithTheirProblem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, url, _, base := seeded(t, map[string]string{"keep.yaml": "a: 1\n"})
+	r := newRepo(t, url)
+	if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	blob := storeRaw(t, r, plumbing.BlobObject, []byte("b: 2\n"))
+	inner := storeRaw(t, r, plumbing.TreeObject, rawTree("100644", "x.yaml", blob))
+	nul := storeRaw(t, r, plumbing.TreeObject, rawTree("100644", "x\x00y.yaml", blob))
+	twinDir := storeRaw(t, r, plumbing.TreeObject, rawTree("100644", "in.yaml", blob))
+	root := storeRaw(t, r, plumbing.TreeObject, rawTree(
+		"40000", "..", inner,
+		"100644", ".", blob,
+		"100644", "A.yaml", blob,
+		"40000", "Dir", twinDir,
+		"100644", "a.yaml", blob,
+		"40000", "a\\b", inner,
+		"100644", "a/b.yaml", blob,
+		"40000", "bad", nul,
+		"40000", "dir", twinDir,
+		"100644", "keep.yaml", blob,
+	))
+	commit := storeRaw(t, r, plumbing.CommitObject, []byte(fmt.Sprintf(
+		"tree %s\nparent %s\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nodd\n", root, base)))
+
+	entries, err := r.ReadTree(ctx, commit.String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Path] = e.Problem
+	}
+	twins := func(a, b string) string {
+		return fmt.Sprintf(`is one of the names %q, %q in one folder, which differ only in case`, a, b)
+	}
+	want := map[string]string{
+		`".."`:        `is a tree entry named ".."`,
+		`"."`:         `is a tree entry named "."`,
+		"A.yaml":      twins("A.yaml", "a.yaml"),
+		"a.yaml":      twins("A.yaml", "a.yaml"),
+		"Dir/in.yaml": twins("Dir", "dir"),
+		"dir/in.yaml": twins("Dir", "dir"),
+		`a\b/x.yaml`:  "",
+		`"a/b.yaml"`:  `holds a "/"`,
+		"bad":         "is a Git tree that cannot be read",
+		"keep.yaml":   "",
+	}
+	for p, w := range want {
+		g, ok := got[p]
+		if !ok || (w == "" && g != "") || !strings.Contains(g, w) {
+			t.Errorf("%s: problem %q, want %q", p, g, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("entries %v, want %d", got, len(want))
+	}
+
+	paths, err := r.ChangedPaths(ctx, base, commit.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPaths := []string{`"."`, `".."`, `"a/b.yaml"`, "A.yaml", "Dir/in.yaml", "a.yaml", `a\b/x.yaml`, "bad", "dir/in.yaml", "keep.yaml"}
+	if strings.Join(paths, " ") != strings.Join(wantPaths, " ") {
+		t.Fatalf("changed paths %q, want %q", paths, wantPaths)
+	}
+	// From the odd commit back: the same paths.
+	back, err := r.ChangedPaths(ctx, commit.String(), base)
+	if err != nil || strings.Join(back, " ") != strings.Join(wantPaths, " ") {
+		t.Fatalf("changed paths back %q, %v", back, err)
 	}
 }

@@ -29,7 +29,7 @@ import (
 
 // deltaSource returns a bare repository whose history makes git write
 // deltas: files that change a little in each of several commits.
-func deltaSource(t *testing.T) string {
+func deltaSource(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	gittest.Git(t, dir, "init", "-q", "-b", "main", ".")
@@ -55,7 +55,7 @@ func deltaSource(t *testing.T) string {
 
 // packOf returns a pack of every object reachable from main in dir, as git
 // pack-objects writes it with args.
-func packOf(t *testing.T, dir string, args ...string) []byte {
+func packOf(t testing.TB, dir string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command("git", append([]string{"pack-objects", "--stdout", "--revs", "-q"}, args...)...)
 	cmd.Dir = dir
@@ -116,7 +116,7 @@ func bareStorage(t *testing.T) (string, *filesystem.Storage) {
 // receive writes pack to a new packReceiver in chunks of 1000 bytes (as a
 // fetch would, in pieces that cut objects anywhere), closes it, and returns
 // Close's error and the objects handed to done.
-func receive(t *testing.T, dir string, st *filesystem.Storage, budget int64, pack []byte) ([]*packedObject, error) {
+func receive(t testing.TB, dir string, st *filesystem.Storage, budget int64, pack []byte) ([]*packedObject, error) {
 	t.Helper()
 	var got []*packedObject
 	calls := 0
@@ -139,7 +139,7 @@ func receive(t *testing.T, dir string, st *filesystem.Storage, budget int64, pac
 }
 
 // packFiles lists the pack folder of the bare repository at dir.
-func packFiles(t *testing.T, dir string) []string {
+func packFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(dir, "objects", "pack"))
 	if err != nil {

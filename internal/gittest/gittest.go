@@ -5,6 +5,7 @@ package gittest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,4 +162,63 @@ func (w *Work) Push(branch string) {
 func (w *Work) Run(args ...string) string {
 	w.t.Helper()
 	return Git(w.t, w.Dir, args...)
+}
+
+// RawEntry is one entry of a tree that WriteTree writes byte for byte. Its
+// name is taken as it is: "..", ".", "a/b.yaml" or names differing only in
+// case, which git refuses to check out (or to make with mktree) but which
+// real repositories hold.
+type RawEntry struct {
+	Mode string // "100644", "100755", "120000", "40000" (a folder) or "160000"
+	Name string
+	SHA  string // a blob, a tree (mode 40000) or a commit (160000)
+}
+
+// WriteBlob stores data as a blob in the repository at dir and returns its SHA.
+func WriteBlob(t testing.TB, dir, data string) string {
+	t.Helper()
+	return gitStdin(t, dir, []byte(data), "hash-object", "-w", "--stdin")
+}
+
+// WriteTree stores a tree of entries, in the order given and unchecked, in
+// the repository at dir and returns its SHA.
+func WriteTree(t testing.TB, dir string, entries []RawEntry) string {
+	t.Helper()
+	var raw bytes.Buffer
+	for _, e := range entries {
+		sha, err := hex.DecodeString(e.SHA)
+		if err != nil || len(sha) != 20 {
+			t.Fatalf("tree entry %q: %v", e.Name, err)
+		}
+		raw.WriteString(e.Mode + " " + e.Name)
+		raw.WriteByte(0)
+		raw.Write(sha)
+	}
+	return gitStdin(t, dir, raw.Bytes(), "hash-object", "-t", "tree", "-w", "--literally", "--stdin")
+}
+
+// CommitTree makes a commit of tree on top of parent ("" for none) in the
+// repository at dir, moves branch to it and returns its SHA.
+func CommitTree(t testing.TB, dir, branch, tree, parent, message string) string {
+	t.Helper()
+	args := []string{"commit-tree", tree, "-m", message}
+	if parent != "" {
+		args = append(args, "-p", parent)
+	}
+	sha := Git(t, dir, args...)
+	Git(t, dir, "update-ref", "refs/heads/"+branch, sha)
+	return sha
+}
+
+func gitStdin(t testing.TB, dir string, stdin []byte, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -95,6 +95,9 @@ func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes [
 	for try := 1; ; try++ {
 		base, err := repo.Fetch(ctx, auth, st.Dest.Revision)
 		if err != nil && !errors.Is(err, gitrepo.ErrRefNotFound) {
+			if id != 0 { // a manual run, recorded already
+				return r.failExport(ctx, id, "", opt.PriorRows, err)
+			}
 			return nil, err
 		}
 		steps.done("fetch")

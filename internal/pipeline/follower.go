@@ -3,13 +3,16 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/controllerapi"
+	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/spec"
 	"github.com/systemsync/systemsync/internal/store"
 )
@@ -43,7 +46,18 @@ type Follower struct {
 	// Open opens a pull request for a review branch (nil: leave the branch).
 	Open ReviewOpener
 	Log  *slog.Logger
+
+	// failing is the state of each stage whose export fails (exportFailing
+	// or exportRefused), so that it is logged, and a refusal recorded as a
+	// Failed run, once per change of state rather than on every retry.
+	mu      sync.Mutex
+	failing map[string]string
 }
+
+const (
+	exportFailing = "failing"
+	exportRefused = "refused"
+)
 
 // Run follows the log until ctx ends.
 func (f *Follower) Run(ctx context.Context) {
@@ -214,12 +228,13 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 			if ctx.Err() != nil {
 				return err
 			}
-			f.Log.Warn("export failed; its changes are kept and tried again", "stage", st.ID(), "changes", len(mine), "in", f.retry(), "err", err)
+			f.exportFailed(ctx, st, mine, err)
 			if err := setPending(ctx, f.Runner.DB, st.ID(), mine); err != nil {
 				return err
 			}
 			continue
 		}
+		f.exportDone(st)
 		if _, ok := pending[st.ID()]; ok {
 			if err := setPending(ctx, f.Runner.DB, st.ID(), nil); err != nil {
 				return err
@@ -238,7 +253,51 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 	return nil
 }
 
+// exportFailed logs a failed export of st, and records a refused one as a
+// Failed run, when the stage was not failing that way already.
+func (f *Follower) exportFailed(ctx context.Context, st Stage, changes []Change, err error) {
+	state := exportFailing
+	if errors.Is(err, gitrepo.ErrRemoteNotAllowed) {
+		state = exportRefused
+	}
+	f.mu.Lock()
+	if f.failing == nil {
+		f.failing = map[string]string{}
+	}
+	was := f.failing[st.ID()]
+	f.failing[st.ID()] = state
+	f.mu.Unlock()
+	if was == state {
+		f.Log.Debug("export failed again; its changes are kept", "stage", st.ID(), "changes", len(changes), "err", err)
+		return
+	}
+	if state == exportFailing {
+		f.Log.Warn("export failed; its changes are kept and tried again", "stage", st.ID(), "changes", len(changes), "every", f.retry(), "err", err)
+		return
+	}
+	f.Log.Warn("export's remote is not allowed; its changes are kept and tried again", "stage", st.ID(), "changes", len(changes), "every", f.retry(), "err", err)
+	payload, _ := json.Marshal(map[string]any{"changes": changes})
+	if _, rerr := f.Runner.Runs.Failed(ctx, st.PipelineName(), TriggerInternal, "", payload, err.Error()); rerr != nil {
+		f.Log.Warn("record the refused export", "stage", st.ID(), "err", rerr)
+	}
+}
+
+// exportDone notes that st exported: a failing stage has recovered.
+func (f *Follower) exportDone(st Stage) {
+	f.mu.Lock()
+	was := f.failing[st.ID()]
+	delete(f.failing, st.ID())
+	f.mu.Unlock()
+	if was != "" {
+		f.Log.Info("export recovered", "stage", st.ID())
+	}
+}
+
 func (f *Follower) exportStage(ctx context.Context, st Stage, changes []Change) error {
+	// A refused destination needs no credentials.
+	if err := f.Runner.Git.Check(st.Dest.URL); err != nil {
+		return err
+	}
 	_, err := f.Runner.Export(ctx, st, TriggerInternal, changes, ExportOptions{Open: f.Open, Bot: f.Bot})
 	return err
 }

@@ -91,7 +91,7 @@ func (s repoSource) Entries(ctx context.Context, commit, folder string) ([]recon
 	out := make([]reconcile.TreeEntry, len(entries))
 	for i, e := range entries {
 		out[i] = reconcile.TreeEntry{Path: e.Path, BlobSHA: e.BlobSHA, Size: e.Size,
-			Symlink: e.Mode == gitrepo.Symlink, Submodule: e.Mode == gitrepo.Submodule}
+			Symlink: e.Mode == gitrepo.Symlink, Submodule: e.Mode == gitrepo.Submodule, Problem: e.Problem}
 	}
 	return out, nil
 }
@@ -254,9 +254,7 @@ func (r *Runner) Apply(ctx context.Context, st Stage, ref, trigger string, paylo
 	}
 	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 	if err != nil {
-		if id, serr := r.Runs.Start(ctx, st.PipelineName(), trigger, sha, payload); serr == nil {
-			_ = r.Runs.Finish(context.WithoutCancel(ctx), id, StatusFailed, sha, err.Error(), nil)
-		}
+		_, _ = r.Runs.Failed(ctx, st.PipelineName(), trigger, sha, payload, err.Error())
 		return nil, err
 	}
 	var id int64

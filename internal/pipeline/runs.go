@@ -117,6 +117,17 @@ func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payl
 	return id, nil
 }
 
+// Failed records a run that failed before it could do anything (its
+// remote refused, its plan impossible): Failed at once, with message and
+// no rows. It returns the run's id.
+func (r *Runs) Failed(ctx context.Context, pipeline, trigger, commit string, payload []byte, message string) (int64, error) {
+	id, err := r.Start(ctx, pipeline, trigger, commit, payload)
+	if err != nil {
+		return 0, err
+	}
+	return id, r.Finish(context.WithoutCancel(ctx), id, StatusFailed, commit, message, nil)
+}
+
 // rowsPerInsert is how many run rows one statement inserts (9 values each,
 // well under SQLite's and PostgreSQL's limits on parameters).
 const rowsPerInsert = 200

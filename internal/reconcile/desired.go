@@ -25,6 +25,10 @@ type TreeEntry struct {
 	Size      int64
 	Symlink   bool
 	Submodule bool
+	// Problem, when set, says why the entry cannot be a file of a checkout
+	// (a name such as ".." or "a/b.yaml", names differing only in case):
+	// the entry is that path's problem in the run, never read.
+	Problem string
 }
 
 // TreeSource reads a repository: a folder's files at a commit, and blobs.
@@ -149,10 +153,25 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		info     spec.PathInfo
 	}
 	var work []todo
+	var odd []*File // entries a checkout cannot hold: invalid, keyed when their path names a resource
 	for _, e := range entries {
 		repoPath := path.Join(folder, e.Path)
+		if e.Problem != "" {
+			// As it is: cleaning could resolve a ".." inside a quoted name.
+			repoPath = strings.TrimPrefix(folder+"/"+e.Path, "/")
+		}
 		d.Paths[repoPath] = e.BlobSHA
 		info := spec.ClassifyPath(e.Path)
+		if e.Problem != "" {
+			f := &File{Path: repoPath, Problems: []spec.Problem{{File: repoPath, Message: e.Problem}}}
+			if info.Type == spec.PathSpec || info.Type == spec.PathProject {
+				f.Key = info.Key
+				odd = append(odd, f)
+			} else {
+				d.Other = append(d.Other, f)
+			}
+			continue
+		}
 		switch info.Type {
 		case spec.PathGitkeep:
 			d.Gitkeeps[info.Key.Project] = true
@@ -195,6 +214,7 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		}
 	}
 	l.evict()
+	files = append(files, odd...)
 	// The same key from two files: both are invalid, neither wins.
 	var dups map[spec.Key][]*File
 	for _, f := range files {

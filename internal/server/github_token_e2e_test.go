@@ -40,6 +40,13 @@ func newOtherHost(t *testing.T) *otherHost {
 	return h
 }
 
+// requests are every request the host received.
+func (h *otherHost) requests() []*http.Request {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*http.Request(nil), h.reqs...)
+}
+
 // authorized are the requests that carried an Authorization header, as "METHOD path".
 func (h *otherHost) authorized() []string {
 	h.mu.Lock()

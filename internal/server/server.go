@@ -131,7 +131,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if err != nil {
 		return nil, err
 	}
-	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log)
+	remotes, err := cfg.RemotePolicy()
+	if err != nil {
+		return nil, err
+	}
+	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log, remotes)
 	runs := pipeline.NewRuns(s.DB)
 	runs.Owner, runs.Metrics = s.proc.ID, s.Metrics
 	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics}
