@@ -20,8 +20,8 @@ const (
 	// twice spec.MaxResourceBytes, for a resource within the limit sent as
 	// indented JSON. The resource itself is held to spec.MaxResourceBytes.
 	MaxBodyBytes = 2 * spec.MaxResourceBytes
-	DefaultLimit = 100     // list page size when ?limit= is absent
-	MaxLimit     = 1000    // largest list page
+	DefaultLimit = 100  // list page size when ?limit= is absent
+	MaxLimit     = 1000 // largest list page
 	MaxWait      = 60 * time.Second
 )
 
