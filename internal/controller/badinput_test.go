@@ -55,7 +55,7 @@ func TestBadInputGetsAClearErrorAndChangesNothing(t *testing.T) {
 		{name: "empty body", body: nil, code: 400, message: "empty"},
 		{name: "body over the limit", body: bytes.Repeat([]byte("#"), controller.MaxBodyBytes+1), code: 413, message: "limit"},
 		{name: "resource over the limit", body: []byte(strings.Replace(eksCluster, "metadata:\n", "metadata:\n  labels:\n"+manyLabels(150000), 1)),
-			code: 413, message: "over the limit of 4194304 bytes (4 MiB) for one resource"},
+			code: 413, message: "the limit of 4194304 bytes (4 MiB) for one resource"},
 		{name: "no API key", key: "-", body: []byte(eksCluster), code: 401, message: "X-API-KEY"},
 		{name: "wrong API key", key: "not-a-key", body: []byte(eksCluster), code: 401, message: "unknown API key"},
 		{name: "project does not exist", path: "/apis/infra.k8smgmt.io/v3/projects/nowhere/clusters",

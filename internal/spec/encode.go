@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -24,16 +25,26 @@ const encodeChunkNodes = 512
 // entries carry comments, an anchor or a tag is written whole (the encoder
 // moves comments between neighbouring entries).
 func encodeYAML(buf *bytes.Buffer, n *yaml.Node, chunk int) error {
+	return encodeYAMLUpTo(buf, n, chunk, 0)
+}
+
+// errOverLimit is encodeYAMLUpTo's answer for a node written past its limit.
+var errOverLimit = errors.New("over the limit")
+
+// encodeYAMLUpTo is encodeYAML, stopped with errOverLimit once buf holds
+// more than limit bytes (0: no limit).
+func encodeYAMLUpTo(buf *bytes.Buffer, n *yaml.Node, chunk, limit int) error {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 && !hasComments(n) {
 		n = n.Content[0]
 	}
-	e := chunkEncoder{buf: buf, chunk: chunk}
+	e := chunkEncoder{buf: buf, chunk: chunk, limit: limit}
 	return e.node(n, 0, "")
 }
 
 type chunkEncoder struct {
 	buf   *bytes.Buffer
 	chunk int
+	limit int
 	piece bytes.Buffer // one encoder's output
 }
 
@@ -169,6 +180,9 @@ func (e *chunkEncoder) whole(n *yaml.Node, indent int, lead string) error {
 		return err
 	}
 	e.write(text, indent, lead)
+	if e.limit > 0 && e.buf.Len() > e.limit {
+		return errOverLimit
+	}
 	return nil
 }
 

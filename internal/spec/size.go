@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -24,12 +26,10 @@ func FileTooBig(size int64) string {
 }
 
 // SizeError is a resource over MaxResourceBytes.
-type SizeError struct {
-	Size int // bytes of its YAML as Git holds it
-}
+type SizeError struct{}
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("the resource is %d bytes as YAML in Git, over the limit of %d bytes (%s) for one resource: split it or trim it", e.Size, MaxResourceBytes, mib(MaxResourceBytes))
+	return fmt.Sprintf("the resource is larger as YAML in Git than the limit of %d bytes (%s) for one resource: split it or trim it", MaxResourceBytes, mib(MaxResourceBytes))
 }
 
 func mib(n int) string {
@@ -42,19 +42,17 @@ func mib(n int) string {
 // CheckSize returns a *SizeError when obj is over MaxResourceBytes as Git
 // holds it, nil otherwise. A resource is measured by an upper bound found
 // in one walk, without writing it; only one whose bound is over the limit
-// is rendered (in bounded memory) and measured exactly.
+// is rendered, in bounded memory and only up to the limit.
 func CheckSize(obj map[string]any) error {
 	if sizeBound(obj, 0) <= MaxResourceBytes {
 		return nil
 	}
-	data, err := Render(writableObject(Canonical(obj)))
-	if err != nil {
-		return nil // not a resource Render can write: not a question of size
+	var buf bytes.Buffer
+	err := encodeYAMLUpTo(&buf, toNode(writableObject(Canonical(obj))), encodeChunkNodes, MaxResourceBytes)
+	if errors.Is(err, errOverLimit) {
+		return &SizeError{}
 	}
-	if len(data) > MaxResourceBytes {
-		return &SizeError{Size: len(data)}
-	}
-	return nil
+	return nil // within the limit, or not a resource Render can write: not a question of size
 }
 
 // sizeBound is at least the bytes Render writes for v as a mapping value

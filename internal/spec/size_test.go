@@ -62,22 +62,27 @@ func labelled(n int, value string) map[string]any {
 }
 
 // TestCheckSizeMeasuresTheYAMLGitHolds: a 3 MB Namespace is within the
-// limit; one whose YAML is over 4 MiB is refused with its exact size, also
-// when its compact JSON would be under the limit (deep nesting).
+// limit, and one whose YAML is just within it; one whose YAML is over 4 MiB
+// is refused with the limit named, also when its compact JSON would be
+// under the limit (deep nesting).
 func TestCheckSizeMeasuresTheYAMLGitHolds(t *testing.T) {
 	ok := labelled(100000, "value")
 	if err := CheckSize(ok); err != nil {
 		t.Fatalf("3 MB Namespace: %v", err)
 	}
-	big := labelled(150000, "value")
-	err := CheckSize(big)
-	var se *SizeError
-	if !errors.As(err, &se) {
-		t.Fatalf("4.5 MB Namespace: CheckSize = %v, want a SizeError", err)
+	// Labels whose values need quoting: the bound is over the limit, the
+	// YAML is measured.
+	quoted := func(n int) map[string]any { return labelled(n, "v: x") }
+	data, _ := Render(quoted(1000))
+	perLabel := (len(data) - 100) / 1000
+	within := MaxResourceBytes/perLabel - 100
+	if err := CheckSize(quoted(within)); err != nil {
+		t.Fatalf("%d quoted labels: %v", within, err)
 	}
-	data, _ := Render(Canonical(big))
-	if se.Size != len(data) || !strings.Contains(err.Error(), "limit of 4194304 bytes (4 MiB)") {
-		t.Fatalf("SizeError %d %q, want the YAML's %d bytes and the limit", se.Size, err, len(data))
+	err := CheckSize(quoted(within + 200))
+	var se *SizeError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "limit of 4194304 bytes (4 MiB) for one resource") {
+		t.Fatalf("%d quoted labels: CheckSize = %v, want a SizeError naming the limit", within+200, err)
 	}
 	// Compact JSON of about 1.6 MB whose YAML indents each line by its depth.
 	deep := map[string]any{}
@@ -86,7 +91,7 @@ func TestCheckSizeMeasuresTheYAMLGitHolds(t *testing.T) {
 		m["n"] = next
 		m = next
 		if d == 39 {
-			for i := range 30000 {
+			for i := range 26000 {
 				next[fmt.Sprintf("k%05d", i)] = []any{int64(i)}
 			}
 		}
