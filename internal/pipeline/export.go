@@ -343,7 +343,7 @@ type renderedFile struct {
 func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change, hash string) renderedFile {
 	obj := c.System()
 	if probs := spec.Secrets(&spec.Resource{Object: obj}); len(probs) > 0 {
-		return renderedFile{failed: "not written to Git: " + probs[0].Field + " holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…"}
+		return renderedFile{failed: "not written to Git: " + probs[0].Field + ": " + probs[0].Message}
 	}
 	var existing []byte
 	if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
