@@ -33,7 +33,8 @@ const sealHint = "seal it with a SecretSealer and reference it as sealed://…"
 // A SealedSecret's values are ciphertext: only what the form of a value
 // gives away counts in one, not the names of its keys.
 //
-// Each problem's message names what was found without repeating it and
+// Each problem's message names what was found without repeating it (nor
+// does its field, when the secret is a key: its first letters stand for it) and
 // points at the Secret Sealer (e.g. "clear-text GitHub token (ghp_…): seal
 // it with a SecretSealer and reference it as sealed://…"). Problems are
 // ordered by line. Most resources hold no secret, which is found without
@@ -48,7 +49,7 @@ func Secrets(r *Resource) []Problem {
 	full.walk(r.Object, nil)
 	probs := make([]Problem, 0, len(full.found))
 	for _, f := range full.found {
-		probs = append(probs, Problem{File: r.File, Line: r.LineOf(f.field), Field: f.field, Message: f.msg + ": " + sealHint})
+		probs = append(probs, Problem{File: r.File, Line: r.LineOf(f.field), Field: f.shown, Message: f.msg + ": " + sealHint})
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs
@@ -62,7 +63,11 @@ type secretScan struct {
 	found  []secretFound
 }
 
-type secretFound struct{ field, msg string }
+type secretFound struct {
+	field string // the path, to find the line
+	shown string // the path as a problem shows it: a key holding a secret is not repeated
+	msg   string
+}
 
 // step is one step of a field path, kept on the stack while walking: the
 // path is written out only for a secret found.
@@ -87,7 +92,20 @@ func (s *secretScan) add(at *step, msg string) bool {
 	if !s.all {
 		return true
 	}
-	s.found = append(s.found, secretFound{at.String(), msg})
+	s.found = append(s.found, secretFound{at.String(), at.String(), msg})
+	return false
+}
+
+// addKey records a secret in the key of field at, shown without it.
+func (s *secretScan) addKey(at *step, msg string) bool {
+	if !s.all {
+		return true
+	}
+	shown := at.key
+	if len(shown) > 4 {
+		shown = shown[:4] + "…"
+	}
+	s.found = append(s.found, secretFound{at.String(), joinKey(at.up.String(), shown), msg})
 	return false
 }
 
@@ -145,7 +163,7 @@ func (s *secretScan) key(at *step, k string) *step {
 // entry scans the entry k: e of mapping m, which is at at.
 func (s *secretScan) entry(m map[string]any, k string, e any, at *step) bool {
 	kp := s.key(at, k)
-	if msg := secretIn(k); msg != "" && s.add(kp, msg+" in a key") {
+	if msg := secretIn(k); msg != "" && s.addKey(kp, msg+" in a key") {
 		return true
 	}
 	switch e := e.(type) {
