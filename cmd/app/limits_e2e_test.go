@@ -250,7 +250,7 @@ func TestSecretsAreNeverWrittenToGitNorLogged(t *testing.T) {
 		"projects/default/namespaces/git-keys.yaml": nsFile("git-keys", "  annotations:\n    "+pushed.ghs+": x\n"),
 		"projects/default/namespaces/git-text.yaml": nsFile("git-text", "  description: |\n    [default]\n    aws_access_key_id = "+pushed.awsID+
 			"\n    aws_secret_access_key = "+pushed.awsSecret+"\n    pat = "+pushed.pat+"\n"),
-		"projects/default/namespaces/git-pem.yaml": nsFile("git-pem", "  annotations:\n    tls: |\n      "+strings.ReplaceAll(strings.TrimSpace(pushed.pem()), "\n", "\n      ")+"\n"),
+		"projects/default/namespaces/git-pem.yaml":   nsFile("git-pem", "  annotations:\n    tls: |\n      "+strings.ReplaceAll(strings.TrimSpace(pushed.pem()), "\n", "\n      ")+"\n"),
 		"projects/default/namespaces/clean-git.yaml": nsFile("clean-git", ""),
 	}
 	a.push(t, "Add namespaces, some holding secrets", gitFiles)
