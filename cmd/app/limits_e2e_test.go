@@ -376,3 +376,236 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// bigNamespace is a Namespace with n labels (about 30 bytes each).
+func bigNamespace(name string, n int, value string) map[string]any {
+	labels := make(map[string]any, n)
+	for i := range n {
+		labels[fmt.Sprintf("label-%06d", i)] = fmt.Sprintf("%s-%06d", value, i)
+	}
+	return namespaceObj(name, map[string]any{"labels": labels})
+}
+
+// latestRun is the status of the pipeline's newest run with trigger, once
+// it has ended ("" while there is none).
+func (a *localApp) latestRun(t *testing.T, pipeline, trigger string) (string, []runRow) {
+	t.Helper()
+	code, body := a.send(t, "GET", "/api/pipelines/default/"+pipeline+"/runs?limit=500", "", nil)
+	if code != 200 {
+		t.Fatalf("runs: %d %s", code, body)
+	}
+	var list struct {
+		Items []struct {
+			ID      int64  `json:"id"`
+			Trigger string `json:"trigger"`
+			Status  string `json:"status"`
+		} `json:"items"`
+	}
+	json.Unmarshal([]byte(body), &list)
+	for _, r := range list.Items { // newest first
+		if r.Trigger == trigger && r.Status != "In Progress" {
+			_, body := a.send(t, "GET", fmt.Sprintf("/api/runs/%d", r.ID), "", nil)
+			var run struct {
+				Rows []runRow `json:"rows"`
+			}
+			json.Unmarshal([]byte(body), &run)
+			return r.Status, run.Rows
+		}
+	}
+	return "", nil
+}
+
+// TestOneSizeLimitForTheAPIAndGit: a 3 MB Namespace is accepted through the
+// API, exported, read back from Git, and later runs stay Success; a larger
+// one gets 413 naming the limit, and a file over the limit in Git is an
+// invalid row while the other files sync.
+func TestOneSizeLimitForTheAPIAndGit(t *testing.T) {
+	a := startLocal(t)
+	big := bigNamespace("big", 100000, "value")
+	body, _ := json.Marshal(big)
+	if len(body) < 3000000 {
+		t.Fatalf("the body is %d bytes, want 3 MB", len(body))
+	}
+	if code, out := a.send(t, "POST", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces", "application/json", body); code != 201 {
+		t.Fatalf("3 MB Namespace: %d %.300s", code, out)
+	}
+	path := "projects/default/namespaces/big.yaml"
+	var file string
+	eventuallyTrue(t, "the 3 MB Namespace in Git", func() bool {
+		file = gitOut(a.demo, "show", "main:"+path)
+		return file != ""
+	})
+	rs, probs := spec.Parse(path, []byte(file))
+	if len(probs) != 0 || len(rs) != 1 || !spec.Equal(rs[0].Object, big) {
+		t.Fatalf("the exported file (%d bytes) does not read back as the resource: %v", len(file), probs)
+	}
+
+	// A push after it syncs, and the big file is not a problem of the run.
+	a.push(t, "Add after-big, and a file over the limit", map[string]string{
+		"projects/default/namespaces/after-big.yaml": namespaceYAML("after-big"),
+		"projects/default/namespaces/huge.yaml":      namespaceYAML("huge") + "# " + strings.Repeat("x", spec.MaxResourceBytes) + "\n",
+	})
+	eventuallyTrue(t, "after-big in the system", func() bool {
+		code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/after-big", "", nil)
+		return code == 200
+	})
+	eventuallyTrue(t, "the push's run", func() bool {
+		status, _ := a.latestRun(t, "system-sync", "Webhook")
+		return status != ""
+	})
+	status, rows := a.latestRun(t, "system-sync", "Webhook")
+	for _, r := range rows {
+		switch {
+		case r.Name == "big":
+			t.Errorf("the 3 MB resource is a row of the push's run: %+v", r)
+		case r.Path == "projects/default/namespaces/huge.yaml":
+			if r.Action != "invalid" || !strings.Contains(r.Message, "over the limit of 4194304 bytes (4 MiB) for one resource") {
+				t.Errorf("the file over the limit: %+v", r)
+			}
+		}
+	}
+	if status != "Partial" {
+		t.Errorf("the push's run is %s, want Partial (huge.yaml alone invalid): %+v", status, rows)
+	}
+	git(t, a.work, "rm", "-q", "projects/default/namespaces/huge.yaml")
+	git(t, a.work, "commit", "-q", "-m", "Remove huge")
+	git(t, a.work, "push", "-q", "origin", "HEAD:main")
+	if code, out := a.send(t, "POST", "/api/pipelines/default/system-sync/run", "", nil); code != 202 {
+		t.Fatalf("manual run: %d %s", code, out)
+	}
+	eventuallyTrue(t, "the manual run", func() bool {
+		status, _ := a.latestRun(t, "system-sync", "Manually Triggered")
+		return status != ""
+	})
+	if status, rows := a.latestRun(t, "system-sync", "Manually Triggered"); status != "Success" {
+		t.Errorf("the manual run with the 3 MB resource in Git is %s: %+v", status, rows)
+	}
+
+	// Larger than the limit as YAML in Git: 413, the limit named, nothing stored.
+	over := bigNamespace("over", 150000, "v: x")
+	body, _ = json.Marshal(over)
+	code, out := a.send(t, "POST", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces", "application/json", body)
+	var eb struct {
+		Code     int `json:"code"`
+		External []struct {
+			Message string `json:"message"`
+		} `json:"external"`
+	}
+	json.Unmarshal([]byte(out), &eb)
+	if code != 413 || eb.Code != 413 || len(eb.External) == 0 || !strings.Contains(eb.External[0].Message, "limit of 4194304 bytes (4 MiB) for one resource") {
+		t.Fatalf("%d-byte body of a resource over the limit: %d %.300s", len(body), code, out)
+	}
+	if code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/over", "", nil); code != 404 {
+		t.Fatalf("the refused resource is stored: %d", code)
+	}
+}
+
+// apiProblem is the first problem of a refused request.
+type apiProblem struct {
+	Line    int    `json:"line"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+func (a *localApp) refused(t *testing.T, contentType, body string) (int, []apiProblem) {
+	t.Helper()
+	code, out := a.send(t, "POST", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces", contentType, []byte(body))
+	var eb struct {
+		External []apiProblem `json:"external"`
+	}
+	json.Unmarshal([]byte(out), &eb)
+	return code, eb.External
+}
+
+// TestNumbersAndTextAreExactOrRefused: through the API and through Git,
+// 1e400 and a 30-digit integer are refused naming their field and line,
+// numbers a float64 or int64 holds round-trip exactly to Git and back, and
+// text that is not UTF-8 is refused, never replaced.
+func TestNumbersAndTextAreExactOrRefused(t *testing.T) {
+	a := startLocal(t)
+	withQuota := func(name, value string) string {
+		return namespaceYAML(name) + "  resourceQuotas:\n    requests:\n      count: " + value + "\n"
+	}
+	for _, tc := range []struct{ value, message string }{
+		{"1e400", "the number 1e400 is beyond the range of a 64-bit float"},
+		{"123456789012345678901234567890", "the integer 123456789012345678901234567890 is beyond the 64-bit range"},
+	} {
+		code, probs := a.refused(t, "application/yaml", withQuota("n", tc.value))
+		if code != 400 || len(probs) != 1 || probs[0].Line != 10 || probs[0].Field != "spec.resourceQuotas.requests.count" || !strings.Contains(probs[0].Message, tc.message) {
+			t.Errorf("YAML %s: %d %+v", tc.value, code, probs)
+		}
+		js := `{"apiVersion":"infra.k8smgmt.io/v3","kind":"Namespace",` + "\n" + `"metadata":{"name":"n","project":"default"},` + "\n" +
+			`"spec":{"placement":{},"resourceQuotas":{"requests":{"count":` + tc.value + `}}}}`
+		code, probs = a.refused(t, "application/json", js)
+		if code != 400 || len(probs) != 1 || probs[0].Line != 3 || probs[0].Field != "spec.resourceQuotas.requests.count" || !strings.Contains(probs[0].Message, tc.message) {
+			t.Errorf("JSON %s: %d %+v", tc.value, code, probs)
+		}
+	}
+	code, probs := a.refused(t, "application/json", "{\"apiVersion\":\"infra.k8smgmt.io/v3\",\"kind\":\"Namespace\",\n\"metadata\":{\"name\":\"n\",\"description\":\"caf\xe9\"},\"spec\":{}}")
+	if code != 400 || len(probs) != 1 || probs[0].Line != 2 || probs[0].Field != "metadata.description" || !strings.Contains(probs[0].Message, "not UTF-8") {
+		t.Errorf("JSON with invalid UTF-8: %d %+v", code, probs)
+	}
+	code, probs = a.refused(t, "application/yaml", strings.Replace(namespaceYAML("n"), "metadata:\n", "metadata:\n  description: caf\xe9\n", 1))
+	if code != 400 || len(probs) != 1 || probs[0].Line != 4 || !strings.Contains(probs[0].Message, "invalid UTF-8") {
+		t.Errorf("YAML with invalid UTF-8: %d %+v", code, probs)
+	}
+
+	// Exact numbers round-trip through the API, Git and back.
+	exact := map[string]string{"exact-int": "9223372036854775807", "exact-float": "0.1", "exact-exp": "1e21", "exact-small": "2.5e-10"}
+	for name, v := range exact {
+		if code, out := a.send(t, "POST", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces", "application/yaml", []byte(withQuota(name, v))); code != 201 {
+			t.Fatalf("%s: %d %s", v, code, out)
+		}
+	}
+	for name, v := range exact {
+		var file string
+		eventuallyTrue(t, name+" in Git", func() bool {
+			file = gitOut(a.demo, "show", "main:projects/default/namespaces/"+name+".yaml")
+			return file != ""
+		})
+		rs, probs := spec.Parse(name+".yaml", []byte(file))
+		want, _ := spec.Parse("want.yaml", []byte(withQuota(name, v)))
+		if len(probs) != 0 || !spec.Equal(rs[0].Object, want[0].Object) {
+			t.Errorf("%s exported as\n%s", v, file)
+		}
+		_, out := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/"+name, "", nil)
+		if !strings.Contains(out, `"count":`+strings.Replace(v, "1e21", "1e+21", 1)) {
+			t.Errorf("%s reads back from the API as %s", v, out)
+		}
+	}
+
+	// From Git: the same refusals, as invalid rows of the run; the other file syncs.
+	a.push(t, "Numbers and text", map[string]string{
+		"projects/default/namespaces/git-big.yaml":   withQuota("git-big", "1e400"),
+		"projects/default/namespaces/git-long.yaml":  withQuota("git-long", "123456789012345678901234567890"),
+		"projects/default/namespaces/git-latin.yaml": strings.Replace(namespaceYAML("git-latin"), "metadata:\n", "metadata:\n  description: caf\xe9\n", 1),
+		"projects/default/namespaces/git-ok.yaml":    withQuota("git-ok", "42"),
+	})
+	eventuallyTrue(t, "git-ok in the system and the push's run", func() bool {
+		code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/git-ok", "", nil)
+		status, _ := a.latestRun(t, "system-sync", "Webhook")
+		return code == 200 && status != ""
+	})
+	_, rows := a.latestRun(t, "system-sync", "Webhook")
+	want := map[string]string{
+		"projects/default/namespaces/git-big.yaml":   ":10: spec.resourceQuotas.requests.count: the number 1e400 is beyond",
+		"projects/default/namespaces/git-long.yaml":  ":10: spec.resourceQuotas.requests.count: the integer 123456789012345678901234567890 is beyond",
+		"projects/default/namespaces/git-latin.yaml": ":4: invalid UTF-8: byte 0xe9 at column 19",
+	}
+	for _, r := range rows {
+		if w, ok := want[r.Path]; ok {
+			delete(want, r.Path)
+			if r.Action != "invalid" || !strings.Contains(r.Message, r.Path+w) {
+				t.Errorf("row %+v, want invalid: %s", r, w)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no rows for %v in %+v", want, rows)
+	}
+	for _, n := range []string{"git-big", "git-long", "git-latin"} {
+		if code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/"+n, "", nil); code != 404 {
+			t.Errorf("%s reached the system: %d", n, code)
+		}
+	}
+}
