@@ -386,8 +386,8 @@ func bigNamespace(name string, n int, value string) map[string]any {
 	return namespaceObj(name, map[string]any{"labels": labels})
 }
 
-// latestRun is the status of the pipeline's newest run with trigger, once
-// it has ended ("" while there is none).
+// latestRun is the status and rows of the pipeline's newest run with
+// trigger, once it has ended ("" while there is none).
 func (a *localApp) latestRun(t *testing.T, pipeline, trigger string) (string, []runRow) {
 	t.Helper()
 	code, body := a.send(t, "GET", "/api/pipelines/default/"+pipeline+"/runs?limit=500", "", nil)
@@ -450,8 +450,8 @@ func TestOneSizeLimitForTheAPIAndGit(t *testing.T) {
 		return code == 200
 	})
 	eventuallyTrue(t, "the push's run", func() bool {
-		status, _ := a.latestRun(t, "system-sync", "Webhook")
-		return status != ""
+		_, rows := a.latestRun(t, "system-sync", "Webhook")
+		return hasPath(rows, "projects/default/namespaces/huge.yaml")
 	})
 	status, rows := a.latestRun(t, "system-sync", "Webhook")
 	for _, r := range rows {
@@ -470,14 +470,7 @@ func TestOneSizeLimitForTheAPIAndGit(t *testing.T) {
 	git(t, a.work, "rm", "-q", "projects/default/namespaces/huge.yaml")
 	git(t, a.work, "commit", "-q", "-m", "Remove huge")
 	git(t, a.work, "push", "-q", "origin", "HEAD:main")
-	if code, out := a.send(t, "POST", "/api/pipelines/default/system-sync/run", "", nil); code != 202 {
-		t.Fatalf("manual run: %d %s", code, out)
-	}
-	eventuallyTrue(t, "the manual run", func() bool {
-		status, _ := a.latestRun(t, "system-sync", "Manually Triggered")
-		return status != ""
-	})
-	if status, rows := a.latestRun(t, "system-sync", "Manually Triggered"); status != "Success" {
+	if status, rows := a.runNow(t, "system-sync"); status != "Success" {
 		t.Errorf("the manual run with the 3 MB resource in Git is %s: %+v", status, rows)
 	}
 
@@ -583,8 +576,8 @@ func TestNumbersAndTextAreExactOrRefused(t *testing.T) {
 	})
 	eventuallyTrue(t, "git-ok in the system and the push's run", func() bool {
 		code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/git-ok", "", nil)
-		status, _ := a.latestRun(t, "system-sync", "Webhook")
-		return code == 200 && status != ""
+		_, rows := a.latestRun(t, "system-sync", "Webhook")
+		return code == 200 && hasPath(rows, "projects/default/namespaces/git-ok.yaml")
 	})
 	_, rows := a.latestRun(t, "system-sync", "Webhook")
 	want := map[string]string{
@@ -608,4 +601,35 @@ func TestNumbersAndTextAreExactOrRefused(t *testing.T) {
 			t.Errorf("%s reached the system: %d", n, code)
 		}
 	}
+}
+
+// runNow starts a manual run of the pipeline and returns its status and
+// rows once it has ended.
+func (a *localApp) runNow(t *testing.T, pipeline string) (string, []runRow) {
+	t.Helper()
+	code, out := a.send(t, "POST", "/api/pipelines/default/"+pipeline+"/run", "", nil)
+	var started struct {
+		ID int64 `json:"id"`
+	}
+	if code != 202 || json.Unmarshal([]byte(out), &started) != nil || started.ID == 0 {
+		t.Fatalf("manual run of %s: %d %s", pipeline, code, out)
+	}
+	var run struct {
+		Status string   `json:"status"`
+		Rows   []runRow `json:"rows"`
+	}
+	eventuallyTrue(t, "the manual run's end", func() bool {
+		_, body := a.send(t, "GET", fmt.Sprintf("/api/runs/%d", started.ID), "", nil)
+		return json.Unmarshal([]byte(body), &run) == nil && run.Status != "" && run.Status != "In Progress"
+	})
+	return run.Status, run.Rows
+}
+
+func hasPath(rows []runRow, path string) bool {
+	for _, r := range rows {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
 }
