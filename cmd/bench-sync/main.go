@@ -12,12 +12,14 @@
 //     only fetches and parses;
 //   - webhook acknowledgement at a steady rate through the full server
 //     (HMAC check, durable job, 202); floor: a handler that only reads the
-//     body and checks the HMAC.
+//     body and checks the HMAC;
+//   - peak memory exporting one 3 MB resource, in a child process; floor: a
+//     child that only renders it.
 //
 // Everything runs on 127.0.0.1: bare repositories served by git
 // http-backend, the embedded controller on SQLite, the server on SQLite.
 //
-//	go run ./cmd/bench-sync [-bench pr,cold,mem,webhook] [-files 10000] [-prs 10] [-changed 10]
+//	go run ./cmd/bench-sync [-bench pr,cold,mem,webhook,export,large] [-files 10000] [-prs 10] [-changed 10]
 //	                        [-cold-iters 3] [-rate 100] [-duration 10s] [-cpuprofile FILE]
 package main
 
@@ -56,7 +58,7 @@ func main() {
 		return
 	}
 	var o options
-	benches := flag.String("bench", "pr,cold,mem,webhook,export", "benchmarks to run, comma-separated: pr, cold, mem, webhook, export")
+	benches := flag.String("bench", "pr,cold,mem,webhook,export,large", "benchmarks to run, comma-separated: pr, cold, mem, webhook, export, large")
 	flag.IntVar(&o.changes, "changes", 200, "changes timed one by one by the export-latency benchmark")
 	flag.IntVar(&o.burst, "burst", 1000, "changes in the 10-second burst of the export benchmark")
 	flag.IntVar(&o.files, "files", 10000, "spec files in the repository (spectest.Generate(n, 1))")
@@ -74,11 +76,11 @@ func main() {
 	for _, b := range strings.Split(*benches, ",") {
 		b = strings.TrimSpace(b)
 		switch b {
-		case "pr", "cold", "mem", "webhook", "export":
+		case "pr", "cold", "mem", "webhook", "export", "large":
 			o.benches[b] = true
 		case "":
 		default:
-			fmt.Fprintf(os.Stderr, "bench-sync: unknown benchmark %q (pr, cold, mem, webhook, export)\n", b)
+			fmt.Fprintf(os.Stderr, "bench-sync: unknown benchmark %q (pr, cold, mem, webhook, export, large)\n", b)
 			os.Exit(2)
 		}
 	}
@@ -122,6 +124,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.benches["export"] {
 		if err := runExportBenches(ctx, o); err != nil {
+			return err
+		}
+	}
+	if o.benches["large"] {
+		if err := benchLarge(ctx); err != nil {
 			return err
 		}
 	}

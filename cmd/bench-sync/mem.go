@@ -29,6 +29,7 @@ const childArg = "__bench-sync-child"
 type childResult struct {
 	Millis    float64 `json:"ms"`
 	Files     int     `json:"files"`
+	Bytes     int     `json:"bytes,omitempty"`
 	HeapInuse uint64  `json:"heapInuse"`
 	HeapSys   uint64  `json:"heapSys"`
 	VmHWM     int64   `json:"vmHWM"` // peak RSS of this process image, bytes (Linux), or 0
@@ -56,10 +57,12 @@ func vmHWM() int64 {
 
 // child runs one job and exits: "plan" is a cold Runner.Plan of main,
 // "floor" fetches into a fresh clone and parses every file (keeping the
-// parsed resources, as a plan must), "idle" only opens the database.
+// parsed resources, as a plan must), "idle" only opens the database;
+// "render-large" and "export-large" render and export the large resource
+// (see large.go).
 func child(args []string) error {
 	fs := flag.NewFlagSet("child", flag.ContinueOnError)
-	mode := fs.String("mode", "plan", "plan, floor or idle")
+	mode := fs.String("mode", "plan", "plan, floor, idle, render-large or export-large")
 	repoURL := fs.String("repo", "", "repository URL")
 	ctlURL := fs.String("controller", "", "controller URL")
 	dbURL := fs.String("db", "", "database URL")
@@ -84,6 +87,18 @@ func child(args []string) error {
 		if err := db.PingContext(ctx); err != nil {
 			return err
 		}
+	case "render-large":
+		kept, err := childRenderLarge(ctx, *ctlURL, &res)
+		if err != nil {
+			return err
+		}
+		defer runtime.KeepAlive(kept)
+	case "export-large":
+		kept, err := childExportLarge(ctx, db, dir, *repoURL, *ctlURL, &res)
+		if err != nil {
+			return err
+		}
+		defer runtime.KeepAlive(kept)
 	case "plan":
 		r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(dir, nil, gitrepo.AllowAll()), Loader: reconcile.NewLoader(),
 			System: controllerapi.New(*ctlURL, benchKey), Runs: pipeline.NewRuns(db), Log: discard, Snapshot: reconcile.NewSnapshot()}
@@ -143,12 +158,17 @@ func child(args []string) error {
 // runChild re-executes this program as a child in mode and returns what it
 // reported and the Maxrss of its rusage in bytes.
 func runChild(e *planEnv, mode string) (childResult, int64, error) {
+	return runChildArgs(mode, "-repo", e.repoURL, "-controller", e.ctl.url, "-db", e.ctl.dbURL)
+}
+
+// runChildArgs is runChild with the child's flags given.
+func runChildArgs(mode string, args ...string) (childResult, int64, error) {
 	var res childResult
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
 	}
-	cmd := exec.Command(exe, childArg, "-mode", mode, "-repo", e.repoURL, "-controller", e.ctl.url, "-db", e.ctl.dbURL)
+	cmd := exec.Command(exe, append([]string{childArg, "-mode", mode}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -17,9 +17,12 @@ import (
 
 // API limits.
 const (
-	MaxBodyBytes = 4 << 20 // request bodies over 4 MiB get 413
-	DefaultLimit = 100     // list page size when ?limit= is absent
-	MaxLimit     = 1000    // largest list page
+	// MaxBodyBytes bounds what is read of a request body (413 beyond it):
+	// twice spec.MaxResourceBytes, for a resource within the limit sent as
+	// indented JSON. The resource itself is held to spec.MaxResourceBytes.
+	MaxBodyBytes = 2 * spec.MaxResourceBytes
+	DefaultLimit = 100  // list page size when ?limit= is absent
+	MaxLimit     = 1000 // largest list page
 	MaxWait      = 60 * time.Second
 )
 
@@ -237,7 +240,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			a.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes", MaxBodyBytes))
+			a.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes for a request; one resource may be %d bytes (4 MiB) as YAML in Git", MaxBodyBytes, spec.MaxResourceBytes))
 			return
 		}
 		a.fail(w, r, errorf(http.StatusBadRequest, "read request body: %v", err))

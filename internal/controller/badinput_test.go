@@ -3,6 +3,7 @@ package controller_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,6 +54,8 @@ func TestBadInputGetsAClearErrorAndChangesNothing(t *testing.T) {
 		{name: "unknown top-level field", body: []byte(eksCluster + "extra: true\n"), code: 400, field: "extra", line: 20},
 		{name: "empty body", body: nil, code: 400, message: "empty"},
 		{name: "body over the limit", body: bytes.Repeat([]byte("#"), controller.MaxBodyBytes+1), code: 413, message: "limit"},
+		{name: "resource over the limit", body: []byte(strings.Replace(eksCluster, "metadata:\n", "metadata:\n  labels:\n"+manyLabels(150000), 1)),
+			code: 413, message: "the limit of 4194304 bytes (4 MiB) for one resource"},
 		{name: "no API key", key: "-", body: []byte(eksCluster), code: 401, message: "X-API-KEY"},
 		{name: "wrong API key", key: "not-a-key", body: []byte(eksCluster), code: 401, message: "unknown API key"},
 		{name: "project does not exist", path: "/apis/infra.k8smgmt.io/v3/projects/nowhere/clusters",
@@ -109,6 +112,15 @@ func TestBadInputGetsAClearErrorAndChangesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyLabels is a YAML labels block of n entries (about 30 bytes each).
+func manyLabels(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "    label-%06d: value-%06d\n", i, i)
+	}
+	return b.String()
 }
 
 func TestStatusIsAcceptedAndIgnored(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -221,8 +222,9 @@ const (
 // Apply creates or updates the resource k with the object obj on behalf of
 // user. expectVersion, when not empty, must equal the stored
 // resourceVersion (409 otherwise). A resource in a project that does not
-// exist gets 404. An object semantically equal to the stored one changes
-// nothing and records no event.
+// exist gets 404, one over spec.MaxResourceBytes 413 (spec.CheckSize). An
+// object semantically equal to the stored one changes nothing and records
+// no event.
 //
 // What is stored is spec.Canonical(obj), encoded as json.Marshal would:
 // objects equal in meaning (spec.Equal) are then stored as the same bytes,
@@ -233,6 +235,9 @@ func (s *Store) Apply(ctx context.Context, k spec.Key, obj map[string]any, user,
 
 // apply is Apply of an object that is already spec.Canonical's result.
 func (s *Store) apply(ctx context.Context, k spec.Key, obj map[string]any, user, expectVersion string) (Stored, Outcome, error) {
+	if err := spec.CheckSize(obj); err != nil {
+		return Stored{}, "", &Error{Code: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("%s %q: %v", k.Kind, k.Name, err)}
+	}
 	body, err := appendJSON(nil, obj)
 	if err != nil {
 		return Stored{}, "", fmt.Errorf("apply %s: encode: %w", k, err)

@@ -2,11 +2,14 @@
 // encoding/json (with UseNumber) and spec.Normalize together make of it:
 // map[string]any, []any, string, bool, nil, int64 for a number that is
 // one, float64 for the others. It takes what it can read exactly as they
-// would and refuses the rest (a syntax error, a number that is neither),
-// which its callers then leave to encoding/json, so that results and
-// errors stay what they always were. It exists for speed: a map made at
-// its size, no json.Number boxes converted after, and, within one text,
-// keys and short strings shared.
+// would and holds exactly as written, and refuses the rest: a syntax
+// error, which its callers then leave to encoding/json for its message; a
+// number that is neither an int64 nor a float64 that writes back as the
+// same decimal (1e400, a 30-digit integer, 0.1000000000000000000001), and
+// a string that is not UTF-8 or holds half of a surrogate pair, which
+// encoding/json would round or replace silently: FindFault says where.
+// It exists for speed: a map made at its size, no json.Number boxes
+// converted after, and, within one text, keys and short strings shared.
 package jsontree
 
 import (
@@ -309,8 +312,8 @@ func (d *Decoder) Key() (string, bool) {
 }
 
 // str reads a string and returns its bytes as encoding/json unquotes them
-// (escapes resolved; a lone surrogate and each invalid UTF-8 byte become
-// U+FFFD): the text itself, in data, when it needs none of that.
+// (escapes resolved): the text itself, in data, when it has no escape. A
+// string that is not UTF-8, or holds half of a surrogate pair, is refused.
 func (d *Decoder) str() ([]byte, bool) {
 	s, plain, ok := d.strText()
 	if !ok {
@@ -319,15 +322,22 @@ func (d *Decoder) str() ([]byte, bool) {
 	if plain {
 		return s, true
 	}
-	return unquote(s), true
+	return unquote(s)
 }
 
-// strText reads a string, checking it as encoding/json does, and returns
-// the text between its quotes and whether that is the string itself
-// (no escape, valid UTF-8).
+// strText reads a string, checking it as encoding/json does and refusing
+// one that is not UTF-8, and returns the text between its quotes and
+// whether that is the string itself (no escape).
 func (d *Decoder) strText() (text []byte, plain, ok bool) {
+	text, plain, utf8OK, ok := d.scanStr()
+	return text, plain, ok && utf8OK
+}
+
+// scanStr reads a string as encoding/json does (ok), and tells whether
+// its text is UTF-8. The position moves past it only when both hold.
+func (d *Decoder) scanStr() (text []byte, plain, utf8OK, ok bool) {
 	if d.i >= len(d.data) || d.data[d.i] != '"' {
-		return nil, false, false
+		return nil, false, false, false
 	}
 	start := d.i + 1
 	escaped, ascii := false, true
@@ -335,45 +345,49 @@ func (d *Decoder) strText() (text []byte, plain, ok bool) {
 		switch c := d.data[i]; {
 		case c == '"':
 			s := d.data[start:i]
+			if !ascii && !utf8.Valid(s) {
+				return s, false, false, true
+			}
 			d.i = i + 1
-			return s, !escaped && (ascii || utf8.Valid(s)), true
+			return s, !escaped, true, true
 		case c == '\\':
 			i++ // the escaped byte: checked below
 			escaped = true
 			if i >= len(d.data) {
-				return nil, false, false
+				return nil, false, false, false
 			}
 			switch d.data[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(d.data) {
-					return nil, false, false
+					return nil, false, false, false
 				}
 				for _, h := range d.data[i+1 : i+5] {
 					if !isHex(h) {
-						return nil, false, false
+						return nil, false, false, false
 					}
 				}
 				i += 4
 			default:
-				return nil, false, false
+				return nil, false, false, false
 			}
 		case c < 0x20:
-			return nil, false, false
+			return nil, false, false, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
-	return nil, false, false
+	return nil, false, false, false
 }
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// unquote resolves the escapes of a string's text (checked: every escape
-// is one JSON allows) as encoding/json does.
-func unquote(s []byte) []byte {
+// unquote resolves the escapes of a string's text (checked: UTF-8, every
+// escape one JSON allows) as encoding/json does, refusing half of a
+// surrogate pair, which it would replace with U+FFFD.
+func unquote(s []byte) ([]byte, bool) {
 	out := make([]byte, 0, len(s)+utf8.UTFMax)
 	for r := 0; r < len(s); {
 		switch c := s[r]; {
@@ -400,7 +414,7 @@ func unquote(s []byte) []byte {
 							continue
 						}
 					}
-					rr = unicode.ReplacementChar
+					return nil, false
 				}
 				out = utf8.AppendRune(out, rr)
 				continue
@@ -412,16 +426,12 @@ func unquote(s []byte) []byte {
 			out = append(out, c)
 			r++
 		default:
-			rr, size := utf8.DecodeRune(s[r:])
-			if rr == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, s[r:r+size]...)
-			}
+			_, size := utf8.DecodeRune(s[r:])
+			out = append(out, s[r:r+size]...)
 			r += size
 		}
 	}
-	return out
+	return out, true
 }
 
 // hex4 reads four hex digits (checked).
@@ -442,21 +452,26 @@ func hex4(h []byte) rune {
 }
 
 // Number reads a number as spec.Normalize reads a json.Number: an int64
-// when it is one, else a float64; one that is neither is refused.
+// when it is one, else a float64; one that is neither, or that a float64
+// would not hold as written (see Exact), is refused.
 func (d *Decoder) Number() (any, bool) {
 	text, integer, ok := d.numberText()
 	if !ok {
 		return nil, false
 	}
-	if integer { // else ParseInt would refuse it
-		if n, err := strconv.ParseInt(string(text), 10, 64); err == nil {
-			return n, true
-		}
+	return number(text, integer)
+}
+
+func number(text []byte, integer bool) (any, bool) {
+	if integer { // an integer beyond int64 is held by no float64 as written
+		n, err := strconv.ParseInt(string(text), 10, 64)
+		return n, err == nil
 	}
-	if f, err := strconv.ParseFloat(string(text), 64); err == nil {
-		return f, true
+	f, err := strconv.ParseFloat(string(text), 64)
+	if err != nil || !Exact(string(text), f) {
+		return nil, false
 	}
-	return nil, false
+	return f, true
 }
 
 // numberText reads a number by JSON's grammar and returns its text and

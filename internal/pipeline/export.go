@@ -345,12 +345,14 @@ type renderedFile struct {
 
 // renderFile writes the system's object of an Export change as its file:
 // Git's file edited in place when Git has one, else rendered anew. An
-// object holding a clear-text secret is not written. hash is the object's
-// reconcile.Hash when known ("": computed here). Safe for concurrent use.
+// object holding a clear-text secret, or over spec.MaxResourceBytes, is not
+// written; a file that editing in place would take over the limit is
+// written anew. hash is the object's reconcile.Hash when known ("":
+// computed here). Safe for concurrent use.
 func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change, hash string) renderedFile {
 	obj := c.System()
 	if probs := spec.Secrets(&spec.Resource{Object: obj}); len(probs) > 0 {
-		return renderedFile{failed: "not written to Git: " + probs[0].Field + " holds a clear-text secret; seal it with a SecretSealer and reference it as sealed://…"}
+		return renderedFile{failed: "not written to Git: " + probs[0].Field + ": " + probs[0].Message}
 	}
 	var existing []byte
 	if base != "" && c.Desired() != nil { // Git has the file: edit it rather than write anew
@@ -360,7 +362,16 @@ func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconci
 		}
 		existing = data
 	}
-	data, err := spec.Update(existing, spec.Canonical(obj))
+	if err := spec.CheckSize(obj); err != nil {
+		return renderedFile{failed: "not written to Git: " + err.Error()}
+	}
+	canon := spec.Canonical(obj)
+	data, err := spec.Update(existing, canon)
+	if err == nil && len(data) > spec.MaxResourceBytes {
+		// Git's file, edited in place, keeps comments and layout that
+		// take it over the limit: the resource is written anew, within it.
+		data, err = spec.Update(nil, canon)
+	}
 	if err != nil {
 		return renderedFile{failed: err.Error()}
 	}

@@ -15,8 +15,9 @@ import (
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
-// MaxFileBytes is the largest spec file read; a larger one is a problem.
-const MaxFileBytes = 1 << 20
+// MaxFileBytes is the largest spec file read (the size limit of one
+// resource); a larger one is a problem.
+const MaxFileBytes = spec.MaxResourceBytes
 
 // TreeEntry is one file of a folder at a commit.
 type TreeEntry struct {
@@ -304,7 +305,7 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 	case e.Submodule:
 		fail("is a submodule, not a spec file")
 	case e.Size > MaxFileBytes:
-		fail(fmt.Sprintf("is %d bytes, over the limit of %d bytes for a spec file", e.Size, MaxFileBytes))
+		fail(spec.FileTooBig(e.Size))
 	default:
 		data, err := src.Blob(ctx, e.BlobSHA, MaxFileBytes)
 		if err != nil {
@@ -340,6 +341,10 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 	}
 	if info.Key.Project != "" && r.Project() == "" {
 		r.SetProject(info.Key.Project)
+	}
+	if err := spec.CheckSize(r.Object); err != nil {
+		add(spec.Problem{File: f.Path, Line: 1, Message: err.Error()})
+		return
 	}
 	f.data = data
 	if p := spec.Secrets(r); len(p) > 0 {

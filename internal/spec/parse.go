@@ -28,12 +28,21 @@ import (
 // scalars resolve as yaml.v3 resolves them for an `any`, except that
 // timestamps such as 2022-07-01 stay strings; an alias yields a copy of the
 // anchored value and merge keys (<<) fill in keys the mapping lacks.
+//
+// Numbers keep their exact value: one that no int64 or float64 holds as
+// written (1e400, a 30-digit integer, more digits than a float64 has,
+// .inf and .nan) is a Problem naming its line and field, and the file
+// gives no resource; so is text that is not UTF-8 (its line and column),
+// which is never replaced.
 func Parse(file string, data []byte) ([]*Resource, []Problem) {
 	return parseYAML(file, data, true)
 }
 
 // parseYAML is Parse, with List expansion optional.
 func parseYAML(file string, data []byte, expandLists bool) ([]*Resource, []Problem) {
+	if p, bad := utf8Problem(file, data); bad {
+		return nil, []Problem{p}
+	}
 	docs, err := decodeDocs(data)
 	if err != nil {
 		return nil, []Problem{syntaxProblem(file, data, err)}
@@ -162,7 +171,8 @@ func mayHoldSeveralDocs(data []byte) bool {
 }
 
 // converter turns yaml.Nodes into plain Go values. It stops at the first
-// fault (a duplicate key, an alias loop, too many alias expansions).
+// fault (a duplicate key, an alias loop, too many alias expansions, a
+// number it cannot hold as written).
 type converter struct {
 	limit     int          // most nodes alias expansion may produce
 	expanded  int          // nodes produced inside aliases so far
@@ -179,7 +189,7 @@ func (c *converter) fail(n *yaml.Node, msg string) {
 
 // problem reports the converter's fault as a Problem located in doc.
 func (c *converter) problem(file string, doc *yaml.Node) Problem {
-	return Problem{File: file, Line: c.fault.Line, Field: pathTo(doc, c.fault), Message: "invalid YAML: " + c.faultMsg}
+	return Problem{File: file, Line: c.fault.Line, Field: pathTo(doc, c.fault), Message: c.faultMsg}
 }
 
 func (c *converter) value(n *yaml.Node) any {
@@ -189,13 +199,18 @@ func (c *converter) value(n *yaml.Node) any {
 	if len(c.expanding) > 0 {
 		c.expanded++
 		if c.expanded > c.limit {
-			c.fail(n, "too many alias expansions")
+			c.fail(n, "invalid YAML: too many alias expansions")
 			return nil
 		}
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
-		return scalarValue(n)
+		v, bad := checkedScalarValue(n)
+		if bad != "" {
+			c.fail(n, bad)
+			return nil
+		}
+		return v
 	case yaml.MappingNode:
 		return c.mapping(n)
 	case yaml.SequenceNode:
@@ -206,12 +221,12 @@ func (c *converter) value(n *yaml.Node) any {
 		return out
 	case yaml.AliasNode:
 		if n.Alias == nil {
-			c.fail(n, "alias to an unknown anchor")
+			c.fail(n, "invalid YAML: alias to an unknown anchor")
 			return nil
 		}
 		for _, a := range c.expanding {
 			if a == n.Alias {
-				c.fail(n, fmt.Sprintf("anchor %q contains itself", n.Value))
+				c.fail(n, fmt.Sprintf("invalid YAML: anchor %q contains itself", n.Value))
 				return nil
 			}
 		}
@@ -239,12 +254,12 @@ func (c *converter) mapping(n *yaml.Node) map[string]any {
 		}
 		kk := deref(k)
 		if kk == nil || kk.Kind != yaml.ScalarNode {
-			c.fail(k, "a mapping key must be a scalar")
+			c.fail(k, "invalid YAML: a mapping key must be a scalar")
 			return m
 		}
 		key := kk.Value
 		if _, dup := m[key]; dup {
-			c.fail(k, fmt.Sprintf("mapping key %q already defined at line %d", key, firstKeyLine(n, key)))
+			c.fail(k, fmt.Sprintf("invalid YAML: mapping key %q already defined at line %d", key, firstKeyLine(n, key)))
 			return m
 		}
 		m[key] = c.value(v)
@@ -261,12 +276,12 @@ func (c *converter) mapping(n *yaml.Node) map[string]any {
 		case src != nil && src.Kind == yaml.SequenceNode:
 			sources = src.Content
 		default:
-			c.fail(mv, "a merge key (<<) needs a mapping or a sequence of mappings")
+			c.fail(mv, "invalid YAML: a merge key (<<) needs a mapping or a sequence of mappings")
 			return m
 		}
 		for _, s := range sources {
 			if d := deref(s); d == nil || d.Kind != yaml.MappingNode {
-				c.fail(s, "a merge key (<<) needs a mapping or a sequence of mappings")
+				c.fail(s, "invalid YAML: a merge key (<<) needs a mapping or a sequence of mappings")
 				return m
 			}
 			merged, _ := c.value(s).(map[string]any)
@@ -401,8 +416,10 @@ func lineEnds(data []byte) []int {
 // ParseBody reads an API request body: JSON when contentType contains "json" or the
 // body starts with '{', YAML otherwise. Exactly one resource: an empty body, several
 // documents, or a non-mapping are Problems ("empty body" etc). A List body is not
-// expanded. `status` is dropped. Problems have no File; a JSON body's
-// problems have no lines beyond those of syntax errors.
+// expanded. `status` is dropped. Problems have no File. Numbers and text
+// are held as Parse holds them: a JSON number no int64 or float64 holds as
+// written, or a string that is not UTF-8 (or holds half of a surrogate
+// pair), is a Problem with its line and field.
 func ParseBody(contentType string, body []byte) (*Resource, []Problem) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -453,6 +470,9 @@ func decodeJSONBody(body []byte) (*Resource, []Problem) {
 		off := min(int(dec.InputOffset()), len(body))
 		return nil, []Problem{{Line: 1 + bytes.Count(body[:off], []byte("\n")),
 			Message: "the body holds more than one JSON value: send exactly one resource"}}
+	}
+	if f := jsontree.FindFault(body); f != nil {
+		return nil, []Problem{jsonFaultProblem(body, f)}
 	}
 	obj, ok := Normalize(v).(map[string]any)
 	if !ok {

@@ -21,13 +21,7 @@ import (
 // means it could not be encoded.
 func Render(obj map[string]any) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	enc.CompactSeqIndent()
-	if err := enc.Encode(toNode(obj)); err != nil {
-		return nil, fmt.Errorf("render YAML: %w", err)
-	}
-	if err := enc.Close(); err != nil {
+	if err := encodeYAML(&buf, toNode(obj), encodeChunkNodes); err != nil {
 		return nil, fmt.Errorf("render YAML: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -9,15 +9,25 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/systemsync/systemsync/internal/jsontree"
 )
 
 // scalarValue converts a scalar node to its Go value using the tag the
-// parser resolved (or resolving it when the node has none).
+// parser resolved (or resolving it when the node has none). A number it
+// cannot hold as written comes out as checkedScalarValue leaves it.
 func scalarValue(n *yaml.Node) any {
+	v, _ := checkedScalarValue(n)
+	return v
+}
+
+// checkedScalarValue is scalarValue, with why a number cannot be held as
+// written (see numberMessage): "" when it can, or is no number.
+func checkedScalarValue(n *yaml.Node) (any, string) {
 	tag := n.Tag
 	if tag == "" || tag == "!" {
 		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			return n.Value
+			return n.Value, ""
 		}
 		tag = resolveTag(n.Value)
 	} else if strings.HasPrefix(tag, "tag:yaml.org,2002:") {
@@ -25,37 +35,51 @@ func scalarValue(n *yaml.Node) any {
 	}
 	in := n.Value
 	switch tag {
-	case "!!str", "!!timestamp", "!!merge":
-		return in
+	case "!!str":
+		if n.Style == 0 && in != "" && yamlStyleFloat.MatchString(strings.ReplaceAll(in, "_", "")) {
+			return in, numberMessage(in) // a plain float yaml.v3 left a string: out of range
+		}
+		return in, ""
+	case "!!timestamp", "!!merge":
+		return in, ""
 	case "!!null":
-		return nil
+		return nil, ""
 	case "!!bool":
 		switch in {
 		case "true", "True", "TRUE":
-			return true
+			return true, ""
 		case "false", "False", "FALSE":
-			return false
+			return false, ""
 		}
 	case "!!int":
 		if v, ok := parseYAMLInt(in); ok {
-			return v
+			if f, inexact := v.(float64); inexact { // beyond int64
+				return f, numberMessage(in)
+			}
+			return v, ""
 		}
 	case "!!float":
 		if v, ok := parseYAMLFloat(in); ok {
-			return v
+			if text := strings.ReplaceAll(in, "_", ""); !jsontree.Exact(text, v) {
+				return v, numberMessage(in)
+			}
+			return v, ""
+		}
+		if plain := strings.ReplaceAll(in, "_", ""); yamlStyleFloat.MatchString(plain) {
+			return in, numberMessage(in) // out of range
 		}
 		if v, ok := parseYAMLInt(in); ok {
 			if i, isInt := v.(int64); isInt {
-				return float64(i)
+				return float64(i), ""
 			}
-			return v
+			return v, numberMessage(in)
 		}
 	case "!!binary":
 		if b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(in), "")); err == nil {
-			return string(b)
+			return string(b), ""
 		}
 	}
-	return in
+	return in, ""
 }
 
 var yamlStyleFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)

@@ -8,102 +8,223 @@ import (
 // sealHint is how every secret problem tells the user what to do instead.
 const sealHint = "seal it with a SecretSealer and reference it as sealed://…"
 
-// Secrets reports clear-text secret values a file in Git must not hold: a
-// credentials.password / token / privateKey (any key named like password, passwd, token,
-// secret, privateKey, accessKey, secretKey, apiKey, clientSecret holding a non-empty string that is not a
-// `sealed://` reference and not a `file://` reference), any PEM private key block, and any
-// mapping with type or valueType `Secret`/`Secure` and a non-empty `value`. Each problem's
-// message points at the Secret Sealer (e.g. "clear-text secret: seal it with a SecretSealer and reference it as sealed://…").
+// Secrets reports the clear-text secrets a file in Git must not hold,
+// wherever they are in the spec (mapping keys, values, list items, at any
+// depth, inside multi-line strings such as Helm values):
 //
-// Key names match case-insensitively, ignoring '-', '_' and '.', when they
-// end in one of those words (so sshPrivateKey and webhookSecret count, but
-// syncSecrets and enableSecretRotation do not). A mapping marked
-// `sensitive: true` (or options.sensitive) with a non-empty value counts
-// like a Secret-typed one. Problems are ordered by line.
+//   - a value under a key named like a secret: password, passwd, token,
+//     secret, privateKey, accessKey, secretKey, apiKey, clientSecret (case
+//     and '-', '_', '.' ignored, the name ending in one of them, so
+//     sshPrivateKey and webhookSecret count but syncSecrets and
+//     enableSecretRotation do not), when it is a non-empty string and not a
+//     `sealed://` or `file://` reference;
+//   - the value of a mapping typed secret: type or valueType `Secret` or
+//     `Secure`, or `sensitive: true` (or options.sensitive), with a
+//     non-empty value that is not such a reference;
+//   - in any string: a URL whose user info holds a password
+//     (https://bob:…@host; a user without a password, or a placeholder such
+//     as ${TOKEN}, $TOKEN, $(TOKEN), {{ .Token }} or ***, is fine); a GitHub
+//     token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 or more letters and digits,
+//     github_pat_ and 82 or more); an AWS access key ID (AKIA or ASIA and 16
+//     capitals or digits), and a secret access key next to it (40 characters
+//     of base64 in the same string or mapping, or after
+//     aws_secret_access_key in a text); a PEM private key block.
+//
+// A SealedSecret's values are ciphertext: only what the form of a value
+// gives away counts in one, not the names of its keys.
+//
+// Each problem's message names what was found without repeating it (nor
+// does its field, when the secret is a key: its first letters stand for it) and
+// points at the Secret Sealer (e.g. "clear-text GitHub token (ghp_…): seal
+// it with a SecretSealer and reference it as sealed://…"). Problems are
+// ordered by line. Most resources hold no secret, which is found without
+// building a field path.
 func Secrets(r *Resource) []Problem {
-	if !holdsSecret(r.Object) {
-		return nil // the common case, found without building a field path
+	sealed := r.Object["kind"] == "SealedSecret"
+	quick := secretScan{sealed: sealed}
+	if !quick.walk(r.Object, nil) {
+		return nil
 	}
-	s := secretScan{r: r}
-	s.walk(r.Object, "")
-	sort.SliceStable(s.probs, func(i, j int) bool { return s.probs[i].Line < s.probs[j].Line })
-	return s.probs
+	full := secretScan{all: true, sealed: sealed}
+	full.walk(r.Object, nil)
+	probs := make([]Problem, 0, len(full.found))
+	for _, f := range full.found {
+		probs = append(probs, Problem{File: r.File, Line: r.LineOf(f.field), Field: f.shown, Message: f.msg + ": " + sealHint})
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	return probs
 }
 
+// secretScan walks an object for secrets: to the first one (all false),
+// or to every one, with its field path.
 type secretScan struct {
-	r     *Resource
-	probs []Problem
+	all    bool
+	sealed bool // a SealedSecret: its values are ciphertext, whatever their keys say
+	found  []secretFound
 }
 
-func (s *secretScan) add(field, msg string) {
-	s.probs = append(s.probs, Problem{File: s.r.File, Line: s.r.LineOf(field), Field: field, Message: msg + ": " + sealHint})
+type secretFound struct {
+	field string // the path, to find the line
+	shown string // the path as a problem shows it: a key holding a secret is not repeated
+	msg   string
 }
 
-func (s *secretScan) walk(v any, p string) {
-	switch x := v.(type) {
-	case map[string]any:
-		if val, ok := x["value"].(string); ok && !isSecretRef(val) && isSecretTyped(x) {
-			s.add(joinKey(p, "value"), "clear-text secret: a Secret-typed value must not be stored in Git")
-		}
-		for _, k := range sortedKeys(x) {
-			kp := joinKey(p, k)
-			if str, ok := x[k].(string); ok {
-				switch {
-				case hasPrivateKeyBlock(str):
-					s.add(kp, "clear-text private key (PEM block)")
-				case str != "" && !isSecretRef(str) && isSecretKeyName(k):
-					s.add(kp, "clear-text secret")
-				}
-				continue
-			}
-			s.walk(x[k], kp)
-		}
-	case []any:
-		for i, e := range x {
-			ip := joinIndex(p, i)
-			if str, ok := e.(string); ok {
-				if hasPrivateKeyBlock(str) {
-					s.add(ip, "clear-text private key (PEM block)")
-				}
-				continue
-			}
-			s.walk(e, ip)
-		}
+// step is one step of a field path, kept on the stack while walking: the
+// path is written out only for a secret found.
+type step struct {
+	up    *step
+	key   string
+	index int // -1 for a key
+}
+
+func (s *step) String() string {
+	if s == nil {
+		return ""
 	}
+	if s.index >= 0 {
+		return joinIndex(s.up.String(), s.index)
+	}
+	return joinKey(s.up.String(), s.key)
 }
 
-// holdsSecret reports whether the walk of secretScan would find anything.
-func holdsSecret(v any) bool {
+// add records a secret at field at; it reports whether the walk stops.
+func (s *secretScan) add(at *step, msg string) bool {
+	if !s.all {
+		return true
+	}
+	s.found = append(s.found, secretFound{at.String(), at.String(), msg})
+	return false
+}
+
+// addKey records a secret in the key of field at, shown without it.
+func (s *secretScan) addKey(at *step, msg string) bool {
+	if !s.all {
+		return true
+	}
+	shown := at.key
+	if len(shown) > 4 {
+		shown = shown[:4] + "…"
+	}
+	s.found = append(s.found, secretFound{at.String(), joinKey(at.up.String(), shown), msg})
+	return false
+}
+
+// walk scans v, at field path at (nil, unless every secret is wanted);
+// it reports whether it found a secret and stopped (never, when all is set).
+func (s *secretScan) walk(v any, at *step) bool {
 	switch x := v.(type) {
 	case map[string]any:
-		if val, ok := x["value"].(string); ok && !isSecretRef(val) && isSecretTyped(x) {
-			return true
-		}
-		for k, e := range x {
-			if str, ok := e.(string); ok {
-				if hasPrivateKeyBlock(str) || str != "" && !isSecretRef(str) && isSecretKeyName(k) {
-					return true
-				}
-				continue
-			}
-			if holdsSecret(e) {
+		if val, ok := x["value"].(string); ok && val != "" && !isSecretRef(val) && isSecretTyped(x) {
+			if s.add(s.key(at, "value"), "clear-text secret: a Secret-typed value must not be stored in Git") {
 				return true
 			}
 		}
-	case []any:
-		for _, e := range x {
-			if str, ok := e.(string); ok {
-				if hasPrivateKeyBlock(str) {
+		if !s.all {
+			for k, e := range x {
+				if s.entry(x, k, e, nil) {
 					return true
 				}
-				continue
 			}
-			if holdsSecret(e) {
+			return false
+		}
+		var buf [16]string
+		for _, k := range sortedMapKeys(buf[:0], x) {
+			s.entry(x, k, x[k], at)
+		}
+	case []any:
+		for i, e := range x {
+			var ip *step
+			if s.all {
+				ip = &step{up: at, index: i}
+			}
+			switch e := e.(type) {
+			case string:
+				if msg := secretIn(e); msg != "" && s.add(ip, msg) {
+					return true
+				}
+			case map[string]any, []any:
+				if s.walk(e, ip) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// key is the path of key k under at, when paths are kept.
+func (s *secretScan) key(at *step, k string) *step {
+	if !s.all {
+		return nil
+	}
+	return &step{up: at, key: k, index: -1}
+}
+
+// entry scans the entry k: e of mapping m, which is at at.
+func (s *secretScan) entry(m map[string]any, k string, e any, at *step) bool {
+	kp := s.key(at, k)
+	if msg := secretIn(k); msg != "" && s.addKey(kp, msg+" in a key") {
+		return true
+	}
+	switch e := e.(type) {
+	case string:
+		msg := secretIn(e)
+		switch {
+		case msg != "":
+		case e != "" && !isSecretRef(e) && !s.sealed && isSecretKeyName(k):
+			msg = "clear-text secret"
+		case isAWSSecretKey(e) && holdsAWSKeyName(m):
+			msg = "clear-text AWS secret access key"
+		}
+		return msg != "" && s.add(kp, msg)
+	case map[string]any, []any:
+		return s.walk(e, kp)
+	}
+	return false
+}
+
+// holdsAWSKeyName reports whether a value of m is an AWS access key ID, or
+// names a secret access key (as in {name: AWS_SECRET_ACCESS_KEY, value: …}):
+// a 40-character base64 value beside it is then a secret access key.
+func holdsAWSKeyName(m map[string]any) bool {
+	for _, e := range m {
+		if str, ok := e.(string); ok && len(str) >= 15 && len(str) <= 64 {
+			if hasAWSKeyID(str) {
+				return true
+			}
+			if endsLike(str, "secretaccesskey") {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// secretIn names the secrets text s holds ("clear-text GitHub token
+// (ghp_…) and AWS access key (AKIA…)"), or returns "".
+func secretIn(s string) string {
+	if len(s) < 11 { // shorter than the shortest secret found by its form (a://b:c@d.e)
+		return ""
+	}
+	var found []string
+	if hasPrivateKeyBlock(s) {
+		found = append(found, "private key (PEM block)")
+	}
+	if prefix := githubToken(s); prefix != "" {
+		found = append(found, "GitHub token ("+prefix+"…)")
+	}
+	if i := awsKeyIDAt(s); i >= 0 {
+		found = append(found, "AWS access key ("+s[i:i+4]+"…)")
+	} else if hasAWSSecretAssignment(s) {
+		found = append(found, "AWS secret access key")
+	}
+	if u := urlWithPassword(s); u != "" {
+		found = append(found, "password in a URL ("+u+")")
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return "clear-text " + strings.Join(found, " and ")
 }
 
 // isSecretRef reports whether s points at a secret instead of holding it.
@@ -116,23 +237,29 @@ var secretKeySuffixes = []string{"password", "passwd", "token", "secret", "priva
 
 // isSecretKeyName reports whether a mapping key names a secret value.
 func isSecretKeyName(k string) bool {
-	// The last letters, lower-cased and without separators, are enough
-	// to compare with the suffixes: written backwards into a small buffer.
-	var tail [len("clientsecret")]byte
-	n := 0
-	for i := len(k) - 1; i >= 0 && n < len(tail); i-- {
+	return endsLike(k, secretKeySuffixes...)
+}
+
+// endsLike reports whether k, lower-cased and without '-', '_' and '.',
+// ends with one of suffixes (each at most 16 bytes).
+func endsLike(k string, suffixes ...string) bool {
+	// The last letters are enough to compare: written backwards into a
+	// small buffer.
+	var buf [16]byte
+	got := 0
+	for i := len(k) - 1; i >= 0 && got < len(buf); i-- {
 		switch b := k[i]; {
 		case b == '-' || b == '_' || b == '.':
 		case b >= 'A' && b <= 'Z':
-			tail[len(tail)-1-n] = b + 'a' - 'A'
-			n++
+			buf[len(buf)-1-got] = b + 'a' - 'A'
+			got++
 		default:
-			tail[len(tail)-1-n] = b
-			n++
+			buf[len(buf)-1-got] = b
+			got++
 		}
 	}
-	end := string(tail[len(tail)-n:])
-	for _, suf := range secretKeySuffixes {
+	end := string(buf[len(buf)-got:])
+	for _, suf := range suffixes {
 		if strings.HasSuffix(end, suf) {
 			return true
 		}
@@ -163,11 +290,203 @@ func isSecretTyped(m map[string]any) bool {
 
 // hasPrivateKeyBlock reports whether s holds a PEM private key.
 func hasPrivateKeyBlock(s string) bool {
-	i := strings.Index(s, "-----BEGIN ")
-	if i < 0 {
+	for {
+		i := strings.Index(s, "-----BEGIN ")
+		if i < 0 {
+			return false
+		}
+		s = s[i+len("-----BEGIN "):]
+		end := strings.Index(s, "-----")
+		if end < 0 {
+			return false
+		}
+		if strings.HasSuffix(s[:end], "PRIVATE KEY") {
+			return true
+		}
+	}
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// githubToken returns the prefix of the GitHub token s holds, or "": one
+// of GitHub's token prefixes, not preceded by a letter, digit or '_', and
+// at least as many letters and digits after it as GitHub's tokens have
+// (36 for ghp_ and its kind, 82 letters, digits and '_' for github_pat_).
+func githubToken(s string) string {
+	for from := 0; ; {
+		i := strings.Index(s[from:], "gh")
+		if i < 0 {
+			break
+		}
+		i += from
+		from = i + 2
+		if i > 0 && (isAlnum(s[i-1]) || s[i-1] == '_') {
+			continue
+		}
+		if i+4 <= len(s) && s[i+3] == '_' && strings.IndexByte("pousr", s[i+2]) >= 0 {
+			if runOf(s[i+4:], false) >= 36 {
+				return s[i : i+4]
+			}
+		}
+	}
+	for from := 0; ; {
+		i := strings.Index(s[from:], "github_pat_")
+		if i < 0 {
+			return ""
+		}
+		i += from
+		from = i + 1
+		if i > 0 && (isAlnum(s[i-1]) || s[i-1] == '_') {
+			continue
+		}
+		if runOf(s[i+len("github_pat_"):], true) >= 82 {
+			return "github_pat_"
+		}
+	}
+}
+
+// runOf counts the letters and digits (and '_', with underscore) s starts with.
+func runOf(s string, underscore bool) int {
+	n := 0
+	for n < len(s) && (isAlnum(s[n]) || underscore && s[n] == '_') {
+		n++
+	}
+	return n
+}
+
+// awsKeyIDAt returns where the AWS access key ID in s starts, or -1: AKIA
+// or ASIA and 16 capitals or digits, standing alone (no letter or digit on
+// either side).
+func awsKeyIDAt(s string) int {
+	for from := 0; from+20 <= len(s); {
+		i := strings.Index(s[from:], "A")
+		if i < 0 || from+i+20 > len(s) {
+			return -1
+		}
+		i += from
+		from = i + 1
+		if p := s[i : i+4]; p != "AKIA" && p != "ASIA" || i > 0 && isAlnum(s[i-1]) {
+			continue
+		}
+		n := 4
+		for n < 20 && ('A' <= s[i+n] && s[i+n] <= 'Z' || '0' <= s[i+n] && s[i+n] <= '9') {
+			n++
+		}
+		if n == 20 && (i+20 == len(s) || !isAlnum(s[i+20])) {
+			return i
+		}
+	}
+	return -1
+}
+
+func hasAWSKeyID(s string) bool { return awsKeyIDAt(s) >= 0 }
+
+// isAWSSecretKey reports whether s has the form of an AWS secret access
+// key: 40 characters of base64 (letters, digits, '/', '+'), with at least
+// one digit, lower- and upper-case letter.
+func isAWSSecretKey(s string) bool {
+	if len(s) != 40 {
 		return false
 	}
-	rest := s[i+len("-----BEGIN "):]
-	end := strings.Index(rest, "-----")
-	return end >= 0 && strings.HasSuffix(rest[:end], "PRIVATE KEY")
+	var lower, upper, digit bool
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case '0' <= c && c <= '9':
+			digit = true
+		case c == '/' || c == '+':
+		default:
+			return false
+		}
+	}
+	return lower && upper && digit
+}
+
+// hasAWSSecretAssignment reports whether a text sets an AWS secret access
+// key, as a credentials file or an environment does:
+// aws_secret_access_key = <40 characters>, in any case, quoted or not.
+func hasAWSSecretAssignment(s string) bool {
+	if len(s) < 40 {
+		return false
+	}
+	lower := strings.ToLower(s)
+	for from := 0; ; {
+		i := strings.Index(lower[from:], "secret_access_key")
+		if i < 0 {
+			return false
+		}
+		i += from + len("secret_access_key")
+		from = i
+		rest := strings.TrimLeft(s[i:], " \t\"'")
+		if rest == "" || rest[0] != '=' && rest[0] != ':' {
+			continue
+		}
+		rest = strings.TrimLeft(rest[1:], " \t\"'")
+		end := 0
+		for end < len(rest) && (isAlnum(rest[end]) || rest[end] == '/' || rest[end] == '+') {
+			end++
+		}
+		if isAWSSecretKey(rest[:end]) {
+			return true
+		}
+	}
+}
+
+// urlWithPassword returns the first URL in s whose user info holds a
+// password, shown with the password left out (https://bob:…@host), or "".
+// A placeholder for a password is not one.
+func urlWithPassword(s string) string {
+	for from := 0; ; {
+		i := strings.Index(s[from:], "://")
+		if i < 0 {
+			return ""
+		}
+		i += from
+		from = i + 3
+		scheme := i
+		for scheme > 0 && (isAlnum(s[scheme-1]) || strings.IndexByte("+.-", s[scheme-1]) >= 0) {
+			scheme--
+		}
+		if c := s[scheme] | 0x20; scheme == i || c < 'a' || c > 'z' {
+			continue
+		}
+		authority := s[i+3:]
+		if end := strings.IndexAny(authority, "/?#\"'`<>\\ \t\r\n,;|"); end >= 0 {
+			authority = authority[:end]
+		}
+		at := strings.LastIndexByte(authority, '@')
+		if at < 0 {
+			continue
+		}
+		user, pass, hasPass := strings.Cut(authority[:at], ":")
+		if !hasPass || pass == "" || isPlaceholder(pass) {
+			continue
+		}
+		return s[scheme:i+3] + user + ":…@" + authority[at+1:]
+	}
+}
+
+// isPlaceholder reports whether a password in a URL stands for one:
+// ${NAME}, $(NAME), {{ … }}, $NAME, %s or a mask of asterisks.
+func isPlaceholder(p string) bool {
+	switch {
+	case strings.HasPrefix(p, "${") && strings.HasSuffix(p, "}"),
+		strings.HasPrefix(p, "$(") && strings.HasSuffix(p, ")"),
+		strings.HasPrefix(p, "{{") && strings.HasSuffix(p, "}}"),
+		p == "%s", strings.Trim(p, "*") == "":
+		return true
+	case p[0] == '$' && len(p) > 1:
+		for i := 1; i < len(p); i++ {
+			if !isAlnum(p[i]) && p[i] != '_' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -167,8 +169,8 @@ func TestSecretKeyNameFollowsTheRule(t *testing.T) {
 	}
 }
 
-// TestHoldsSecretAgreesWithTheScan: the quick check finds a secret exactly
-// when the full scan reports one, over the real and generated files.
+// TestHoldsSecretAgreesWithTheScan: the quick walk finds a secret exactly
+// when the full one reports one, over the real and generated files.
 func TestHoldsSecretAgreesWithTheScan(t *testing.T) {
 	objs := []map[string]any{
 		{"spec": map[string]any{"password": "x"}},
@@ -179,6 +181,13 @@ func TestHoldsSecretAgreesWithTheScan(t *testing.T) {
 		{"spec": map[string]any{"vars": []any{map[string]any{"valueType": "secure", "value": "file://v"}}}},
 		{"spec": map[string]any{"v": map[string]any{"options": map[string]any{"sensitive": true}, "value": "v"}}},
 		{"spec": map[string]any{"v": map[string]any{"sensitive": false, "value": "v"}}},
+		{"spec": map[string]any{"endpoint": "https://bob:" + testPassword + "@git.example.org/x.git"}},
+		{"spec": map[string]any{"endpoint": "https://bob@git.example.org/x.git"}},
+		{"spec": []any{map[string]any{"a": []any{"x", testGHP}}}},
+		{"metadata": map[string]any{"labels": map[string]any{testGHS: "1"}}},
+		{"spec": map[string]any{"k": testAWSID, "s": testAWSSecret}},
+		{"spec": map[string]any{"name": "AWS_SECRET_ACCESS_KEY", "value": testAWSSecret}},
+		{"spec": map[string]any{"name": "AWS_REGION", "value": testAWSSecret}},
 	}
 	for _, f := range spectest.Generate(500, 3) {
 		rs, _ := Parse(f.Path, f.Data)
@@ -189,16 +198,135 @@ func TestHoldsSecretAgreesWithTheScan(t *testing.T) {
 	objs = append(objs, realObjects(t)...)
 	found := 0
 	for i, o := range objs {
-		full := secretScan{r: &Resource{Object: o}}
-		full.walk(o, "")
-		if got, want := holdsSecret(o), len(full.probs) > 0; got != want {
-			t.Errorf("object %d: holdsSecret = %v, the scan found %d", i, got, len(full.probs))
+		quick, full := secretScan{}, secretScan{all: true}
+		full.walk(o, nil)
+		if got, want := quick.walk(o, nil), len(full.found) > 0; got != want {
+			t.Errorf("object %d: the quick walk says %v, the full one found %d", i, got, len(full.found))
 		}
-		if len(full.probs) > 0 {
+		if len(full.found) > 0 {
 			found++
 		}
 	}
 	if found < 5 {
 		t.Fatalf("only %d objects hold secrets: the test checks too little", found)
+	}
+}
+
+// Planted secrets: made up, of the forms the scanners look for.
+const (
+	testPassword  = "Tr0ub4dor-and-3"
+	testGHP       = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+	testGHS       = "ghs_" + "z9Y8x7W6v5U4t3S2r1Q0p9O8n7M6l5K4j3I2"
+	testPAT       = "github_pat_" + "11ABCDEFG0abcdefghijkl_" + "mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghi"
+	testAWSID     = "AKIA" + "Q3EGRLT7FXY2NB4K"
+	testAWSSecret = "Wq8r/2Lx+Yt5Zp1Km7Nc3Vb6Hj9Gf4Ds0Ae" + "XPlmo"
+)
+
+// TestSecretsWhereverTheyHide plants each kind of secret found by its form
+// in keys, values, list items, nested and inside multi-line strings, and
+// expects each problem at its field and line, naming what it found and
+// never repeating the secret.
+func TestSecretsWhereverTheyHide(t *testing.T) {
+	data := `apiVersion: integrations.k8smgmt.io/v3
+kind: Repository
+metadata:
+  name: r
+  project: p
+  labels:
+    ` + testGHS + `: "true"
+spec:
+  endpoint: https://bob:` + testPassword + `@git.example.org/x.git
+  mirrors:
+  - https://git.example.org/x.git
+  - notes: see https://alice:` + testPassword + `@mirror.example.org/x.git
+  helm:
+    values: |
+      image:
+        pullSecret: none
+      git:
+        token: ` + testGHP + `
+      aws: |
+        [default]
+        aws_access_key_id = ` + testAWSID + `
+  pat: "` + testPAT + `"
+  creds:
+    id: ` + testAWSID + `
+    key: ` + testAWSSecret + `
+  envVars:
+  - name: AWS_SECRET_ACCESS_KEY
+    value: ` + testAWSSecret + `
+  type: Git
+`
+	ps := Secrets(parseOne(t, data))
+	want := []struct {
+		line  int
+		field string
+		what  string
+	}{
+		{7, "metadata.labels.ghs_…", "GitHub token (ghs_…) in a key"},
+		{9, "spec.endpoint", "password in a URL (https://bob:…@git.example.org)"},
+		{12, "spec.mirrors[1].notes", "password in a URL (https://alice:…@mirror.example.org)"},
+		{14, "spec.helm.values", "GitHub token (ghp_…) and AWS access key (AKIA…)"},
+		{22, "spec.pat", "GitHub token (github_pat_…)"},
+		{24, "spec.creds.id", "AWS access key (AKIA…)"},
+		{25, "spec.creds.key", "AWS secret access key"},
+		{28, "spec.envVars[0].value", "AWS secret access key"},
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), ps)
+	}
+	for i, w := range want {
+		p := ps[i]
+		if p.Line != w.line || p.Field != w.field || !strings.Contains(p.Message, "clear-text "+w.what) || !strings.Contains(p.Message, "SecretSealer") {
+			t.Errorf("problem %d = %v, want line %d %s: clear-text %s … SecretSealer", i, p, w.line, w.field, w.what)
+		}
+		for _, secret := range []string{testPassword, testGHP, testGHS, testPAT, testAWSID, testAWSSecret} {
+			if strings.Contains(p.Message+p.Field, secret) || strings.Contains(p.Message+p.Field, secret[4:]) {
+				t.Errorf("problem %d repeats the secret: %s", i, p.Message)
+			}
+		}
+	}
+}
+
+// TestSecretsLookalikesAreNotSecrets: references, placeholders, users
+// without passwords and strings that only resemble a secret's form.
+func TestSecretsLookalikesAreNotSecrets(t *testing.T) {
+	for _, v := range []string{
+		"https://bob@git.example.org/x.git", "ssh://git@github.com/acme/x.git", "git@github.com:acme/x.git",
+		"https://git.example.org:8443/x.git", "https://bob:@git.example.org/x.git",
+		"https://bob:${GIT_PASSWORD}@git.example.org/x.git", "https://x-access-token:$TOKEN@github.com/a/b.git",
+		"https://u:$(cat /run/secret)@h/x", "https://u:{{ .Values.token }}@h/x", "https://u:****@h/x", "https://u:%s@h/x",
+		"sealed://credentials.password", "file://artifacts/x/sealed-secret.yaml", "postgres://postgres@127.0.0.1:5432/db",
+		"ghp_short", "ghp_" + strings.Repeat("a", 35), "xghp_" + strings.Repeat("a", 36), "my_github_pat_is_elsewhere",
+		"AKIA" + "SHORT", "AKIA" + strings.Repeat("X", 17), "XAKIA" + strings.Repeat("X", 16), "arn:aws:iam::123456789012:role/x",
+		"mailto:bob@example.org", "contact: bob@example.org, https://example.org/x",
+		"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+	} {
+		obj := map[string]any{"spec": map[string]any{"endpoint": v, "list": []any{v}, "m": map[string]any{v: ""}}}
+		if ps := Secrets(&Resource{Object: obj}); len(ps) != 0 {
+			t.Errorf("%q flagged: %v", v, ps)
+		}
+	}
+	// 40 characters of base64 are only a secret next to an AWS key.
+	if ps := Secrets(&Resource{Object: map[string]any{"spec": map[string]any{"digest": testAWSSecret, "id": "AKIA"}}}); len(ps) != 0 {
+		t.Errorf("a lone 40-character value flagged: %v", ps)
+	}
+}
+
+// TestSecretsNoneInTheRealSyncRepositories: the real System Sync
+// repositories' files hold sealed references, never clear text (see
+// SOURCES.txt): none is flagged.
+func TestSecretsNoneInTheRealSyncRepositories(t *testing.T) {
+	for _, rel := range realFiles(t) {
+		data, err := os.ReadFile(filepath.Join(testdataRoot, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, _ := Parse(rel, data)
+		for _, r := range rs {
+			if ps := Secrets(r); len(ps) > 0 && strings.Contains(rel, "syncrepo-") {
+				t.Errorf("%s flagged: %v", rel, ps)
+			}
+		}
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// maxSpecSize is the largest spec file the bot reads (1 MiB).
-const maxSpecSize = 1 << 20
+// maxSpecSize is the largest spec file the bot reads.
+const maxSpecSize = MaxResourceBytes
 
 // TreeReport is the outcome of ValidateTree.
 type TreeReport struct {
@@ -24,7 +24,7 @@ type TreeReport struct {
 // ValidateTree checks a folder as the bot would: every PathProject/PathSpec file is parsed,
 // validated with the Context its path implies (kind from the plural folder, project, name from the file name),
 // checked for secrets; a file must hold exactly one resource; the same key in two files is a problem on both;
-// templates are skipped; artifacts are listed, never errors; files over 1 MiB, binary files (NUL byte) and symlinks are problems; other files ignored.
+// templates are skipped; artifacts are listed, never errors; files over MaxResourceBytes, binary files (NUL byte) and symlinks are problems; other files ignored.
 // Problem.File is the path relative to root.
 //
 // Paths use forward slashes. A .git folder is skipped. A resource without
@@ -100,7 +100,7 @@ func ValidateTree(root string) (TreeReport, error) {
 		}
 		if fi.Size() > maxSpecSize {
 			rep.Specs++
-			problem(rel, fmt.Sprintf("file is %d bytes, over the 1 MiB limit for a spec", fi.Size()))
+			problem(rel, "file "+FileTooBig(fi.Size()))
 			return nil
 		}
 		data, err := os.ReadFile(p)

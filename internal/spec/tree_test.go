@@ -133,7 +133,7 @@ func TestValidateTreeDuplicateKey(t *testing.T) {
 }
 
 func TestValidateTreeOversizedFile(t *testing.T) {
-	big := append(namespaceFile("big"), []byte("# "+strings.Repeat("x", 1<<20)+"\n")...)
+	big := append(namespaceFile("big"), []byte("# "+strings.Repeat("x", MaxResourceBytes)+"\n")...)
 	root := writeTree(t, map[string][]byte{
 		"projects/p/namespaces/big.yaml": big,
 		"projects/p/namespaces/ok.yaml":  namespaceFile("ok"),
@@ -142,7 +142,7 @@ func TestValidateTreeOversizedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Problems) != 1 || rep.Problems[0].File != "projects/p/namespaces/big.yaml" || !strings.Contains(rep.Problems[0].Message, "over the 1 MiB limit") {
+	if len(rep.Problems) != 1 || rep.Problems[0].File != "projects/p/namespaces/big.yaml" || !strings.Contains(rep.Problems[0].Message, "over the limit of 4194304 bytes (4 MiB) for one resource") {
 		t.Fatalf("problems %v, want the oversized file", rep.Problems)
 	}
 	if rep.Specs != 2 || len(rep.Resources) != 1 || rep.Resources[0].Name() != "ok" {

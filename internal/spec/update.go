@@ -464,13 +464,7 @@ func restyled(old *yaml.Node, v any) *yaml.Node {
 // encodeLines encodes n in the Rafay style and returns its lines.
 func encodeLines(n *yaml.Node) ([]string, error) {
 	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	enc.CompactSeqIndent()
-	if err := enc.Encode(n); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
+	if err := encodeYAML(&buf, n, encodeChunkNodes); err != nil {
 		return nil, err
 	}
 	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n"), nil
