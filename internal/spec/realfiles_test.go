@@ -114,10 +114,10 @@ var wantRejected = map[string]Problem{
 	"infraprovisioner/openapi-example-infraprovisioner.yaml": {Line: 10, Field: "kind", Message: "kind is Pipeline, expected InfraProvisioner"},
 	"cluster/syncrepo-gke-cluster.yaml": {Line: 53, Field: "spec.type", Severity: SeverityWarning,
 		Message: `cluster type "gke": only EKS (aws-eks) and AKS (aks) clusters sync from Git`},
-	"addon/getstarted-kubevirt-cr-addonversion.yaml":         {Line: 2, Field: "kind", Message: `unknown kind "AddonVersion"`},
-	"agent/presales-system-sync-agent.yaml":                  {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
-	"pipeline/presales-system-sync-pipeline.yaml":            {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
-	"repository/presales-system-sync-git-repo.yaml":          {Line: 7, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
+	"addon/getstarted-kubevirt-cr-addonversion.yaml": {Line: 2, Field: "kind", Message: `unknown kind "AddonVersion"`},
+	"agent/presales-system-sync-agent.yaml":          {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
+	"pipeline/presales-system-sync-pipeline.yaml":    {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
+	"repository/presales-system-sync-git-repo.yaml":  {Line: 7, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
 }
 
 // TestRealFiles runs every real file through what the bot does with it.

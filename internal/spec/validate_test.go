@@ -370,13 +370,13 @@ func TestValidatePipeline(t *testing.T) {
 func TestValidateLenientWhereRafayIs(t *testing.T) {
 	repo := "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: r\n  project: p\nspec:\n  type: Git\n"
 	for name, data := range map[string]string{
-		"Repository with agents: [{}]": repo + "  endpoint: https://github.com/o/r.git\n  agents:\n  - {}\n",
+		"Repository with agents: [{}]":     repo + "  endpoint: https://github.com/o/r.git\n  agents:\n  - {}\n",
 		"Repository with two empty agents": repo + "  agents: [{}, {}]\n",
 		"Repository without an endpoint":   repo,
 		"Repository with credentials: {}":  repo + "  credentials: {}\n",
 		"Addon without a version": "apiVersion: infra.k8smgmt.io/v3\nkind: Addon\nmetadata:\n  name: a\n  project: p\nspec:\n" +
 			"  artifact:\n    artifact:\n      paths:\n      - name: file://a.yaml\n    type: Yaml\n  namespace: a\n  sharing: {}\n",
-		"Addon with artifact: {}": "apiVersion: infra.k8smgmt.io/v3\nkind: Addon\nmetadata:\n  name: a\n  project: p\nspec:\n  artifact: {}\n  namespace: a\n  sharing: {}\n  version: v1\n",
+		"Addon with artifact: {}":                     "apiVersion: infra.k8smgmt.io/v3\nkind: Addon\nmetadata:\n  name: a\n  project: p\nspec:\n  artifact: {}\n  namespace: a\n  sharing: {}\n  version: v1\n",
 		"Workload with artifact: {} and no namespace": "apiVersion: apps.k8smgmt.io/v3\nkind: Workload\nmetadata:\n  name: w\n  project: p\nspec:\n  artifact: {}\n",
 		"Namespace with spec: {}":                     "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: n\n  project: p\nspec: {}\n",
 		"Blueprint without a version":                 "apiVersion: infra.k8smgmt.io/v3\nkind: Blueprint\nmetadata:\n  name: b\n  project: p\nspec:\n  base:\n    name: minimal\n  sharing: {}\n",
