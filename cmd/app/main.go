@@ -3,7 +3,7 @@
 // 127.0.0.1:8080.
 //
 //	app [serve] [-c FILE]     run the server (the default)
-//	app validate PATH...      check a repository folder (or spec files) as the bot would
+//	app validate [--strict] PATH...  check a repository folder (or spec files) as a run would
 //	app healthcheck           exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz (for Docker)
 package main
 
@@ -24,7 +24,9 @@ func main() {
 
 const usage = `usage:
   app [serve] [-c FILE]   run the server; with no FILE and no SYSTEMSYNC_* settings, local mode
-  app validate PATH...    check repository folders or spec files; prints file:line: field: message, exit 1 on any problem
+  app validate [--strict] PATH...
+                          check repository folders or spec files as a run would; prints file:line: field: message
+                          ("warning: " before a warning's field), exit 1 on an error (--strict: on any problem)
   app healthcheck         exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz
 `
 
@@ -38,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	case "serve":
 		return serveCommand(ctx, args, stdout, stderr, environ)
 	case "validate":
-		return validateCommand(args, stdout, stderr)
+		return validateCommand(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return healthcheckCommand(ctx, stderr, environ)
 	case "help":
