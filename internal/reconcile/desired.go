@@ -322,7 +322,8 @@ func checkContent(f *File, data []byte, info spec.PathInfo) {
 		add(problems...)
 		return
 	}
-	problems, blocked := checkResource(r, spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name})
+	problems, blocked := checkResource(r, spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name},
+		bytes.Contains(data, fileScheme))
 	add(problems...)
 	if spec.HasErrors(problems) && !blocked {
 		return
@@ -336,13 +337,16 @@ func checkContent(f *File, data []byte, info spec.PathInfo) {
 	f.Skip = spec.GitSyncSkip(r.Object)
 }
 
+// fileScheme starts a file:// reference; a file without it has none.
+var fileScheme = []byte("file://")
+
 // checkResource is what every resource read from Git goes through: Validate
 // with what its path says (c), metadata.project filled in from c when the
-// resource leaves it out, its file:// references (one that leaves the
-// spec's folder is a warning: it cannot be copied with it), and, when it is
-// valid, Secrets. It returns the problems and whether the resource holds a
-// clear-text secret.
-func checkResource(r *spec.Resource, c spec.Context) ([]spec.Problem, bool) {
+// resource leaves it out, its file:// references when it may have some
+// (one that leaves the spec's folder is a warning: it cannot be copied with
+// it), and, when it is valid, Secrets. It returns the problems and whether
+// the resource holds a clear-text secret.
+func checkResource(r *spec.Resource, c spec.Context, mayRef bool) ([]spec.Problem, bool) {
 	problems := spec.Validate(r, c)
 	if spec.HasErrors(problems) {
 		return problems, false
@@ -350,8 +354,10 @@ func checkResource(r *spec.Resource, c spec.Context) ([]spec.Problem, bool) {
 	if c.Project != "" && r.Project() == "" {
 		r.SetProject(c.Project)
 	}
-	if _, refs := spec.ArtifactRefs(r, c.File); len(refs) > 0 {
-		problems = append(problems, refs...)
+	if mayRef {
+		if _, refs := spec.ArtifactRefs(r, c.File); len(refs) > 0 {
+			problems = append(problems, refs...)
+		}
 	}
 	if secrets := spec.Secrets(r); len(secrets) > 0 {
 		return append(problems, secrets...), true
@@ -380,7 +386,7 @@ func CheckFile(name string, data []byte) []spec.Problem {
 	}
 	resources, problems := spec.Parse(name, data)
 	for _, r := range resources {
-		p, _ := checkResource(r, spec.Context{File: name})
+		p, _ := checkResource(r, spec.Context{File: name}, bytes.Contains(data, fileScheme))
 		problems = append(problems, p...)
 	}
 	return problems
