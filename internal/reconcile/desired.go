@@ -165,8 +165,11 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		case spec.PathSpec, spec.PathProject:
 		default:
 			if folderName, ok := unknownKindFolder(e.Path); ok {
-				d.Other = append(d.Other, &File{Path: repoPath, Problems: []spec.Problem{{File: repoPath, Line: 1, Field: "kind",
-					Message: fmt.Sprintf("folder %q is not the folder of a kind that syncs (%s)", folderName, pluralList())}}})
+				msg := fmt.Sprintf("folder %q is not the folder of a kind that syncs (%s)", folderName, pluralList())
+				if near := spec.NearestPlural(folderName); near != "" {
+					msg = fmt.Sprintf("folder %q is not the folder of a kind that syncs: did you mean %s? (%s)", folderName, near, pluralList())
+				}
+				d.Other = append(d.Other, &File{Path: repoPath, Problems: []spec.Problem{{File: repoPath, Line: 1, Field: "kind", Message: msg}}})
 			}
 			continue
 		}

@@ -156,7 +156,7 @@ func TestDirFileRules(t *testing.T) {
 		{"projects/p/namespaces/secret.yaml", 7, "spec.apiKey", "SecretSealer", false},
 		{"projects/p/namespaces/tmpl.yaml", 1, "", "Go template", false},
 		{"projects/p/namespaces/two.yaml", 1, "", "holds 2 resources", false},
-		{"projects/p/namespacess/typo.yaml", 1, "kind", `folder "namespacess" is not the folder of a kind`, false},
+		{"projects/p/namespacess/typo.yaml", 1, "kind", `folder "namespacess" is not the folder of a kind that syncs: did you mean namespaces?`, false},
 	}
 	got := d.Problems()
 	if len(got) != len(want) {
