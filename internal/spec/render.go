@@ -23,18 +23,17 @@ import (
 // normalized first (see Normalize); an error means it could not be
 // encoded.
 func Render(obj map[string]any) ([]byte, error) {
-	v := Normalize(obj)
-	if holdsMergeKey(v) {
-		return renderNodes(v)
+	if holdsMergeKey(obj) {
+		return renderNodes(Normalize(obj))
 	}
-	out, err := yaml2.Marshal(ordered(v))
+	out, err := yaml2.Marshal(ordered(obj))
 	if err != nil {
 		return nil, fmt.Errorf("render YAML: %w", err)
 	}
 	return out, nil
 }
 
-// ordered returns the normalized value v with every mapping as a
+// ordered returns v normalized (see Normalize) with every mapping as a
 // yaml.v2 MapSlice in the order of sortKeys: the order yaml.v2 gives a
 // map's keys, made deterministic for the key sets on which its comparison
 // is not transitive (see keyLess).
@@ -57,13 +56,15 @@ func ordered(v any) any {
 			out[i] = ordered(e)
 		}
 		return out
+	case nil, string, bool, int64, float64:
+		return v
 	}
-	return v
+	return ordered(Normalize(v))
 }
 
-// holdsMergeKey reports whether the normalized value v holds the string
-// "<<" (as a key or a value): yaml.v2 writes it plain, where it reads back
-// as YAML's merge key. No real spec holds one.
+// holdsMergeKey reports whether v holds the string "<<" (as a key or a
+// value of its maps and slices): yaml.v2 writes it plain, where it reads
+// back as YAML's merge key. No real spec holds one.
 func holdsMergeKey(v any) bool {
 	switch x := v.(type) {
 	case string:
@@ -80,6 +81,9 @@ func holdsMergeKey(v any) bool {
 				return true
 			}
 		}
+	case nil, bool, int64, float64:
+	default:
+		return holdsMergeKey(Normalize(v))
 	}
 	return false
 }
