@@ -3,7 +3,7 @@
 // 127.0.0.1:8080.
 //
 //	app [serve] [-c FILE]     run the server (the default)
-//	app validate PATH...      check a repository folder (or spec files) as the bot would
+//	app validate [--strict] PATH...  check a repository folder (or spec files) as a run would
 //	app keys create|list|revoke  manage the API keys of the configured database
 //	app healthcheck           exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz (for Docker)
 //	app version, app --version  print the version (set with -ldflags, "devel" otherwise)
@@ -28,7 +28,9 @@ func main() {
 
 const usage = `usage:
   app [serve] [-c FILE]   run the server; with no FILE and no SYSTEMSYNC_* settings, local mode
-  app validate PATH...    check repository folders or spec files; prints file:line: field: message, exit 1 on any problem
+  app validate [--strict] PATH...
+                          check repository folders or spec files as a run would; prints file:line: field: message
+                          ("warning: " before a warning's field), exit 1 on an error (--strict: on any problem)
   app healthcheck         exit 0 when the server at SYSTEMSYNC_LISTEN answers /healthz
   app keys create --email E [--role admin|editor|viewer] [-c FILE]
                           make an API key and print it (once, alone) on stdout; the role is viewer unless told
@@ -51,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	case "serve":
 		return serveCommand(ctx, args, stdout, stderr, environ)
 	case "validate":
-		return validateCommand(args, stdout, stderr)
+		return validateCommand(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return healthcheckCommand(ctx, stderr, environ)
 	case "keys":

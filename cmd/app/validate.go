@@ -1,23 +1,37 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
+	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
-// validateCommand checks each PATH: a folder as a repository (the layout of
-// DESIGN.md), a file as one spec. It prints one line per problem and exits 1
-// when there is any, 2 when a path cannot be read.
-func validateCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
+// validateCommand checks each PATH as a run would: a folder as a
+// repository (the layout of DESIGN.md), read by the bot's own loader; a
+// file as one spec (see reconcile.CheckFile). It prints one line per
+// problem, `file:line: field: message` with `warning: ` before a
+// warning's field, and exits 1 when there is an error (or, with --strict,
+// a warning), 2 when a path cannot be read.
+func validateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	strict := fs.Bool("strict", false, "count warnings as errors: exit 1 on any problem")
+	fs.Usage = func() { fmt.Fprint(stderr, "usage: app validate [--strict] PATH...\n") }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
 		fmt.Fprint(stderr, "app validate: name at least one folder or file\n", usage)
 		return 2
 	}
-	problems, specs := 0, 0
-	for _, path := range args {
+	errs, warnings, specs := 0, 0, 0
+	for _, path := range fs.Args() {
 		info, err := os.Stat(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "app validate: %v\n", err)
@@ -25,13 +39,18 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		var found []spec.Problem
 		if info.IsDir() {
-			rep, err := spec.ValidateTree(path)
+			d, err := reconcile.NewDir(path)
+			if err == nil {
+				var desired *reconcile.Desired
+				if desired, err = reconcile.NewLoader().Load(ctx, d, "", "", reconcile.Scope{}); err == nil {
+					specs += len(desired.Files) + len(desired.Other)
+					found = desired.Problems()
+				}
+			}
 			if err != nil {
 				fmt.Fprintf(stderr, "app validate: %s: %v\n", path, err)
 				return 2
 			}
-			specs += rep.Specs
-			found = rep.Problems
 		} else {
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -39,30 +58,20 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 			specs++
-			found = validateFile(path, data)
+			found = reconcile.CheckFile(filepath.ToSlash(filepath.Clean(path)), data)
 		}
 		for _, p := range found {
 			fmt.Fprintln(stdout, p.String())
+			if p.IsWarning() {
+				warnings++
+			} else {
+				errs++
+			}
 		}
-		problems += len(found)
 	}
-	fmt.Fprintf(stderr, "%d spec files checked, %d problems\n", specs, problems)
-	if problems > 0 {
+	fmt.Fprintf(stderr, "%d spec files checked, %d errors, %d warnings\n", specs, errs, warnings)
+	if errs > 0 || *strict && warnings > 0 {
 		return 1
 	}
 	return 0
-}
-
-// validateFile checks one file outside a repository layout: every document
-// must be a valid spec free of clear-text secrets.
-func validateFile(path string, data []byte) []spec.Problem {
-	if spec.IsTemplate(data) {
-		return nil
-	}
-	resources, problems := spec.Parse(path, data)
-	for _, r := range resources {
-		problems = append(problems, spec.Validate(r, spec.Context{File: path})...)
-		problems = append(problems, spec.Secrets(r)...)
-	}
-	return problems
 }

@@ -70,3 +70,34 @@ func TestValidateCleanTreeExits0(t *testing.T) {
 		t.Fatalf("missing path: exit %d", code)
 	}
 }
+
+// TestValidateWarningsAndStrict checks a real GKE cluster, which the system
+// holds and a sync from Git skips: a warning, exit 0; with --strict, exit 1.
+// A single file at its layout path is checked as in the folder.
+func TestValidateWarningsAndStrict(t *testing.T) {
+	gke, err := os.ReadFile("../../testdata/rafay-specs/cluster/syncrepo-gke-cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "projects/shared-infra-team/clusters/shared-infra-team-gke-73-demo.yaml"
+	dir := writeTree(t, map[string]string{path: string(gke)})
+	want := path + `:53: warning: spec.type: cluster type "gke": only EKS (aws-eks) and AKS (aks) clusters sync from Git` + "\n"
+	for _, c := range []struct {
+		args []string
+		code int
+	}{{[]string{"validate", dir}, 0}, {[]string{"validate", "--strict", dir}, 1}} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), c.args, &out, &errb, nil); code != c.code || out.String() != want ||
+			!strings.Contains(errb.String(), "1 spec files checked, 0 errors, 1 warnings") {
+			t.Errorf("%v: exit %d (want %d)\n%s%s", c.args, code, c.code, out.String(), errb.String())
+		}
+	}
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"validate", "./" + path}, &out, &errb, nil); code != 0 || out.String() != want {
+		t.Errorf("single file: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if code := run(context.Background(), []string{"validate", "--bogus", path}, &out, &errb, nil); code != 2 {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+}

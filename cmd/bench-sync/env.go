@@ -172,8 +172,8 @@ func parseValidate(rel string, data []byte) (*spec.Resource, error) {
 	if len(rs) != 1 {
 		return nil, fmt.Errorf("%s: %d resources", rel, len(rs))
 	}
-	if p := spec.Validate(rs[0], spec.Context{File: rel, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}); len(p) > 0 {
-		return nil, fmt.Errorf("%s: %v", rel, p[0])
+	if p := spec.Validate(rs[0], spec.Context{File: rel, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}); spec.HasErrors(p) {
+		return nil, fmt.Errorf("%s: %v", rel, spec.Errors(p)[0])
 	}
 	return rs[0], nil
 }

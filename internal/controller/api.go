@@ -255,8 +255,11 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		res.SetProject(t.project)
 	}
 	// PUT names the resource in the URL; POST to the collection does not.
-	if problems := spec.Validate(res, spec.Context{Kind: t.kind.Name, Project: t.project, Name: r.PathValue("name")}); len(problems) > 0 {
-		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid " + t.kind.Name, Problems: problems})
+	// Errors refuse the apply; warnings go with the answer as Warning
+	// headers, as Kubernetes' API server sends them.
+	checked := spec.Validate(res, spec.Context{Kind: t.kind.Name, Project: t.project, Name: r.PathValue("name")})
+	if spec.HasErrors(checked) {
+		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid " + t.kind.Name, Problems: spec.Errors(checked)})
 		return
 	}
 	expect := ""
@@ -274,7 +277,21 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if outcome == Created {
 		code = http.StatusCreated
 	}
+	for _, p := range checked {
+		w.Header().Add("Warning", WarningHeader(p))
+	}
 	writeView(w, code, st)
+}
+
+// WarningHeader is the value of the Warning header (RFC 9111's warn-code
+// 299, "miscellaneous persistent warning", agent "-") that carries the
+// warning p with a successful apply: `299 - "spec.type: cluster type …"`.
+func WarningHeader(p spec.Problem) string {
+	text := p.Message
+	if p.Field != "" {
+		text = p.Field + ": " + text
+	}
+	return "299 - " + strconv.Quote(text)
 }
 
 // readBody reads the request body, at most MaxBodyBytes, into one buffer

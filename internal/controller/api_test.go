@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controller/controllertest"
+	spec2 "github.com/systemsync/systemsync/internal/spec"
 )
 
 const clustersPath = "/apis/infra.k8smgmt.io/v3/projects/default/clusters"
@@ -39,9 +41,10 @@ spec:
 `
 
 type answer struct {
-	code int
-	body map[string]any
-	raw  string
+	code     int
+	body     map[string]any
+	raw      string
+	warnings []string // the Warning headers
 }
 
 func call(t *testing.T, c *controllertest.Controller, method, path, key, contentType string, body []byte) answer {
@@ -62,7 +65,7 @@ func call(t *testing.T, c *controllertest.Controller, method, path, key, content
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{code: resp.StatusCode, raw: string(raw)}
+	a := answer{code: resp.StatusCode, raw: string(raw), warnings: resp.Header.Values("Warning")}
 	_ = json.Unmarshal(raw, &a.body)
 	return a
 }
@@ -264,5 +267,43 @@ func TestClearTextSecretIsStoredByTheAPI(t *testing.T) {
 	a := call(t, c, "POST", "/apis/integrations.k8smgmt.io/v3/projects/default/repositories", controllertest.AdminKey, "application/json", []byte(body))
 	if a.code != 201 || !strings.Contains(a.raw, "hunter2") {
 		t.Fatalf("repository with a password: %d %s", a.code, a.raw)
+	}
+}
+
+// TestGKEClusterIsStoredWithAWarning stores the GKE cluster of a real Rafay
+// export, as Rafay's own controller holds it: 201, the warning that Git
+// does not sync it in a Warning header, and the object as it was sent.
+func TestGKEClusterIsStoredWithAWarning(t *testing.T) {
+	c := controllertest.Start(t)
+	data, err := os.ReadFile("../../testdata/rafay-specs/cluster/syncrepo-gke-cluster.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gke := strings.ReplaceAll(string(data), "project: shared-infra-team", "project: default")
+	a := admin(t, c, "POST", clustersPath, gke)
+	if a.code != http.StatusCreated {
+		t.Fatalf("apply of a GKE cluster: %d %s", a.code, a.raw)
+	}
+	want := `299 - "spec.type: cluster type \"gke\": only EKS (aws-eks) and AKS (aks) clusters sync from Git"`
+	if len(a.warnings) != 1 || a.warnings[0] != want {
+		t.Fatalf("Warning headers %q, want [%s]", a.warnings, want)
+	}
+	got := admin(t, c, "GET", clustersPath+"/shared-infra-team-gke-73-demo", "")
+	spec, _ := got.body["spec"].(map[string]any)
+	cfg, _ := spec["config"].(map[string]any)
+	if got.code != http.StatusOK || spec["type"] != "gke" || cfg["gcpProject"] != "demos-249423" {
+		t.Fatalf("stored GKE cluster: %d %s", got.code, got.raw)
+	}
+	// An apply without doubts has no Warning header; errors are a 400
+	// that carries the errors only.
+	if a := admin(t, c, "POST", clustersPath, eksCluster); a.code != http.StatusCreated || len(a.warnings) != 0 {
+		t.Fatalf("EKS apply: %d, warnings %q", a.code, a.warnings)
+	}
+	bad := strings.Replace(gke, "name: shared-infra-team-gke-73-demo", "name: GKE", 1)
+	a = admin(t, c, "POST", clustersPath, bad)
+	var eb controller.ErrorBody
+	if err := json.Unmarshal([]byte(a.raw), &eb); err != nil || a.code != http.StatusBadRequest || len(eb.External) != 1 ||
+		eb.External[0].Field != "metadata.name" || eb.External[0].Severity != spec2.SeverityError || len(a.warnings) != 0 {
+		t.Fatalf("invalid GKE cluster: %d %s, warnings %q", a.code, a.raw, a.warnings)
 	}
 }

@@ -32,19 +32,19 @@ type Input struct {
 
 var actionOrder = []reconcile.Action{
 	reconcile.Create, reconcile.Update, reconcile.Delete, reconcile.Export, reconcile.ExportDelete,
-	reconcile.Conflict, reconcile.Invalid, reconcile.Blocked, reconcile.Ignored, reconcile.Record,
+	reconcile.Conflict, reconcile.Invalid, reconcile.Blocked, reconcile.Skip, reconcile.Ignored, reconcile.Record,
 }
 
 var actionWords = map[reconcile.Action]string{
 	reconcile.Create: "to create", reconcile.Update: "to update", reconcile.Delete: "to delete",
 	reconcile.Export: "to write to Git", reconcile.ExportDelete: "to delete from Git",
 	reconcile.Conflict: "in conflict", reconcile.Invalid: "invalid", reconcile.Blocked: "blocked (secret)",
-	reconcile.Ignored: "ignored", reconcile.Record: "already in sync",
+	reconcile.Skip: "skipped (not synced from Git)", reconcile.Ignored: "ignored", reconcile.Record: "already in sync",
 }
 
 var actionIcons = map[reconcile.Action]string{
 	reconcile.Create: "➕", reconcile.Update: "✏️", reconcile.Delete: "🗑️", reconcile.Export: "⬅️", reconcile.ExportDelete: "⬅️",
-	reconcile.Conflict: "⚠️", reconcile.Invalid: "❌", reconcile.Blocked: "🔒", reconcile.Ignored: "➖", reconcile.Record: "✔️",
+	reconcile.Conflict: "⚠️", reconcile.Invalid: "❌", reconcile.Blocked: "🔒", reconcile.Skip: "⏭️", reconcile.Ignored: "➖", reconcile.Record: "✔️",
 }
 
 // Counts renders "2 to create, 1 to update …", or "no changes".
@@ -95,17 +95,20 @@ func firstLine(c *reconcile.Change) int {
 }
 
 func note(c *reconcile.Change) string {
+	n := c.Reason
 	switch {
-	case len(c.Problems) > 0:
+	case c.Action == reconcile.Invalid || c.Action == reconcile.Blocked:
 		return fmt.Sprintf("%d problem(s)", len(c.Problems))
-	case c.Action == reconcile.Update || c.Action == reconcile.Export || c.Action == reconcile.Conflict:
-		if len(c.Diff) > 0 {
-			return fmt.Sprintf("%d field(s)", len(c.Diff))
-		}
-		return c.Reason
-	default:
-		return c.Reason
+	case (c.Action == reconcile.Update || c.Action == reconcile.Export || c.Action == reconcile.Conflict) && len(c.Diff) > 0:
+		n = fmt.Sprintf("%d field(s)", len(c.Diff))
 	}
+	if w := len(spec.Warnings(c.Problems)); w > 0 {
+		if n != "" {
+			n += "; "
+		}
+		n += fmt.Sprintf("%d warning(s)", w)
+	}
+	return n
 }
 
 func escapeCell(s string) string {
@@ -226,8 +229,9 @@ type Annotation struct {
 	Message   string
 }
 
-// Annotations returns one failure annotation per problem of the plan,
-// on its line (line 1 when the problem has none).
+// Annotations returns one annotation per problem of the plan, on its line
+// (line 1 when the problem has none): a failure for an error, a warning for
+// a warning.
 func Annotations(p *reconcile.Plan) []Annotation {
 	var out []Annotation
 	for _, c := range p.Changes {
@@ -240,15 +244,18 @@ func Annotations(p *reconcile.Plan) []Annotation {
 			if path == "" {
 				path = c.Path
 			}
-			title := "Invalid spec"
-			if c.Action == reconcile.Blocked {
+			title, level := "Invalid spec", "failure"
+			switch {
+			case pr.IsWarning():
+				title, level = "Warning", "warning"
+			case c.Action == reconcile.Blocked:
 				title = "Clear-text secret"
 			}
 			msg := pr.Message
 			if pr.Field != "" {
 				msg = pr.Field + ": " + msg
 			}
-			out = append(out, Annotation{Path: path, StartLine: line, EndLine: line, Level: "failure", Title: title, Message: msg})
+			out = append(out, Annotation{Path: path, StartLine: line, EndLine: line, Level: level, Title: title, Message: msg})
 		}
 	}
 	return out
@@ -284,7 +291,7 @@ func ApplyComment(stageID string, runID int64, sha, status string, results []rec
 		case r.Outcome == reconcile.Failed:
 			failed++
 			rows = append(rows, fmt.Sprintf("| ❌ %s | %s | failed | %s |\n", c.Action, resourceName(c.Key), escapeCell(r.Message)))
-		case c.Action == reconcile.Invalid || c.Action == reconcile.Blocked || c.Action == reconcile.Conflict:
+		case c.Action == reconcile.Invalid || c.Action == reconcile.Blocked || c.Action == reconcile.Conflict || c.Action == reconcile.Skip:
 			skipped++
 			rows = append(rows, fmt.Sprintf("| %s %s | %s | not applied | %s |\n", actionIcons[c.Action], c.Action, resourceName(c.Key), escapeCell(r.Message)))
 		}

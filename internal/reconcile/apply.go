@@ -93,7 +93,7 @@ func ApplyToSystem(ctx context.Context, plan *Plan, sys System, states StateStor
 			r.Outcome = Pending
 		case Invalid, Blocked:
 			r.Message = problemsText(c.Problems)
-		case Conflict, Ignored:
+		case Conflict, Ignored, Skip:
 			r.Message = c.Reason
 		}
 		results = append(results, r)
@@ -119,7 +119,7 @@ func applyOne(ctx context.Context, c *Change, sys System, states StateStore) Res
 		if err := states.Save(ctx, c.Key, State{Path: c.Path, GitHash: c.gitHash, SystemHash: Hash(got)}); err != nil {
 			return Result{Change: c, Outcome: Failed, Message: fmt.Sprintf("applied, but the sync state was not saved: %v", err)}
 		}
-		return Result{Change: c, Outcome: Applied}
+		return Result{Change: c, Outcome: Applied, Message: problemsText(c.Problems)} // its warnings
 	}
 }
 

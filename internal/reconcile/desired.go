@@ -42,10 +42,11 @@ type TreeSource interface {
 type File struct {
 	Path     string         // repository-relative
 	Key      spec.Key       // what the path says it holds
-	Problems []spec.Problem // invalid when not empty
+	Problems []spec.Problem // invalid when one is an error; a valid file's warnings
 	Blocked  bool           // holds a clear-text secret: never applied nor exported
 	Hash     string         // of the canonical resource, when valid
 	Ignored  string         // why the key is outside the pipeline's scope, or ""
+	Skip     string         // why a change to the valid resource is not synced from Git (spec.GitSyncSkip), or ""
 
 	// data is the file's content when it holds one resource that
 	// validates (secrets or not). A loader keeps every file of a folder,
@@ -55,8 +56,9 @@ type File struct {
 	data []byte
 }
 
-// Valid reports whether the file holds one valid, secret-free resource.
-func (f *File) Valid() bool { return f.data != nil && len(f.Problems) == 0 }
+// Valid reports whether the file holds one valid, secret-free resource:
+// its problems, if any, are warnings.
+func (f *File) Valid() bool { return f.data != nil && !spec.HasErrors(f.Problems) }
 
 // Resource returns the resource the file holds, as the loader checked it
 // (metadata.project filled in from the path when the file leaves it out),
@@ -183,8 +185,11 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		case spec.PathSpec, spec.PathProject:
 		default:
 			if folderName, ok := unknownKindFolder(e.Path); ok {
-				d.Other = append(d.Other, &File{Path: repoPath, Problems: []spec.Problem{{File: repoPath, Line: 1, Field: "kind",
-					Message: fmt.Sprintf("folder %q is not the folder of a kind that syncs (%s)", folderName, pluralList())}}})
+				msg := fmt.Sprintf("folder %q is not the folder of a kind that syncs (%s)", folderName, pluralList())
+				if near := spec.NearestPlural(folderName); near != "" {
+					msg = fmt.Sprintf("folder %q is not the folder of a kind that syncs: did you mean %s? (%s)", folderName, near, pluralList())
+				}
+				d.Other = append(d.Other, &File{Path: repoPath, Problems: []spec.Problem{{File: repoPath, Line: 1, Field: "kind", Message: msg}}})
 			}
 			continue
 		}
@@ -320,9 +325,16 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 }
 
 func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
+	checkContent(f, data, info)
+}
+
+// checkContent checks data as the one resource of the spec file f, whose
+// path says info: every problem goes to f, and the content is kept when
+// it holds a resource without errors.
+func checkContent(f *File, data []byte, info spec.PathInfo) {
 	add := func(p ...spec.Problem) { f.Problems = append(f.Problems, p...) }
-	if bytes.IndexByte(data, 0) >= 0 {
-		add(spec.Problem{File: f.Path, Message: "is a binary file, not a YAML spec"})
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		add(spec.Problem{File: f.Path, Line: 1 + bytes.Count(data[:i], []byte("\n")), Message: "is a binary file (NUL byte), not a YAML spec"})
 		return
 	}
 	if spec.IsTemplate(data) {
@@ -334,25 +346,98 @@ func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
 		add(problems...)
 		return
 	}
-	c := spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}
-	if p := spec.Validate(r, c); len(p) > 0 {
-		add(p...)
+	problems, blocked := checkResource(r, spec.Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name},
+		bytes.Contains(data, fileScheme))
+	add(problems...)
+	if spec.HasErrors(problems) && !blocked {
 		return
-	}
-	if info.Key.Project != "" && r.Project() == "" {
-		r.SetProject(info.Key.Project)
 	}
 	if err := spec.CheckSize(r.Object); err != nil {
 		add(spec.Problem{File: f.Path, Line: 1, Message: err.Error()})
 		return
 	}
 	f.data = data
-	if p := spec.Secrets(r); len(p) > 0 {
+	if blocked {
 		f.Blocked = true
-		add(p...)
 		return
 	}
 	f.Hash = Hash(r.Object)
+	f.Skip = spec.GitSyncSkip(r.Object)
+}
+
+// fileScheme starts a file:// reference; a file without it has none.
+var fileScheme = []byte("file://")
+
+// checkResource is what every resource read from Git goes through: Validate
+// with what its path says (c), metadata.project filled in from c when the
+// resource leaves it out, its file:// references when it may have some
+// (one that leaves the spec's folder is a warning: it cannot be copied with
+// it), and, when it is valid, Secrets. It returns the problems and whether
+// the resource holds a clear-text secret.
+func checkResource(r *spec.Resource, c spec.Context, mayRef bool) ([]spec.Problem, bool) {
+	problems := spec.Validate(r, c)
+	if spec.HasErrors(problems) {
+		return problems, false
+	}
+	if c.Project != "" && r.Project() == "" {
+		r.SetProject(c.Project)
+	}
+	if mayRef {
+		if _, refs := spec.ArtifactRefs(r, c.File); len(refs) > 0 {
+			problems = append(problems, refs...)
+		}
+	}
+	if secrets := spec.Secrets(r); len(secrets) > 0 {
+		return append(problems, secrets...), true
+	}
+	return problems, false
+}
+
+// CheckFile checks one spec file as a run would: a file at a spec path of
+// the repository layout (name is then relative to the synced folder, such
+// as projects/p/namespaces/a.yaml) exactly as the loader checks it, any
+// other file as a stream of YAML documents, each checked on its own
+// without a path to agree with (a Go template is skipped). Problems come in
+// document order, each document's by line.
+func CheckFile(name string, data []byte) []spec.Problem {
+	if info := spec.ClassifyPath(name); info.Type == spec.PathSpec || info.Type == spec.PathProject {
+		f := &File{Path: name, Key: info.Key}
+		checkContent(f, data, info)
+		return f.Problems
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return []spec.Problem{{File: name, Line: 1 + bytes.Count(data[:bytes.IndexByte(data, 0)], []byte("\n")),
+			Message: "is a binary file (NUL byte), not a YAML spec"}}
+	}
+	if spec.IsTemplate(data) {
+		return nil
+	}
+	resources, problems := spec.Parse(name, data)
+	for _, r := range resources {
+		p, _ := checkResource(r, spec.Context{File: name}, bytes.Contains(data, fileScheme))
+		problems = append(problems, p...)
+	}
+	return problems
+}
+
+// Problems returns every problem of the folder's files, errors and
+// warnings, ordered by file and line.
+func (d *Desired) Problems() []spec.Problem {
+	var out []spec.Problem
+	for _, f := range d.Files {
+		out = append(out, f.Problems...)
+	}
+	for _, f := range d.Other {
+		out = append(out, f.Problems...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	return out
 }
 
 // Hash is the identity of a resource's content: equal for semantically

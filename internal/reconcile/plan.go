@@ -26,6 +26,7 @@ const (
 	Invalid      Action = "invalid"       // the file is broken: the system keeps its version
 	Blocked      Action = "blocked"       // the file holds a clear-text secret
 	Ignored      Action = "ignored"       // outside the pipeline's kinds or projects
+	Skip         Action = "skipped"       // a change in Git that does not sync (a cluster that is not EKS or AKS): valid, not applied
 )
 
 // Change is the plan for one key.
@@ -34,8 +35,8 @@ type Change struct {
 	Path     string // repository path of the file (the one Git has, or would have)
 	Action   Action
 	Diff     []FieldDiff    // for Update, Export and Conflict: system → Git differences
-	Problems []spec.Problem // for Invalid and Blocked
-	Reason   string         // for Ignored, Conflict and first-sync choices
+	Problems []spec.Problem // for Invalid and Blocked; the warnings of Git's valid file otherwise
+	Reason   string         // for Ignored, Skip, Conflict and first-sync choices
 
 	file     *File          // Git's file, whose object is applied
 	system   map[string]any // the system's object, to export
@@ -234,8 +235,9 @@ func planKey(in Input, k spec.Key) *Change {
 	}
 	inGit := f != nil
 	if inGit {
-		c.file, c.gitHash = f, f.Hash
+		c.file, c.gitHash, c.Problems = f, f.Hash, f.Problems
 	}
+	defer skipFromGit(c) // on every return from here on
 	exportOr := func(a Action) Action {
 		if in.SystemToGit {
 			return a
@@ -297,6 +299,22 @@ func planKey(in Input, k spec.Key) *Change {
 		}
 	}
 	return c
+}
+
+// skipFromGit turns a change that would apply Git to the system into Skip
+// when the resource does not sync from Git (spec.GitSyncSkip): Git's, or
+// for a delete the system's.
+func skipFromGit(c *Change) {
+	reason := ""
+	switch c.Action {
+	case Create, Update:
+		reason = c.file.Skip
+	case Delete:
+		reason = spec.GitSyncSkip(c.System())
+	}
+	if reason != "" {
+		c.Action, c.Reason, c.Diff = Skip, reason, nil
+	}
 }
 
 func conflictReason(inGit, inSystem bool) string {

@@ -42,7 +42,7 @@ func BenchmarkParseValidate(b *testing.B) {
 				b.Fatalf("%s: %v", f.Path, probs)
 			}
 			ctx := Context{File: f.Path, Kind: info.Key.Kind, Project: info.Key.Project, Name: info.Key.Name}
-			if ps := Validate(rs[0], ctx); len(ps) > 0 {
+			if ps := Validate(rs[0], ctx); HasErrors(ps) {
 				b.Fatalf("%s: %v", f.Path, ps)
 			}
 		}

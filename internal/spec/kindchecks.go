@@ -1,296 +1,309 @@
 package spec
 
-// Per-kind checks. They are modest on purpose: what every real spec has
-// (and the controller needs), not the whole Rafay schema. Each gets spec,
-// known to be a mapping.
+import "fmt"
+
+// Per-kind checks. They are as lenient as Rafay: a field its exporter
+// leaves out or empty (`agents: [{}]`, a Repository without an endpoint,
+// an Addon without a version, `sharing: {}`, `artifact: {}`) is never a
+// problem. What they report is a value of the wrong type (an error: the
+// controller cannot hold it) and what is doubtful but applicable (a
+// warning). Each gets spec, known to be a mapping.
+
+// clusterGitSyncRule is why a cluster of another type is skipped by a
+// sync from Git.
+const clusterGitSyncRule = "only EKS (aws-eks) and AKS (aks) clusters sync from Git"
+
+// GitSyncSkip returns why the resource obj is not synced from Git into the
+// system, or "" when it is: a Cluster whose spec.type is not aws-eks or aks
+// (Rafay's exports hold GKE and other clusters). Such a resource is valid:
+// the system holds it, and System → Git writes it like any other; only a
+// change to it in Git is skipped, which Validate warns about.
+func GitSyncSkip(obj map[string]any) string {
+	if stringAt(obj, "kind") != "Cluster" {
+		return ""
+	}
+	typ, isString := mapAt(obj, "spec")["type"].(string)
+	switch {
+	case typ == "aws-eks" || typ == "aks":
+		return ""
+	case !isString || typ == "":
+		return "no spec.type: " + clusterGitSyncRule
+	}
+	return fmt.Sprintf("cluster type %q: %s", typ, clusterGitSyncRule)
+}
 
 func checkProject(ch *checker, spec map[string]any) {
-	ch.boolean(spec, "spec", "default", false)
+	ch.boolean(spec, "spec", "default")
 }
 
 func checkCluster(ch *checker, spec map[string]any) {
-	if bp, ok := ch.mapping(spec, "spec", "blueprintConfig", false, ""); ok {
-		ch.str(bp, "spec.blueprintConfig", "name", true, "the blueprint the cluster uses")
-		ch.str(bp, "spec.blueprintConfig", "version", false, "")
+	// blueprintConfig in EKS and AKS exports, blueprint in GKE ones.
+	for _, key := range []string{"blueprintConfig", "blueprint"} {
+		if bp, ok := ch.mapping(spec, "spec", key); ok {
+			ch.str(bp, "spec."+key, "name")
+			ch.str(bp, "spec."+key, "version")
+		}
 	}
-	ch.str(spec, "spec", "cloudCredentials", false, "")
-	typ, ok := ch.str(spec, "spec", "type", true, "aws-eks or aks (only EKS and AKS clusters sync)")
-	if !ok {
-		return
-	}
+	ch.str(spec, "spec", "cloudCredentials")
+	typ, _ := ch.str(spec, "spec", "type")
 	switch typ {
 	case "aws-eks":
 		checkEKSConfig(ch, spec)
 	case "aks":
 		checkAKSConfig(ch, spec)
 	default:
-		ch.add("spec.type", "cluster type %q is not synced: only EKS (aws-eks) and AKS (aks) clusters sync", typ)
+		// A type that is not a string is an error already.
+		if v := spec["type"]; v == nil || v == "" || typ != "" {
+			ch.warn("spec.type", "%s", GitSyncSkip(ch.r.Object))
+		}
 	}
 }
 
 // clusterName is metadata.name of the resource being checked.
 func (ch *checker) clusterName() string { return ch.r.Name() }
 
+// sameClusterName warns when the name a cluster's config gives differs
+// from metadata.name.
+func (ch *checker) sameClusterName(md map[string]any, parent string) {
+	if n, ok := ch.str(md, parent, "name"); ok {
+		if want := ch.clusterName(); want != "" && n != want {
+			ch.warn(joinKey(parent, "name"), "is %q, while metadata.name is %q: the cluster is known by two names", n, want)
+		}
+	}
+}
+
 func checkEKSConfig(ch *checker, spec map[string]any) {
-	cfg, ok := ch.mapping(spec, "spec", "config", true, "the eksctl ClusterConfig of an aws-eks cluster")
+	cfg, ok := ch.mapping(spec, "spec", "config")
 	if !ok {
 		return
 	}
-	if md, ok := ch.mapping(cfg, "spec.config", "metadata", true, "name, region and version of the EKS cluster"); ok {
-		if n, ok := ch.str(md, "spec.config.metadata", "name", true, "the EKS cluster name, equal to metadata.name"); ok {
-			if want := ch.clusterName(); want != "" && n != want {
-				ch.add("spec.config.metadata.name", "is %q, must equal metadata.name %q", n, want)
-			}
-		}
-		ch.str(md, "spec.config.metadata", "region", true, "the AWS region, such as us-west-2")
-		ch.str(md, "spec.config.metadata", "version", false, "")
-		if tags, ok := ch.mapping(md, "spec.config.metadata", "tags", false, ""); ok {
-			for _, k := range sortedKeys(tags) {
-				if _, isString := tags[k].(string); !isString {
-					ch.add(joinKey("spec.config.metadata.tags", k), "must be a string, got %s (quote it)", describeValue(tags[k]))
-				}
-			}
-		}
+	if md, ok := ch.mapping(cfg, "spec.config", "metadata"); ok {
+		ch.sameClusterName(md, "spec.config.metadata")
+		ch.str(md, "spec.config.metadata", "region")
+		ch.str(md, "spec.config.metadata", "version")
+		ch.stringMap(md, "spec.config.metadata", "tags")
 	}
 	seen := map[string]string{}
 	for _, key := range []string{"managedNodeGroups", "nodeGroups"} {
-		ch.items(cfg, "spec.config", key, false, false, "", func(ng map[string]any, p string) {
-			if n, ok := ch.str(ng, p, "name", true, "the node group name"); ok {
+		ch.items(cfg, "spec.config", key, func(ng map[string]any, p string) {
+			if n, ok := ch.str(ng, p, "name"); ok {
 				if prev, dup := seen[n]; dup {
-					ch.add(joinKey(p, "name"), "duplicate node group name %q (also %s)", n, prev)
+					ch.warn(joinKey(p, "name"), "duplicate node group name %q (also %s)", n, prev)
 				}
 				seen[n] = p
 			}
-			ch.str(ng, p, "instanceType", false, "")
-			ch.str(ng, p, "amiFamily", false, "")
-			if its, ok := ch.list(ng, p, "instanceTypes", false, false, ""); ok {
-				for i, it := range its {
-					if _, isString := it.(string); !isString {
-						ch.add(joinIndex(joinKey(p, "instanceTypes"), i), "must be a string, got %s", describeValue(it))
-					}
-				}
-			}
+			ch.str(ng, p, "instanceType")
+			ch.str(ng, p, "amiFamily")
+			ch.strings(ng, p, "instanceTypes")
 			desired, hasDesired := ch.integer(ng, p, "desiredCapacity")
 			lo, hasMin := ch.integer(ng, p, "minSize")
 			hi, hasMax := ch.integer(ng, p, "maxSize")
 			if hasMin && hasMax && lo > hi {
-				ch.add(joinKey(p, "minSize"), "minSize %d is above maxSize %d", lo, hi)
+				ch.warn(joinKey(p, "minSize"), "minSize %d is above maxSize %d", lo, hi)
 			}
 			if hasDesired && hasMin && desired < lo {
-				ch.add(joinKey(p, "desiredCapacity"), "desiredCapacity %d is below minSize %d", desired, lo)
+				ch.warn(joinKey(p, "desiredCapacity"), "desiredCapacity %d is below minSize %d", desired, lo)
 			}
 			if hasDesired && hasMax && desired > hi {
-				ch.add(joinKey(p, "desiredCapacity"), "desiredCapacity %d is above maxSize %d", desired, hi)
+				ch.warn(joinKey(p, "desiredCapacity"), "desiredCapacity %d is above maxSize %d", desired, hi)
 			}
 		})
 	}
 }
 
 func checkAKSConfig(ch *checker, spec map[string]any) {
-	cfg, ok := ch.mapping(spec, "spec", "config", true, "the aksClusterConfig of an aks cluster")
+	cfg, ok := ch.mapping(spec, "spec", "config")
 	if !ok {
 		return
 	}
-	if k, ok := ch.str(cfg, "spec.config", "kind", true, "aksClusterConfig"); ok && k != "aksClusterConfig" {
-		ch.add("spec.config.kind", "is %q, must be aksClusterConfig for an aks cluster", k)
+	if k, ok := ch.str(cfg, "spec.config", "kind"); ok && k != "aksClusterConfig" {
+		ch.warn("spec.config.kind", "is %q, while an aks cluster's config is an aksClusterConfig", k)
 	}
-	if md, ok := ch.mapping(cfg, "spec.config", "metadata", true, "the AKS cluster name"); ok {
-		if n, ok := ch.str(md, "spec.config.metadata", "name", true, "the AKS cluster name, equal to metadata.name"); ok {
-			if want := ch.clusterName(); want != "" && n != want {
-				ch.add("spec.config.metadata.name", "is %q, must equal metadata.name %q", n, want)
-			}
-		}
+	if md, ok := ch.mapping(cfg, "spec.config", "metadata"); ok {
+		ch.sameClusterName(md, "spec.config.metadata")
 	}
-	inner, ok := ch.mapping(cfg, "spec.config", "spec", true, "managedCluster, nodePools and resourceGroupName")
+	inner, ok := ch.mapping(cfg, "spec.config", "spec")
 	if !ok {
 		return
 	}
-	ch.mapping(inner, "spec.config.spec", "managedCluster", true, "the Azure managedCluster resource")
-	ch.str(inner, "spec.config.spec", "resourceGroupName", true, "the Azure resource group")
-	ch.named(inner, "spec.config.spec", "nodePools", true, func(np map[string]any, p string) {
-		ch.mapping(np, p, "properties", false, "")
+	ch.mapping(inner, "spec.config.spec", "managedCluster")
+	ch.str(inner, "spec.config.spec", "resourceGroupName")
+	ch.named(inner, "spec.config.spec", "nodePools", func(np map[string]any, p string) {
+		ch.mapping(np, p, "properties")
 	})
-	if l, ok := inner["nodePools"].([]any); ok && len(l) == 0 {
-		ch.add("spec.config.spec.nodePools", "must not be empty: an AKS cluster needs a node pool")
-	}
 }
 
 func checkBlueprint(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "version", true, "the blueprint version, such as v1")
-	if base, ok := ch.mapping(spec, "spec", "base", false, ""); ok {
-		ch.str(base, "spec.base", "name", true, "the base blueprint, such as minimal or default")
-		ch.str(base, "spec.base", "version", false, "")
+	ch.str(spec, "spec", "version")
+	if base, ok := ch.mapping(spec, "spec", "base"); ok {
+		ch.str(base, "spec.base", "name")
+		ch.str(base, "spec.base", "version")
 	}
-	ch.named(spec, "spec", "customAddons", false, func(a map[string]any, p string) {
-		ch.str(a, p, "version", false, "")
+	ch.named(spec, "spec", "customAddons", func(a map[string]any, p string) {
+		ch.str(a, p, "version")
 	})
-	if da, ok := ch.mapping(spec, "spec", "defaultAddons", false, ""); ok {
+	if da, ok := ch.mapping(spec, "spec", "defaultAddons"); ok {
 		for _, k := range sortedKeys(da) {
 			if len(k) > 6 && k[:6] == "enable" {
-				ch.boolean(da, "spec.defaultAddons", k, false)
+				ch.boolean(da, "spec.defaultAddons", k)
 			}
 		}
 	}
-	if d, ok := ch.mapping(spec, "spec", "drift", false, ""); ok {
-		ch.boolean(d, "spec.drift", "enabled", false)
+	if d, ok := ch.mapping(spec, "spec", "drift"); ok {
+		ch.boolean(d, "spec.drift", "enabled")
 	}
 }
 
 func checkAddon(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "namespace", true, "the namespace the add-on is installed in")
-	ch.str(spec, "spec", "version", true, "the add-on version, such as v1")
-	checkArtifact(ch, spec, true)
+	ch.str(spec, "spec", "namespace")
+	ch.str(spec, "spec", "version")
+	checkArtifact(ch, spec)
 }
 
 // checkArtifact checks spec.artifact, which says where a workload's,
 // add-on's or policy's manifests come from.
-func checkArtifact(ch *checker, spec map[string]any, needType bool) {
-	a, ok := ch.mapping(spec, "spec", "artifact", true, "where the manifests or chart come from")
-	if !ok {
-		return
-	}
-	if needType {
-		ch.str(a, "spec.artifact", "type", true, "Helm or Yaml")
+func checkArtifact(ch *checker, spec map[string]any) {
+	if a, ok := ch.mapping(spec, "spec", "artifact"); ok {
+		ch.str(a, "spec.artifact", "type")
+		ch.mapping(a, "spec.artifact", "artifact")
+		ch.mapping(a, "spec.artifact", "options")
 	}
 }
 
 func checkNamespace(ch *checker, spec map[string]any) {
 	checkPlacement(ch, spec)
-	ch.mapping(spec, "spec", "resourceQuotas", false, "")
-	ch.mapping(spec, "spec", "limitRange", false, "")
+	ch.mapping(spec, "spec", "resourceQuotas")
+	ch.mapping(spec, "spec", "limitRange")
 }
 
-// checkPlacement checks spec.placement.labels entries, which need a key.
+// checkPlacement checks spec.placement.labels entries.
 func checkPlacement(ch *checker, spec map[string]any) {
-	pl, ok := ch.mapping(spec, "spec", "placement", false, "")
+	pl, ok := ch.mapping(spec, "spec", "placement")
 	if !ok {
 		return
 	}
-	ch.items(pl, "spec.placement", "labels", false, false, "", func(l map[string]any, p string) {
-		ch.str(l, p, "key", true, "the cluster label to match")
-		ch.str(l, p, "value", false, "")
+	ch.items(pl, "spec.placement", "labels", func(l map[string]any, p string) {
+		ch.str(l, p, "key")
+		ch.str(l, p, "value")
 	})
 }
 
 func checkWorkload(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "namespace", true, "the namespace the workload is deployed to")
-	checkArtifact(ch, spec, false)
+	ch.str(spec, "spec", "namespace")
+	checkArtifact(ch, spec)
 	checkPlacement(ch, spec)
 }
 
 func checkWorkloadTemplate(ch *checker, spec map[string]any) {
-	checkArtifact(ch, spec, false)
+	checkArtifact(ch, spec)
 }
 
 func checkOverride(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "type", true, "the override type, such as Helm")
-	if res, ok := ch.mapping(spec, "spec", "resource", true, "the Addon or Workload the override applies to"); ok {
-		ch.str(res, "spec.resource", "type", true, "Addon or Workload")
+	ch.str(spec, "spec", "type")
+	if res, ok := ch.mapping(spec, "spec", "resource"); ok {
+		ch.str(res, "spec.resource", "type")
 	}
-	if vp, ok := ch.mapping(spec, "spec", "valuesPath", false, ""); ok {
-		ch.str(vp, "spec.valuesPath", "name", true, "the values file")
+	if vp, ok := ch.mapping(spec, "spec", "valuesPath"); ok {
+		ch.str(vp, "spec.valuesPath", "name")
 	}
 }
 
 func checkAgent(ch *checker, spec map[string]any) {
-	typ, _ := ch.str(spec, "spec", "type", true, "Cluster or Docker")
-	if typ == "Cluster" {
-		if cl, ok := ch.mapping(spec, "spec", "cluster", true, "the cluster the agent runs on"); ok {
-			ch.str(cl, "spec.cluster", "name", true, "the cluster the agent runs on")
-		}
+	ch.str(spec, "spec", "type")
+	if cl, ok := ch.mapping(spec, "spec", "cluster"); ok {
+		ch.str(cl, "spec.cluster", "name")
 	}
-	ch.boolean(spec, "spec", "active", false)
+	ch.boolean(spec, "spec", "active")
 }
 
 func checkPipeline(ch *checker, spec map[string]any) {
-	ch.boolean(spec, "spec", "active", false)
-	ch.named(spec, "spec", "variables", false, nil)
+	ch.boolean(spec, "spec", "active")
+	ch.named(spec, "spec", "variables", nil)
 	stages := map[string]bool{}
-	ch.items(spec, "spec", "stages", true, true, "a pipeline needs at least one stage", func(st map[string]any, p string) {
-		if n, ok := ch.str(st, p, "name", true, "the stage name"); ok {
+	ch.items(spec, "spec", "stages", func(st map[string]any, p string) {
+		if n, ok := ch.str(st, p, "name"); ok {
 			if stages[n] {
-				ch.add(joinKey(p, "name"), "duplicate stage name %q", n)
+				ch.warn(joinKey(p, "name"), "duplicate stage name %q", n)
 			}
 			stages[n] = true
 		}
-		typ, _ := ch.str(st, p, "type", true, "the stage type, such as SystemSync or DeployWorkload")
-		ch.named(st, p, "next", false, nil)
-		ch.named(st, p, "variables", false, nil)
+		typ, _ := ch.str(st, p, "type")
+		ch.named(st, p, "next", nil)
+		ch.named(st, p, "variables", nil)
 		if typ == "SystemSync" {
 			checkSystemSyncStage(ch, st, p)
 		}
 	})
-	ch.named(spec, "spec", "triggers", false, func(tr map[string]any, p string) {
-		ch.str(tr, p, "type", true, "Webhook, Cron, ...")
+	ch.named(spec, "spec", "triggers", func(tr map[string]any, p string) {
+		ch.str(tr, p, "type")
 	})
 }
 
 func checkSystemSyncStage(ch *checker, st map[string]any, p string) {
-	cfg, ok := ch.mapping(st, p, "config", true, "gitToSystemSync, systemToGitSync and sourceRepo")
+	cfg, ok := ch.mapping(st, p, "config")
 	if !ok {
 		return
 	}
 	cp := joinKey(p, "config")
-	ch.boolean(cfg, cp, "gitToSystemSync", true)
-	ch.boolean(cfg, cp, "systemToGitSync", true)
-	ch.boolean(cfg, cp, "sourceAsDestination", false)
-	if src, ok := ch.mapping(cfg, cp, "sourceRepo", true, "the repository and revision to sync"); ok {
-		sp := joinKey(cp, "sourceRepo")
-		ch.str(src, sp, "repository", true, "the name of a Repository resource")
-		ch.str(src, sp, "revision", false, "")
-		if path, ok := ch.mapping(src, sp, "path", false, ""); ok {
-			ch.str(path, joinKey(sp, "path"), "name", false, "")
+	ch.boolean(cfg, cp, "gitToSystemSync")
+	ch.boolean(cfg, cp, "systemToGitSync")
+	ch.boolean(cfg, cp, "sourceAsDestination")
+	for _, key := range []string{"sourceRepo", "destinationRepo"} {
+		if repo, ok := ch.mapping(cfg, cp, key); ok {
+			rp := joinKey(cp, key)
+			ch.str(repo, rp, "repository")
+			ch.str(repo, rp, "revision")
+			if path, ok := ch.mapping(repo, rp, "path"); ok {
+				ch.str(path, joinKey(rp, "path"), "name")
+			}
 		}
 	}
-	if dst, ok := ch.mapping(cfg, cp, "destinationRepo", false, ""); ok {
-		ch.str(dst, joinKey(cp, "destinationRepo"), "repository", false, "")
-	}
-	ch.named(cfg, cp, "includedResources", false, nil)
-	ch.named(cfg, cp, "excludedResources", false, nil)
+	ch.named(cfg, cp, "includedResources", nil)
+	ch.named(cfg, cp, "excludedResources", nil)
 }
 
 func checkInfraProvisioner(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "type", true, "the provisioner type, such as Terraform")
-	ch.str(spec, "spec", "repository", false, "")
-	ch.str(spec, "spec", "revision", false, "")
+	ch.str(spec, "spec", "type")
+	ch.str(spec, "spec", "repository")
+	ch.str(spec, "spec", "revision")
 }
 
 func checkRepository(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "endpoint", true, "the Git or Helm repository URL")
-	ch.str(spec, "spec", "type", true, "Git or Helm")
-	if cred, ok := ch.mapping(spec, "spec", "credentials", false, ""); ok {
-		ch.str(cred, "spec.credentials", "username", false, "")
+	ch.str(spec, "spec", "endpoint")
+	ch.str(spec, "spec", "type")
+	if cred, ok := ch.mapping(spec, "spec", "credentials"); ok {
+		ch.str(cred, "spec.credentials", "username")
 	}
-	ch.named(spec, "spec", "agents", false, nil)
+	ch.named(spec, "spec", "agents", nil)
 }
 
 func checkSecretSealer(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "type", true, "the sealer type, such as KubeSeal")
+	ch.str(spec, "spec", "type")
 }
 
 func checkSecretStore(ch *checker, spec map[string]any) {
-	ch.str(spec, "spec", "provider", true, "the secret store provider, such as Vault")
-	ch.mapping(spec, "spec", "config", false, "")
+	ch.str(spec, "spec", "provider")
+	ch.mapping(spec, "spec", "config")
 }
 
 func checkOPAConstraint(ch *checker, spec map[string]any) {
-	checkArtifact(ch, spec, false)
-	ch.str(spec, "spec", "templateName", true, "the OPAConstraintTemplate the constraint instantiates")
+	checkArtifact(ch, spec)
+	ch.str(spec, "spec", "templateName")
 }
 
 func checkOPAConstraintTemplate(ch *checker, spec map[string]any) {
-	checkArtifact(ch, spec, false)
+	checkArtifact(ch, spec)
 }
 
 func checkOPAPolicy(ch *checker, spec map[string]any) {
-	ch.named(spec, "spec", "constraintList", true, nil)
-	ch.str(spec, "spec", "version", false, "")
+	ch.named(spec, "spec", "constraintList", nil)
+	ch.str(spec, "spec", "version")
 }
 
 func checkNetworkPolicy(ch *checker, spec map[string]any) {
-	ch.named(spec, "spec", "rules", false, nil)
+	ch.named(spec, "spec", "rules", nil)
 }
 
 func checkNetworkPolicyRule(ch *checker, spec map[string]any) {
-	checkArtifact(ch, spec, false)
+	checkArtifact(ch, spec)
 }

@@ -150,6 +150,23 @@ func nearestKind(name string) string {
 	return best
 }
 
+// NearestPlural suggests the kind folder (a project-scoped kind's plural) a
+// person probably meant by folder, such as namespaces for namespacess, or
+// "" when none is close.
+func NearestPlural(folder string) string {
+	lower := strings.ToLower(folder)
+	best, bestDist := "", 3
+	for _, k := range registry {
+		if !k.ProjectScoped {
+			continue
+		}
+		if d := editDistance(lower, k.Plural); d < bestDist {
+			best, bestDist = k.Plural, d
+		}
+	}
+	return best
+}
+
 // editDistance is the Levenshtein distance between a and b.
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)

@@ -115,10 +115,12 @@ func GitkeepPath(project string) string {
 // ArtifactRefs returns the repo-relative paths of the `file://` references in r (any string
 // value starting with file://), resolved against the folder of the spec at specPath
 // (so `file://artifacts/x/y.yaml` in projects/p/repositories/r.yaml is projects/p/repositories/artifacts/x/y.yaml).
-// A reference that escapes the folder (`..`) is a Problem.
+// A reference that escapes the folder (`..`) is a warning: the artifact cannot go with the spec.
 //
-// Paths come in field order (keys sorted), each once. An empty or absolute
-// reference is a Problem too.
+// Paths come in field order (keys sorted), each once. An empty reference
+// is a warning too. An absolute one (file:///srv/git/demo.git, a local
+// Repository's endpoint) is a URL, not an artifact: neither a path nor a
+// problem.
 func ArtifactRefs(r *Resource, specPath string) ([]string, []Problem) {
 	var (
 		refs  []string
@@ -146,13 +148,15 @@ func ArtifactRefs(r *Resource, specPath string) ([]string, []Problem) {
 			switch {
 			case ref == "":
 				bad = "empty file:// reference"
-			case strings.HasPrefix(ref, "/") || strings.Contains(ref, `\`):
-				bad = fmt.Sprintf("file reference %q must be relative to the spec's folder", x)
+			case strings.HasPrefix(ref, "/"):
+				return
+			case strings.Contains(ref, `\`):
+				bad = fmt.Sprintf("file reference %q must use forward slashes, relative to the spec's folder", x)
 			case path.Clean(ref) == ".." || strings.HasPrefix(path.Clean(ref), "../"):
 				bad = fmt.Sprintf("file reference %q escapes the spec's folder: artifacts live under the folder that holds the spec", x)
 			}
 			if bad != "" {
-				probs = append(probs, Problem{File: r.File, Line: r.LineOf(p), Field: p, Message: bad})
+				probs = append(probs, Problem{File: r.File, Line: r.LineOf(p), Field: p, Message: bad, Severity: SeverityWarning})
 				return
 			}
 			full := path.Join(dir, ref)

@@ -106,15 +106,18 @@ func realContext(t *testing.T, rel string, r *Resource) Context {
 	return c
 }
 
-// wantRejected lists the real files that must fail, with the one problem each gets.
+// wantRejected lists the real files that get a problem, with the one
+// problem each gets: an error, but for the GKE cluster, which the system
+// holds and a sync from Git skips.
 var wantRejected = map[string]Problem{
 	"repository/openapi-example-repository-WRONGKIND.yaml":   {Line: 2, Field: "kind", Message: "kind is SecretSealer, expected Repository"},
 	"infraprovisioner/openapi-example-infraprovisioner.yaml": {Line: 10, Field: "kind", Message: "kind is Pipeline, expected InfraProvisioner"},
-	"cluster/syncrepo-gke-cluster.yaml":                      {Line: 53, Field: "spec.type", Message: "only EKS (aws-eks) and AKS (aks) clusters sync"},
-	"addon/getstarted-kubevirt-cr-addonversion.yaml":         {Line: 2, Field: "kind", Message: `unknown kind "AddonVersion"`},
-	"agent/presales-system-sync-agent.yaml":                  {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
-	"pipeline/presales-system-sync-pipeline.yaml":            {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
-	"repository/presales-system-sync-git-repo.yaml":          {Line: 7, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
+	"cluster/syncrepo-gke-cluster.yaml": {Line: 53, Field: "spec.type", Severity: SeverityWarning,
+		Message: `cluster type "gke": only EKS (aws-eks) and AKS (aks) clusters sync from Git`},
+	"addon/getstarted-kubevirt-cr-addonversion.yaml": {Line: 2, Field: "kind", Message: `unknown kind "AddonVersion"`},
+	"agent/presales-system-sync-agent.yaml":          {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
+	"pipeline/presales-system-sync-pipeline.yaml":    {Line: 4, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
+	"repository/presales-system-sync-git-repo.yaml":  {Line: 7, Field: "metadata.name", Message: `"REPLACE" is not a valid name: use a DNS-1123 label`},
 }
 
 // TestRealFiles runs every real file through what the bot does with it.
@@ -158,7 +161,7 @@ func TestRealFiles(t *testing.T) {
 					continue
 				}
 				p := vp[0]
-				if p.File != rel || p.Line != want.Line || p.Field != want.Field || !strings.Contains(p.Message, want.Message) {
+				if p.File != rel || p.Line != want.Line || p.Field != want.Field || !strings.Contains(p.Message, want.Message) || p.Severity != want.Severity {
 					t.Errorf("%s: got %v, want %s:%d: %s: …%s…", rel, p, rel, want.Line, want.Field, want.Message)
 				}
 			default:
@@ -304,4 +307,123 @@ func realObjects(t *testing.T) []map[string]any {
 		}
 	}
 	return objs
+}
+
+// TestRealFieldsMayBeLeftOutOrEmpty takes every valid real resource and,
+// one field of its spec (or metadata, but its name and project) at a time,
+// leaves the field out or empties it ({}, [], "", false, 0, null), as
+// Rafay's exporter does with a field it has no value for: never an error.
+func TestRealFieldsMayBeLeftOutOrEmpty(t *testing.T) {
+	tried := 0
+	for _, rel := range realFiles(t) {
+		if _, rejected := wantRejected[rel]; rejected || strings.Contains(rel, "LEGACY") || strings.Contains(rel, "ARTIFACT") ||
+			strings.Contains(rel, "TEMPLATE") {
+			continue
+		}
+		rs, _ := Parse(rel, readReal(t, rel))
+		for _, r := range rs {
+			c := realContext(t, rel, r)
+			var paths [][]any // each a path of keys and indexes from the object
+			var walk func(v any, p []any)
+			walk = func(v any, p []any) {
+				if len(p) > 1 {
+					paths = append(paths, append([]any(nil), p...))
+				}
+				switch x := v.(type) {
+				case map[string]any:
+					for k, e := range x {
+						walk(e, append(p, k))
+					}
+				case []any:
+					for i, e := range x {
+						walk(e, append(p, i))
+					}
+				}
+			}
+			walk(r.Object["spec"], []any{"spec"})
+			for k := range mapAt(r.Object, "metadata") {
+				if k != "name" && k != "project" {
+					paths = append(paths, []any{"metadata", k})
+				}
+			}
+			for _, p := range paths {
+				for _, how := range []string{"leave out", "empty"} {
+					obj := Normalize(r.Object).(map[string]any) // a deep copy
+					edit(obj, p, how)
+					tried++
+					if ps := Validate(&Resource{Object: obj, File: rel}, c); HasErrors(ps) {
+						t.Errorf("%s: %s %v: %v", rel, how, p, Errors(ps))
+					}
+				}
+			}
+		}
+	}
+	if tried < 2000 {
+		t.Fatalf("only %d edits tried", tried)
+	}
+}
+
+// edit leaves out (how "leave out") or empties the field at path p of obj.
+func edit(obj map[string]any, p []any, how string) {
+	var parent any = obj
+	for _, s := range p[:len(p)-1] {
+		switch x := parent.(type) {
+		case map[string]any:
+			parent = x[s.(string)]
+		case []any:
+			parent = x[s.(int)]
+		}
+	}
+	empty := func(v any) any {
+		switch v.(type) {
+		case map[string]any:
+			return map[string]any{}
+		case []any:
+			return []any{}
+		case string:
+			return ""
+		case bool:
+			return false
+		case int64, float64:
+			return int64(0)
+		}
+		return nil
+	}
+	switch x := parent.(type) {
+	case map[string]any:
+		k := p[len(p)-1].(string)
+		if how == "leave out" {
+			delete(x, k)
+		} else {
+			x[k] = empty(x[k])
+		}
+	case []any:
+		// An item is emptied in place ({} for a mapping, as in Rafay's
+		// agents: [{}]); one left out is the list without its last item.
+		i := p[len(p)-1].(int)
+		if how == "leave out" {
+			setAt(obj, p[:len(p)-1], x[:len(x)-1])
+		} else {
+			x[i] = empty(x[i])
+		}
+	}
+}
+
+// setAt sets the value at path p (non-empty) of obj to v.
+func setAt(obj map[string]any, p []any, v any) {
+	var parent any = obj
+	for _, s := range p[:len(p)-1] {
+		switch x := parent.(type) {
+		case map[string]any:
+			parent = x[s.(string)]
+		case []any:
+			parent = x[s.(int)]
+		}
+	}
+	switch x := parent.(type) {
+	case map[string]any:
+		x[p[len(p)-1].(string)] = v
+	case []any:
+		x[p[len(p)-1].(int)] = v
+	}
 }

@@ -7,21 +7,95 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
+	yaml2 "go.yaml.in/yaml/v2"
 	"go.yaml.in/yaml/v3"
 )
 
-// Render writes obj as canonical YAML: 2-space indent, sequences not indented under their key
-// (go.yaml.in/yaml/v3's Encoder has CompactSeqIndent()), keys sorted. Round-trips: Parse(Render(x)) == x.
-//
-// Keys sort byte-wise. Strings that would read back as another type (true,
-// 1.25, 2022-07-01, yes, null) are double-quoted, multi-line strings use a
-// literal block, and a float64 always carries a decimal point so that it
-// reads back as a float. obj is normalized first (see Normalize); an error
-// means it could not be encoded.
+// Render writes obj as Rafay's exporter writes a spec file, byte for byte:
+// YAML 1.1 as go.yaml.in/yaml/v2 (the library under sigs.k8s.io/yaml)
+// encodes it, with 2-space indent, sequences not indented under their key,
+// keys in its order (see keyLess), strings that would read back as another
+// type (true, 1.25, 2022-07-01, yes, null, "") double-quoted, multi-line
+// strings as literal blocks, long lines folded at 80 columns, {} and []
+// for empty collections, and floats in Go's shortest form (so 2.0 is
+// written 2, as Rafay writes it). Parse(Render(x)) is Equal to x. obj is
+// normalized first (see Normalize); an error means it could not be
+// encoded.
 func Render(obj map[string]any) ([]byte, error) {
+	if holdsMergeKey(obj) {
+		return renderNodes(Normalize(obj))
+	}
+	out, err := yaml2.Marshal(ordered(obj))
+	if err != nil {
+		return nil, fmt.Errorf("render YAML: %w", err)
+	}
+	return out, nil
+}
+
+// ordered returns v normalized (see Normalize) with every mapping as a
+// yaml.v2 MapSlice in the order of sortKeys: the order yaml.v2 gives a
+// map's keys, made deterministic for the key sets on which its comparison
+// is not transitive (see keyLess).
+func ordered(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sortKeys(keys)
+		out := make(yaml2.MapSlice, len(keys))
+		for i, k := range keys {
+			out[i] = yaml2.MapItem{Key: k, Value: ordered(x[k])}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = ordered(e)
+		}
+		return out
+	case nil, string, bool, int64, float64:
+		return v
+	}
+	return ordered(Normalize(v))
+}
+
+// holdsMergeKey reports whether v holds the string "<<" (as a key or a
+// value of its maps and slices): yaml.v2 writes it plain, where it reads
+// back as YAML's merge key. No real spec holds one.
+func holdsMergeKey(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return x == "<<"
+	case map[string]any:
+		for k, e := range x {
+			if k == "<<" || holdsMergeKey(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if holdsMergeKey(e) {
+				return true
+			}
+		}
+	case nil, bool, int64, float64:
+	default:
+		return holdsMergeKey(Normalize(v))
+	}
+	return false
+}
+
+// renderNodes is Render through yaml.v3's node encoder, which quotes what
+// would read back as another type as yaml.v3 reads it (and writes floats
+// with a decimal point, and long lines whole): for the values yaml.v2
+// cannot write.
+func renderNodes(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := encodeYAML(&buf, toNode(obj), encodeChunkNodes); err != nil {
+	if err := encodeYAML(&buf, toNode(v), encodeChunkNodes); err != nil {
 		return nil, fmt.Errorf("render YAML: %w", err)
 	}
 	return buf.Bytes(), nil
@@ -50,7 +124,7 @@ func toNode(v any) *yaml.Node {
 		for k := range x {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		sortKeys(keys)
 		n.Content = make([]*yaml.Node, 0, 2*len(keys))
 		for _, k := range keys {
 			n.Content = append(n.Content, toNode(k), toNode(x[k]))
@@ -64,6 +138,61 @@ func toNode(v any) *yaml.Node {
 		return n
 	}
 	return toNode(Normalize(v))
+}
+
+// sortKeys sorts mapping keys in the order Render writes them: keyLess,
+// from byte order, so that the result is the same on every call even for
+// keys keyLess does not order transitively (such as 09z, 29z and 2aaa).
+func sortKeys(keys []string) {
+	sort.Strings(keys)
+	sort.SliceStable(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+}
+
+// keyLess is the order in which go.yaml.in/yaml/v2 writes the string keys
+// of a map, and so the order of keys in a file Rafay exports: rune by rune,
+// a letter after any other character, and runs of digits compared as
+// numbers (item9 before item10). It is that library's keyList.Less for
+// strings, which it does not export; like it, it is not transitive when
+// runs of digits meet letters at one place (29z < 2aaa < 09z < 29z), where
+// yaml.v2's order depends on the map's and sortKeys' does not.
+func keyLess(a, b string) bool {
+	ar, br := []rune(a), []rune(b)
+	for i := 0; i < len(ar) && i < len(br); i++ {
+		if ar[i] == br[i] {
+			continue
+		}
+		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
+		if al && bl {
+			return ar[i] < br[i]
+		}
+		if al || bl {
+			return bl
+		}
+		var ai, bi int
+		var an, bn int64
+		if ar[i] == '0' || br[i] == '0' {
+			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+				if ar[j] != '0' {
+					an, bn = 1, 1
+					break
+				}
+			}
+		}
+		for ai = i; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+			an = an*10 + int64(ar[ai]-'0')
+		}
+		for bi = i; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+			bn = bn*10 + int64(br[bi]-'0')
+		}
+		if an != bn {
+			return an < bn
+		}
+		if ai != bi {
+			return ai < bi
+		}
+		return ar[i] < br[i]
+	}
+	return len(ar) < len(br)
 }
 
 // formatFloat writes f so that it reads back as a float64.

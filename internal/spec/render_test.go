@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// TestRenderStyle pins the bytes of a new file: 2-space indent, "- " at the
-// key's indent, sorted keys, quoted look-alike strings.
+// TestRenderStyle pins the bytes of a new file, as Rafay's exporter writes
+// them: 2-space indent, "- " at the key's indent, sorted keys, quoted
+// look-alike strings, an integral float without its ".0".
 func TestRenderStyle(t *testing.T) {
 	obj := map[string]any{
 		"kind":       "Namespace",
@@ -49,7 +50,7 @@ spec:
     k: 1
   - - nested
   none: null
-  ratio: 1.0
+  ratio: 1
   text: |
     line1
     line2
@@ -92,10 +93,16 @@ func TestRenderRoundTripStrings(t *testing.T) {
 
 func TestRenderRoundTripNumbers(t *testing.T) {
 	obj := map[string]any{
-		"i": int64(math.MaxInt64), "n": int64(math.MinInt64), "z": int64(0), "f": 1.0, "g": -2.5e-10, "h": 1e21,
-		"big": 123456789012345678.0, "tiny": 5e-324, "max": math.MaxFloat64,
+		"i": int64(math.MaxInt64), "n": int64(math.MinInt64), "z": int64(0), "g": -2.5e-10, "h": 1e21,
+		"big": 123456789012345678.0, "tiny": 5e-324, "max": math.MaxFloat64, "million": 1e6,
 	}
 	roundTrip(t, obj)
+	// An integral float is written as Rafay writes it, and reads back as
+	// the same number (Equal), an int.
+	one, _ := Render(map[string]any{"f": 1.0})
+	if rs, _ := Parse("f.yaml", one); string(one) != "f: 1\n" || !Equal(rs[0].Object, map[string]any{"f": 1.0}) {
+		t.Errorf("1.0 renders as %q", one)
+	}
 	if !Equal(map[string]any{"nan": math.NaN()}, map[string]any{"nan": math.NaN()}) || Equal(map[string]any{"nan": 1.0}, map[string]any{"nan": math.NaN()}) {
 		t.Error("NaN equality")
 	}

@@ -24,18 +24,58 @@ func (k Key) String() string {
 	return k.Kind + "/" + k.Project + "/" + k.Name
 }
 
+// Severity says what a Problem costs the resource it concerns.
+type Severity uint8
+
+const (
+	// SeverityError: the resource cannot be applied (it is not YAML, not
+	// a spec of a kind that syncs, misnamed, holds a clear-text secret or
+	// a value of a type the controller cannot hold). The zero value.
+	SeverityError Severity = iota
+	// SeverityWarning: doubtful, but the resource can be applied.
+	SeverityWarning
+)
+
+// String returns "error" or "warning".
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// MarshalText writes the severity as String does.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads "warning" as a warning and anything else (an older
+// answer without a severity included) as an error.
+func (s *Severity) UnmarshalText(b []byte) error {
+	*s = SeverityError
+	if string(b) == "warning" {
+		*s = SeverityWarning
+	}
+	return nil
+}
+
 // Problem is one thing wrong with an input, located as an editor counts:
 // File may be empty (an API body), Line counts from 1 (0 when unknown),
 // Field is a path such as spec.config.managedNodeGroups[0].instanceType.
+// A Problem is an error unless its Severity says warning.
 type Problem struct {
-	File    string `json:"file,omitempty"`
-	Line    int    `json:"line,omitempty"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
+	File     string   `json:"file,omitempty"`
+	Line     int      `json:"line,omitempty"`
+	Field    string   `json:"field,omitempty"`
+	Message  string   `json:"message"`
+	Severity Severity `json:"severity"`
 }
 
-// String renders the problem as file:line: field: message, leaving out
-// the parts that are unknown.
+// IsWarning reports whether the problem is a warning: the resource can
+// still be applied.
+func (p Problem) IsWarning() bool { return p.Severity == SeverityWarning }
+
+// String renders the problem as file:line: field: message, with
+// "warning: " before the field of a warning, leaving out the parts that
+// are unknown.
 func (p Problem) String() string {
 	s := ""
 	if p.File != "" {
@@ -47,10 +87,52 @@ func (p Problem) String() string {
 	} else if p.Line > 0 {
 		s = fmt.Sprintf("line %d: ", p.Line)
 	}
+	if p.IsWarning() {
+		s += "warning: "
+	}
 	if p.Field != "" {
 		s += p.Field + ": "
 	}
 	return s + p.Message
+}
+
+// HasErrors reports whether any of ps is an error.
+func HasErrors(ps []Problem) bool {
+	for _, p := range ps {
+		if !p.IsWarning() {
+			return true
+		}
+	}
+	return false
+}
+
+// Errors returns the errors among ps, in order; ps itself when it holds
+// no warning.
+func Errors(ps []Problem) []Problem { return bySeverity(ps, SeverityError) }
+
+// Warnings returns the warnings among ps, in order.
+func Warnings(ps []Problem) []Problem { return bySeverity(ps, SeverityWarning) }
+
+func bySeverity(ps []Problem, s Severity) []Problem {
+	n := 0
+	for _, p := range ps {
+		if p.Severity == s {
+			n++
+		}
+	}
+	if n == len(ps) {
+		return ps
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Problem, 0, n)
+	for _, p := range ps {
+		if p.Severity == s {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Resource is one parsed spec. Object holds the document as plain Go values

@@ -3,7 +3,6 @@ package spec
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -244,7 +243,7 @@ func (p *planner) mapping(m *yaml.Node, old, nw map[string]any, where string) bo
 		p.add(opDelete, m, i)
 	}
 	if len(added) > 0 {
-		sort.Strings(added)
+		sortKeys(added) // in the order Render writes them
 		var nodes []*yaml.Node
 		for _, key := range added {
 			nodes = append(nodes, toNode(key), toNode(nw[key]))

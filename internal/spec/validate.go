@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 )
@@ -18,11 +17,17 @@ type Context struct {
 
 // Validate checks one resource and returns every problem, each with file, line and field path.
 //
-// It checks the generic shape (apiVersion and kind of a v3 kind, metadata
-// with a DNS-1123 name and, for project-scoped kinds, a project, no unknown
-// fields), that the resource agrees with c, and then the kind's own rules
-// (for instance that a Cluster is EKS or AKS). A legacy v2 spec gets a
-// single problem saying it is not synced; a kind that differs from c.Kind
+// It is as lenient as Rafay: errors are only what stops the resource from
+// being applied (apiVersion and kind of a v3 kind, metadata with a
+// DNS-1123 name and, for project-scoped kinds, a project, agreement with
+// c, and values of a type the controller cannot hold, such as a string
+// where a mapping belongs, or a top-level field besides apiVersion, kind,
+// metadata, spec and status). A field Rafay's exporter leaves out or empty
+// is never a problem. Warnings are what is doubtful but applicable:
+// unknown metadata fields, a missing spec, and the kind's own
+// doubts (a Cluster that does not sync from Git, see GitSyncSkip; an EKS
+// node group whose minSize is above its maxSize). A legacy v2 spec gets a
+// single error saying it is not synced; a kind that differs from c.Kind
 // skips the per-kind rules. When c.Project is set and metadata.project is
 // missing, that is not a problem: the caller fills it in with SetProject.
 // Problems are ordered by line. The file is c.File, or r.File when c.File
@@ -104,7 +109,7 @@ func Validate(r *Resource, c Context) []Problem {
 	switch spec := obj["spec"].(type) {
 	case nil:
 		if kind != nil && !kind.specOptional {
-			ch.add("spec", "required: a %s needs a spec", kind.Name)
+			ch.warn("spec", "missing: a %s without a spec does nothing", kind.Name)
 		}
 	case map[string]any:
 		if kind != nil && !kindMismatch {
@@ -145,7 +150,7 @@ func (ch *checker) metadata(obj map[string]any, kind *Kind, c Context) {
 	}
 	for _, k := range sortedKeys(md) {
 		if !metadataFields[k] {
-			ch.add(joinKey("metadata", k), "unknown metadata field: allowed are name, project, description, labels, annotations and displayName")
+			ch.warn(joinKey("metadata", k), "unknown metadata field: allowed are name, project, description, labels, annotations and displayName")
 		}
 	}
 
@@ -246,9 +251,15 @@ type checker struct {
 	probs []Problem
 }
 
-// add records a problem on field, located on the line that holds it.
+// add records an error on field, located on the line that holds it.
 func (ch *checker) add(field, format string, args ...any) {
 	ch.probs = append(ch.probs, Problem{File: ch.file, Line: ch.r.LineOf(field), Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// warn records a warning on field, located on the line that holds it.
+func (ch *checker) warn(field, format string, args ...any) {
+	ch.probs = append(ch.probs, Problem{File: ch.file, Line: ch.r.LineOf(field), Field: field, Message: fmt.Sprintf(format, args...),
+		Severity: SeverityWarning})
 }
 
 // sorted returns the problems ordered by line, keeping the order of checks
@@ -258,49 +269,37 @@ func (ch *checker) sorted() []Problem {
 	return ch.probs
 }
 
-// str checks that m[key] is a string; required means present and not
-// empty. hint, when set, is appended to the "required" message.
-func (ch *checker) str(m map[string]any, parent, key string, required bool, hint string) (string, bool) {
-	p := joinKey(parent, key)
+// The type checks below report a value of the wrong type as an error, and
+// nothing for a field that is missing, null or empty: Rafay's exporter
+// leaves such fields out. They return the value and whether it is there
+// (non-empty) with the right type.
+
+// str checks that m[key], when set, is a string.
+func (ch *checker) str(m map[string]any, parent, key string) (string, bool) {
 	v, has := m[key]
 	if !has || v == nil || v == "" {
-		if required {
-			ch.required(p, hint)
-		}
 		return "", false
 	}
 	s, ok := v.(string)
 	if !ok {
-		ch.add(p, "must be a string, got %s (quote it)", describeValue(v))
+		ch.add(joinKey(parent, key), "must be a string, got %s (quote it)", describeValue(v))
 		return "", false
 	}
 	return s, true
 }
 
-func (ch *checker) required(p, hint string) {
-	if hint != "" {
-		ch.add(p, "required: %s", hint)
-	} else {
-		ch.add(p, "required")
-	}
-}
-
-// boolean checks that m[key] is true or false.
-func (ch *checker) boolean(m map[string]any, parent, key string, required bool) {
-	p := joinKey(parent, key)
+// boolean checks that m[key], when set, is true or false.
+func (ch *checker) boolean(m map[string]any, parent, key string) {
 	v, has := m[key]
 	if !has || v == nil {
-		if required {
-			ch.add(p, "required: true or false")
-		}
 		return
 	}
 	if _, ok := v.(bool); !ok {
-		ch.add(p, "must be true or false, got %s", describeValue(v))
+		ch.add(joinKey(parent, key), "must be true or false, got %s", describeValue(v))
 	}
 }
 
-// integer checks that m[key], when present, is an integer.
+// integer checks that m[key], when set, is an integer.
 func (ch *checker) integer(m map[string]any, parent, key string) (int64, bool) {
 	v, has := m[key]
 	if !has || v == nil {
@@ -310,79 +309,88 @@ func (ch *checker) integer(m map[string]any, parent, key string) (int64, bool) {
 	case int64:
 		return x, true
 	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int64(x), true
+		if n, ok := canonicalInt(x); ok {
+			return n, true
 		}
 	}
 	ch.add(joinKey(parent, key), "must be an integer, got %s", describeValue(v))
 	return 0, false
 }
 
-// mapping checks that m[key] is a mapping.
-func (ch *checker) mapping(m map[string]any, parent, key string, required bool, hint string) (map[string]any, bool) {
-	p := joinKey(parent, key)
+// mapping checks that m[key], when set, is a mapping.
+func (ch *checker) mapping(m map[string]any, parent, key string) (map[string]any, bool) {
 	v, has := m[key]
 	if !has || v == nil {
-		if required {
-			ch.required(p, hint)
-		}
 		return nil, false
 	}
 	mm, ok := v.(map[string]any)
 	if !ok {
-		ch.add(p, "must be a mapping, got %s", describeValue(v))
+		ch.add(joinKey(parent, key), "must be a mapping, got %s", describeValue(v))
 		return nil, false
 	}
 	return mm, true
 }
 
-// list checks that m[key] is a sequence; nonEmpty requires an item.
-func (ch *checker) list(m map[string]any, parent, key string, required, nonEmpty bool, hint string) ([]any, bool) {
-	p := joinKey(parent, key)
+// list checks that m[key], when set, is a sequence.
+func (ch *checker) list(m map[string]any, parent, key string) ([]any, bool) {
 	v, has := m[key]
 	if !has || v == nil {
-		if required {
-			ch.required(p, hint)
-		}
 		return nil, false
 	}
 	l, ok := v.([]any)
 	if !ok {
-		ch.add(p, "must be a list, got %s", describeValue(v))
+		ch.add(joinKey(parent, key), "must be a list, got %s", describeValue(v))
 		return nil, false
-	}
-	if nonEmpty && len(l) == 0 {
-		ch.add(p, "must not be empty: %s", hint)
 	}
 	return l, true
 }
 
-// items calls f for every item of m[key] (a list, if present) that is a
-// mapping, and reports the ones that are not.
-func (ch *checker) items(m map[string]any, parent, key string, required, nonEmpty bool, hint string, f func(item map[string]any, p string)) {
-	l, ok := ch.list(m, parent, key, required, nonEmpty, hint)
-	if !ok {
-		return
-	}
-	lp := joinKey(parent, key)
+// strings checks that m[key], when set, is a list of strings.
+func (ch *checker) strings(m map[string]any, parent, key string) {
+	l, _ := ch.list(m, parent, key)
 	for i, it := range l {
-		ip := joinIndex(lp, i)
-		im, ok := it.(map[string]any)
-		if !ok {
-			ch.add(ip, "must be a mapping, got %s", describeValue(it))
-			continue
+		if _, ok := it.(string); !ok && it != nil {
+			ch.add(joinIndex(joinKey(parent, key), i), "must be a string, got %s", describeValue(it))
 		}
-		f(im, ip)
 	}
 }
 
-// named checks a list of mappings that each need a name, with unique names.
-func (ch *checker) named(m map[string]any, parent, key string, required bool, f func(item map[string]any, p string)) {
+// stringMap checks that m[key], when set, is a mapping of strings.
+func (ch *checker) stringMap(m map[string]any, parent, key string) {
+	mm, _ := ch.mapping(m, parent, key)
+	p := joinKey(parent, key)
+	for _, k := range sortedKeys(mm) {
+		if _, ok := mm[k].(string); !ok && mm[k] != nil {
+			ch.add(joinKey(p, k), "must be a string, got %s (quote it)", describeValue(mm[k]))
+		}
+	}
+}
+
+// items calls f for every item of m[key] (a list, if set) that is a
+// mapping, and reports the ones that are not.
+func (ch *checker) items(m map[string]any, parent, key string, f func(item map[string]any, p string)) {
+	l, _ := ch.list(m, parent, key)
+	lp := joinKey(parent, key)
+	for i, it := range l {
+		ip := joinIndex(lp, i)
+		switch im := it.(type) {
+		case map[string]any:
+			f(im, ip)
+		case nil:
+		default:
+			ch.add(ip, "must be a mapping, got %s", describeValue(it))
+		}
+	}
+}
+
+// named checks a list of mappings named by their name (which may be left
+// out, as in Rafay's `agents: [{}]`); a name given twice is a warning.
+func (ch *checker) named(m map[string]any, parent, key string, f func(item map[string]any, p string)) {
 	seen := map[string]bool{}
-	ch.items(m, parent, key, required, false, "", func(item map[string]any, p string) {
-		if n, ok := ch.str(item, p, "name", true, ""); ok {
+	ch.items(m, parent, key, func(item map[string]any, p string) {
+		if n, ok := ch.str(item, p, "name"); ok {
 			if seen[n] {
-				ch.add(joinKey(p, "name"), "duplicate name %q", n)
+				ch.warn(joinKey(p, "name"), "duplicate name %q", n)
 			}
 			seen[n] = true
 		}
@@ -394,12 +402,12 @@ func (ch *checker) named(m map[string]any, parent, key string, required bool, f 
 
 // sharing checks spec.sharing, which every kind may have.
 func (ch *checker) sharing(spec map[string]any) {
-	s, ok := ch.mapping(spec, "spec", "sharing", false, "")
+	s, ok := ch.mapping(spec, "spec", "sharing")
 	if !ok {
 		return
 	}
-	ch.boolean(s, "spec.sharing", "enabled", false)
-	ch.named(s, "spec.sharing", "projects", false, nil)
+	ch.boolean(s, "spec.sharing", "enabled")
+	ch.named(s, "spec.sharing", "projects", nil)
 }
 
 // describeValue names the type of a normalized value for messages.

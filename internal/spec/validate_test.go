@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -15,16 +16,27 @@ func parseOne(t *testing.T, data string) *Resource {
 	return rs[0]
 }
 
-// wantOne asserts that problems is exactly one problem at line on field
+// wantOne asserts that problems is exactly one error at line on field
 // whose message contains each of msgs.
 func wantOne(t *testing.T, problems []Problem, line int, field string, msgs ...string) {
+	t.Helper()
+	wantSeverity(t, SeverityError, problems, line, field, msgs...)
+}
+
+// wantWarning is wantOne for a warning.
+func wantWarning(t *testing.T, problems []Problem, line int, field string, msgs ...string) {
+	t.Helper()
+	wantSeverity(t, SeverityWarning, problems, line, field, msgs...)
+}
+
+func wantSeverity(t *testing.T, sev Severity, problems []Problem, line int, field string, msgs ...string) {
 	t.Helper()
 	if len(problems) != 1 {
 		t.Fatalf("got %d problems %v, want one on %s", len(problems), problems, field)
 	}
 	p := problems[0]
-	if p.File != "f.yaml" || p.Line != line || p.Field != field {
-		t.Errorf("got %v, want f.yaml:%d: %s", p, line, field)
+	if p.File != "f.yaml" || p.Line != line || p.Field != field || p.Severity != sev {
+		t.Errorf("got %v (%s), want f.yaml:%d: %s (%s)", p, p.Severity, line, field, sev)
 	}
 	for _, m := range msgs {
 		if !strings.Contains(p.Message, m) {
@@ -144,7 +156,7 @@ func TestValidateUnknownTopLevelField(t *testing.T) {
 
 func TestValidateUnknownMetadataField(t *testing.T) {
 	r := parseOne(t, strings.Replace(validNamespace, "  labels:", "  namespace: default\n  labels:", 1))
-	wantOne(t, Validate(r, Context{}), 6, "metadata.namespace", "unknown metadata field")
+	wantWarning(t, Validate(r, Context{}), 6, "metadata.namespace", "unknown metadata field")
 }
 
 func TestValidateServerFieldsAccepted(t *testing.T) {
@@ -163,7 +175,7 @@ func TestValidateLabelsMustBeStrings(t *testing.T) {
 
 func TestValidateSpec(t *testing.T) {
 	r := parseOne(t, "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: a\n  project: p\n")
-	wantOne(t, Validate(r, Context{}), 1, "spec", "required")
+	wantWarning(t, Validate(r, Context{}), 1, "spec", "without a spec does nothing")
 	r = parseOne(t, "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: a\n  project: p\nspec: [x]\n")
 	wantOne(t, Validate(r, Context{}), 6, "spec", "must be a mapping")
 	r = parseOne(t, "apiVersion: system.k8smgmt.io/v3\nkind: Project\nmetadata:\n  name: a\n")
@@ -220,26 +232,35 @@ func TestValidateCluster(t *testing.T) {
 	}
 	cases := []struct {
 		from, to string
+		sev      Severity
 		line     int
 		field    string
 		msg      string
 	}{
-		{"type: aws-eks", "type: gke", 21, "spec.type", "only EKS (aws-eks) and AKS (aks) clusters sync"},
-		{"  type: aws-eks\n", "", 6, "spec.type", "required"},
-		{"instanceType: t3.large", "instanceType: 3", 13, "spec.config.managedNodeGroups[0].instanceType", "must be a string"},
-		{"desiredCapacity: 2", "desiredCapacity: two", 14, "spec.config.managedNodeGroups[0].desiredCapacity", "must be an integer"},
-		{"desiredCapacity: 2", "desiredCapacity: 5", 14, "spec.config.managedNodeGroups[0].desiredCapacity", "above maxSize 3"},
-		{"    - name: ng-1\n      instanceType", "    - instanceType", 12, "spec.config.managedNodeGroups[0].name", "required"},
-		{"      region: us-west-2\n", "", 17, "spec.config.metadata.region", "required"},
-		{"      name: demo\n      region", "      name: other\n      region", 18, "spec.config.metadata.name", `must equal metadata.name "demo"`},
-		{`version: "1.28"`, "version: 1.28", 20, "spec.config.metadata.version", "must be a string"},
+		{"type: aws-eks", "type: gke", SeverityWarning, 21, "spec.type", `cluster type "gke": only EKS (aws-eks) and AKS (aks) clusters sync from Git`},
+		{"  type: aws-eks\n", "", SeverityWarning, 6, "spec.type", "no spec.type: only EKS (aws-eks) and AKS (aks) clusters sync from Git"},
+		{"type: aws-eks", "type: [aws-eks]", SeverityError, 21, "spec.type", "must be a string"},
+		{"instanceType: t3.large", "instanceType: 3", SeverityError, 13, "spec.config.managedNodeGroups[0].instanceType", "must be a string"},
+		{"desiredCapacity: 2", "desiredCapacity: two", SeverityError, 14, "spec.config.managedNodeGroups[0].desiredCapacity", "must be an integer"},
+		{"desiredCapacity: 2", "desiredCapacity: 5", SeverityWarning, 14, "spec.config.managedNodeGroups[0].desiredCapacity", "above maxSize 3"},
+		{"      name: demo\n      region", "      name: other\n      region", SeverityWarning, 18, "spec.config.metadata.name", `while metadata.name is "demo"`},
+		{`version: "1.28"`, "version: 1.28", SeverityError, 20, "spec.config.metadata.version", "must be a string"},
 	}
 	for _, c := range cases {
 		if !strings.Contains(eksCluster, c.from) {
 			t.Fatalf("bad case %q", c.from)
 		}
 		r := parseOne(t, strings.Replace(eksCluster, c.from, c.to, 1))
-		t.Run(c.field, func(t *testing.T) { wantOne(t, Validate(r, Context{}), c.line, c.field, c.msg) })
+		t.Run(c.field, func(t *testing.T) { wantSeverity(t, c.sev, Validate(r, Context{}), c.line, c.field, c.msg) })
+	}
+	r := parseOne(t, eksCluster[:strings.Index(eksCluster, "  config:")]+"  config: eks\n  type: aws-eks\n")
+	wantOne(t, Validate(r, Context{}), 10, "spec.config", "must be a mapping")
+	// What an export leaves out is no problem.
+	for _, cut := range []string{"    - name: ng-1\n      instanceType", "      region: us-west-2\n", "  blueprintConfig:\n    name: minimal\n"} {
+		r := parseOne(t, strings.Replace(eksCluster, cut, map[bool]string{true: "    - instanceType"}[strings.HasSuffix(cut, "instanceType")], 1))
+		if p := Validate(r, Context{}); len(p) != 0 {
+			t.Errorf("without %q: %v", cut, p)
+		}
 	}
 }
 
@@ -269,11 +290,15 @@ func TestValidateAKSCluster(t *testing.T) {
 		t.Fatalf("valid AKS cluster: %v", p)
 	}
 	r := parseOne(t, strings.Replace(aksCluster, "kind: aksClusterConfig", "kind: ClusterConfig", 1))
-	wantOne(t, Validate(r, Context{}), 8, "spec.config.kind", "must be aksClusterConfig")
-	r = parseOne(t, strings.Replace(aksCluster, "      - name: primary\n        properties", "      - properties", 1))
-	wantOne(t, Validate(r, Context{}), 15, "spec.config.spec.nodePools[0].name", "required")
-	r = parseOne(t, strings.Replace(aksCluster, "      managedCluster:\n        location: eastus\n", "", 1))
-	wantOne(t, Validate(r, Context{}), 11, "spec.config.spec.managedCluster", "required")
+	wantWarning(t, Validate(r, Context{}), 8, "spec.config.kind", "an aksClusterConfig")
+	r = parseOne(t, strings.Replace(aksCluster, "      - name: primary\n        properties:\n          count: 1", "      - properties: 1", 1))
+	wantOne(t, Validate(r, Context{}), 15, "spec.config.spec.nodePools[0].properties", "must be a mapping")
+	for _, cut := range []string{"      managedCluster:\n        location: eastus\n", "      - name: primary\n"} {
+		r = parseOne(t, strings.Replace(aksCluster, cut, map[bool]string{true: "      -\n"}[strings.HasPrefix(cut, "      - name")], 1))
+		if p := Validate(r, Context{}); len(p) != 0 {
+			t.Errorf("without %q: %v", cut, p)
+		}
+	}
 }
 
 const systemSyncPipeline = `apiVersion: gitops.k8smgmt.io/v3
@@ -302,30 +327,85 @@ func TestValidatePipeline(t *testing.T) {
 	}
 	cases := []struct {
 		from, to string
+		sev      Severity
 		line     int
 		field    string
 		msg      string
 	}{
-		{"gitToSystemSync: true", `gitToSystemSync: "yes"`, 9, "spec.stages[0].config.gitToSystemSync", "must be true or false"},
-		{"      systemToGitSync: true\n", "", 8, "spec.stages[0].config.systemToGitSync", "required"},
-		{"        repository: repo\n", "", 10, "spec.stages[0].config.sourceRepo.repository", "required"},
-		{"    type: SystemSync\n", "", 8, "spec.stages[0].type", "required"},
-		{"  - name: hook\n    type", "  - type", 17, "spec.triggers[0].name", "required"},
+		{"gitToSystemSync: true", `gitToSystemSync: "yes"`, SeverityError, 9, "spec.stages[0].config.gitToSystemSync", "must be true or false"},
+		{"        repository: repo\n", "        repository: {name: repo}\n", SeverityError, 11, "spec.stages[0].config.sourceRepo.repository", "must be a string"},
+		{"  - name: hook\n", "  - name: system-sync-stage\n", SeverityError, 0, "", ""}, // a trigger may share a stage's name
+		{"    name: system-sync-stage\n", "    name: system-sync-stage\n  - name: system-sync-stage\n", SeverityWarning, 15, "spec.stages[1].name", `duplicate stage name "system-sync-stage"`},
+		{"  stages:\n", "  stages: {}\n  old:\n", SeverityError, 7, "spec.stages", "must be a list"},
 	}
 	for _, c := range cases {
 		if !strings.Contains(systemSyncPipeline, c.from) {
 			t.Fatalf("bad case %q", c.from)
 		}
 		r := parseOne(t, strings.Replace(systemSyncPipeline, c.from, c.to, 1))
-		t.Run(c.field, func(t *testing.T) { wantOne(t, Validate(r, Context{}), c.line, c.field, c.msg) })
+		if c.field == "" {
+			if p := Validate(r, Context{}); len(p) != 0 {
+				t.Errorf("%q: %v", c.to, p)
+			}
+			continue
+		}
+		t.Run(c.field, func(t *testing.T) { wantSeverity(t, c.sev, Validate(r, Context{}), c.line, c.field, c.msg) })
+	}
+	// Rafay's exporter leaves out false and empty values.
+	for _, cut := range []string{"      systemToGitSync: true\n", "        repository: repo\n", "    type: SystemSync\n", "  - name: hook\n    type: Webhook\n"} {
+		r := parseOne(t, strings.Replace(systemSyncPipeline, cut, map[bool]string{true: "  - type: Webhook\n"}[strings.HasPrefix(cut, "  - name: hook")], 1))
+		if p := Validate(r, Context{}); len(p) != 0 {
+			t.Errorf("without %q: %v", cut, p)
+		}
 	}
 	empty := "apiVersion: gitops.k8smgmt.io/v3\nkind: Pipeline\nmetadata:\n  name: p\n  project: p\nspec:\n  stages: []\n"
-	wantOne(t, Validate(parseOne(t, empty), Context{}), 7, "spec.stages", "must not be empty")
+	if p := Validate(parseOne(t, empty), Context{}); len(p) != 0 {
+		t.Errorf("a pipeline without stages: %v", p)
+	}
 }
 
-func TestValidateRepository(t *testing.T) {
+// TestValidateLenientWhereRafayIs checks the shapes Rafay's exporter writes
+// for fields it leaves empty, which the issue saw refused: each is valid,
+// with neither an error nor a warning.
+func TestValidateLenientWhereRafayIs(t *testing.T) {
 	repo := "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: r\n  project: p\nspec:\n  type: Git\n"
-	wantOne(t, Validate(parseOne(t, repo), Context{}), 6, "spec.endpoint", "required")
+	for name, data := range map[string]string{
+		"Repository with agents: [{}]":     repo + "  endpoint: https://github.com/o/r.git\n  agents:\n  - {}\n",
+		"Repository with two empty agents": repo + "  agents: [{}, {}]\n",
+		"Repository without an endpoint":   repo,
+		"Repository with credentials: {}":  repo + "  credentials: {}\n",
+		"Addon without a version": "apiVersion: infra.k8smgmt.io/v3\nkind: Addon\nmetadata:\n  name: a\n  project: p\nspec:\n" +
+			"  artifact:\n    artifact:\n      paths:\n      - name: file://a.yaml\n    type: Yaml\n  namespace: a\n  sharing: {}\n",
+		"Addon with artifact: {}":                     "apiVersion: infra.k8smgmt.io/v3\nkind: Addon\nmetadata:\n  name: a\n  project: p\nspec:\n  artifact: {}\n  namespace: a\n  sharing: {}\n  version: v1\n",
+		"Workload with artifact: {} and no namespace": "apiVersion: apps.k8smgmt.io/v3\nkind: Workload\nmetadata:\n  name: w\n  project: p\nspec:\n  artifact: {}\n",
+		"Namespace with spec: {}":                     "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: n\n  project: p\nspec: {}\n",
+		"Blueprint without a version":                 "apiVersion: infra.k8smgmt.io/v3\nkind: Blueprint\nmetadata:\n  name: b\n  project: p\nspec:\n  base:\n    name: minimal\n  sharing: {}\n",
+		"OPAPolicy without constraints":               "apiVersion: opa.k8smgmt.io/v3\nkind: OPAPolicy\nmetadata:\n  name: o\n  project: p\nspec:\n  sharing: {}\n",
+		"Agent without a cluster":                     "apiVersion: gitops.k8smgmt.io/v3\nkind: Agent\nmetadata:\n  name: a\n  project: p\nspec:\n  type: Cluster\n",
+	} {
+		if p := Validate(parseOne(t, data), Context{}); len(p) != 0 {
+			t.Errorf("%s: %v", name, p)
+		}
+	}
+}
+
+func TestProblemSeverity(t *testing.T) {
+	w := Problem{File: "f.yaml", Line: 3, Field: "spec.type", Message: "m", Severity: SeverityWarning}
+	e := Problem{File: "f.yaml", Line: 3, Field: "spec.type", Message: "m"}
+	if w.String() != "f.yaml:3: warning: spec.type: m" || e.String() != "f.yaml:3: spec.type: m" {
+		t.Errorf("got %q and %q", w, e)
+	}
+	if !HasErrors([]Problem{w, e}) || HasErrors([]Problem{w}) || len(Errors([]Problem{w, e})) != 1 || len(Warnings([]Problem{w, e})) != 1 {
+		t.Error("HasErrors, Errors or Warnings")
+	}
+	b, _ := json.Marshal([]Problem{w, e})
+	if string(b) != `[{"file":"f.yaml","line":3,"field":"spec.type","message":"m","severity":"warning"},{"file":"f.yaml","line":3,"field":"spec.type","message":"m","severity":"error"}]` {
+		t.Errorf("JSON %s", b)
+	}
+	var back []Problem
+	if err := json.Unmarshal(b, &back); err != nil || back[0] != w || back[1] != e {
+		t.Errorf("read back %v %v", back, err)
+	}
 }
 
 func TestValidateSharing(t *testing.T) {
