@@ -169,6 +169,7 @@ func TestMetricsAfterARunAndAJob(t *testing.T) {
 		{"systemsync_job_duration_seconds", job, 1},
 		{"systemsync_runs_total", map[string]string{"trigger": pipeline.TriggerWebhook, "status": pipeline.StatusSuccess}, 1},
 		{"systemsync_stage_duration_seconds", map[string]string{"step": "apply"}, 1},
+		{"systemsync_webhooks_total", map[string]string{"event": "push", "outcome": "accepted"}, 1},
 	} {
 		if got, _ := f.Value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
@@ -176,6 +177,14 @@ func TestMetricsAfterARunAndAJob(t *testing.T) {
 	}
 	if n, _ := f.Value("systemsync_stage_duration_seconds", map[string]string{"step": "plan"}); n < 1 {
 		t.Error("no plan duration observed")
+	}
+	// The job's work called GitHub (an installation token, the check run,
+	// the merged pull requests): each call is counted by its status.
+	if n, _ := f.Value("systemsync_github_requests_total", map[string]string{"code": "201"}); n < 1 {
+		t.Errorf("GitHub calls answered 201 counted %v times, want at least the token and the check run", n)
+	}
+	if n, _ := f.Value("systemsync_github_requests_total", map[string]string{"code": "200"}); n < 1 {
+		t.Errorf("GitHub calls answered 200 counted %v times", n)
 	}
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "systemsync_build_info"} {
 		if _, ok := f[name]; !ok {
