@@ -161,6 +161,45 @@ DROP TABLE api_keys;
 ALTER TABLE api_keys_v4 RENAME TO api_keys;
 CREATE INDEX api_keys_by_slot ON api_keys (slot, revoked_at);`,
 	},
+	{
+		// The web console's sessions (scs/v2; the token is stored as its
+		// SHA-256, data as scs encodes it, expiry in Unix milliseconds),
+		// the roles admins gave people who signed in with GitHub, and an
+		// index for a resource's last run. Version 5 is taken by another
+		// branch's migration (processes and run owners).
+		Version: 6,
+		Name:    "console sessions, console users, run rows by resource",
+		SQL: `
+CREATE TABLE sessions (
+	token TEXT PRIMARY KEY,
+	data BLOB NOT NULL,
+	expiry BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expiry);
+CREATE TABLE console_users (
+	login TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	role_set_by TEXT NOT NULL,
+	last_sign_in TEXT NOT NULL
+);
+CREATE INDEX run_rows_by_resource ON run_rows (kind, project, name, run_id);`,
+		Postgres: `
+CREATE TABLE sessions (
+	token TEXT PRIMARY KEY,
+	data BYTEA NOT NULL,
+	expiry BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expiry);
+CREATE TABLE console_users (
+	login TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	role_set_by TEXT NOT NULL,
+	last_sign_in TEXT NOT NULL
+);
+CREATE INDEX run_rows_by_resource ON run_rows (kind, project, name, run_id);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
