@@ -243,26 +243,8 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorf(http.StatusBadRequest, "read request body: %v", err))
 		return
 	}
-	res, problems := spec.ParseBody(r.Header.Get("Content-Type"), body)
-	if len(problems) > 0 {
-		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems})
-		return
-	}
-	if t.kind.ProjectScoped && res.Project() == "" {
-		res.SetProject(t.project)
-	}
-	// PUT names the resource in the URL; POST to the collection does not.
-	if problems := spec.Validate(res, spec.Context{Kind: t.kind.Name, Project: t.project, Name: r.PathValue("name")}); len(problems) > 0 {
-		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid " + t.kind.Name, Problems: problems})
-		return
-	}
-	expect := ""
-	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil {
-		expect = fmt.Sprint(meta["resourceVersion"])
-	}
-	// The body's tree is ours: canonical in place rather than copied.
-	k := res.Key()
-	st, outcome, err := a.store.apply(r.Context(), k, spec.CanonicalInPlace(res.Object), userOf(r), expect)
+	at := spec.Context{Kind: t.kind.Name, Project: t.project, Name: r.PathValue("name")}
+	st, outcome, err := a.store.ApplyBody(r.Context(), at, r.Header.Get("Content-Type"), body, userOf(r), "")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -272,6 +254,33 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusCreated
 	}
 	writeView(w, code, st)
+}
+
+// ApplyBody is the apply of POST /apis/<group>/v3/projects/<project>/<plural>
+// (and PUT …/<name>) with body, on behalf of user, as every front end of
+// the controller makes it: body is parsed as JSON or YAML (by contentType),
+// takes at.Project when it names no project, and is validated against at
+// (at.Kind is the kind the URL names, at.Name the name a PUT names); any
+// problem is a 400 *Error holding every problem with its field and line.
+// expectVersion, when set, must be the stored resourceVersion; empty, the
+// body's metadata.resourceVersion must, when it carries one (409 when
+// stale, see Apply).
+func (s *Store) ApplyBody(ctx context.Context, at spec.Context, contentType string, body []byte, user, expectVersion string) (Stored, Outcome, error) {
+	res, problems := spec.ParseBody(contentType, body)
+	if len(problems) > 0 {
+		return Stored{}, "", &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems}
+	}
+	if k, ok := spec.LookupKind(at.Kind); ok && k.ProjectScoped && res.Project() == "" {
+		res.SetProject(at.Project)
+	}
+	if problems := spec.Validate(res, at); len(problems) > 0 {
+		return Stored{}, "", &Error{Code: http.StatusBadRequest, Message: "invalid " + at.Kind, Problems: problems}
+	}
+	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil && expectVersion == "" {
+		expectVersion = fmt.Sprint(meta["resourceVersion"])
+	}
+	// The body's tree is ours: canonical in place rather than copied.
+	return s.apply(ctx, res.Key(), spec.CanonicalInPlace(res.Object), user, expectVersion)
 }
 
 // readBody reads the request body, at most MaxBodyBytes, into one buffer
