@@ -2,11 +2,21 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 )
+
+// manualPayload is the event payload of a manual run: who pressed Run
+// (the request's principal, when ctx carries one).
+func manualPayload(ctx context.Context) []byte {
+	p, _ := access.FromContext(ctx)
+	b, _ := json.Marshal(map[string]any{"manual": true, "user": p.Email})
+	return b
+}
 
 // ErrPipelineNotFound is returned for a pipeline with no active SystemSync stage.
 var ErrPipelineNotFound = errors.New("pipeline not found")
@@ -35,7 +45,7 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string, auth func(ct
 		}
 		o := opt
 		if st.GitToSystem {
-			applied, err := r.Apply(ctx, st, a, st.Source.Revision, TriggerManual, []byte(`{"manual": true}`))
+			applied, err := r.Apply(ctx, st, a, st.Source.Revision, TriggerManual, manualPayload(ctx))
 			if err != nil {
 				return ids, err
 			}

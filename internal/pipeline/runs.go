@@ -41,7 +41,10 @@ type Row struct {
 var ErrRunNotFound = errors.New("run not found")
 
 // Runs stores run records.
-type Runs struct{ db *store.DB }
+type Runs struct {
+	db    *store.DB
+	watch watch
+}
 
 // NewRuns returns the run store over a migrated database.
 func NewRuns(db *store.DB) *Runs { return &Runs{db: db} }
@@ -64,6 +67,8 @@ func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payl
 	if err != nil {
 		return 0, fmt.Errorf("record run of %s: %w", pipeline, err)
 	}
+	r.watch.notify()
+	runStarted(ctx, id)
 	return id, nil
 }
 
@@ -98,6 +103,7 @@ func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message str
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
 	}
+	r.watch.notify()
 	return nil
 }
 
