@@ -256,25 +256,34 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	writeView(w, code, st)
 }
 
-// ApplyBody is the apply of POST /apis/<group>/v3/projects/<project>/<plural>
-// (and PUT …/<name>) with body, on behalf of user, as every front end of
-// the controller makes it: body is parsed as JSON or YAML (by contentType),
-// takes at.Project when it names no project, and is validated against at
-// (at.Kind is the kind the URL names, at.Name the name a PUT names); any
-// problem is a 400 *Error holding every problem with its field and line.
-// expectVersion, when set, must be the stored resourceVersion; empty, the
-// body's metadata.resourceVersion must, when it carries one (409 when
-// stale, see Apply).
-func (s *Store) ApplyBody(ctx context.Context, at spec.Context, contentType string, body []byte, user, expectVersion string) (Stored, Outcome, error) {
+// CheckBody reads an apply's body as every front end of the controller
+// reads it: parsed as JSON or YAML (by contentType), given at.Project when
+// it names no project, and validated against at (at.Kind is the kind the
+// URL names, at.Name the name a PUT names). Any problem is a 400 *Error
+// holding every problem with its field and line.
+func CheckBody(at spec.Context, contentType string, body []byte) (*spec.Resource, error) {
 	res, problems := spec.ParseBody(contentType, body)
 	if len(problems) > 0 {
-		return Stored{}, "", &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems}
+		return nil, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems}
 	}
 	if k, ok := spec.LookupKind(at.Kind); ok && k.ProjectScoped && res.Project() == "" {
 		res.SetProject(at.Project)
 	}
 	if problems := spec.Validate(res, at); len(problems) > 0 {
-		return Stored{}, "", &Error{Code: http.StatusBadRequest, Message: "invalid " + at.Kind, Problems: problems}
+		return nil, &Error{Code: http.StatusBadRequest, Message: "invalid " + at.Kind, Problems: problems}
+	}
+	return res, nil
+}
+
+// ApplyBody is the apply of POST /apis/<group>/v3/projects/<project>/<plural>
+// (and PUT …/<name>) with body, on behalf of user: CheckBody, then Apply.
+// expectVersion, when set, must be the stored resourceVersion; empty, the
+// body's metadata.resourceVersion must, when it carries one (409 when
+// stale, see Apply).
+func (s *Store) ApplyBody(ctx context.Context, at spec.Context, contentType string, body []byte, user, expectVersion string) (Stored, Outcome, error) {
+	res, err := CheckBody(at, contentType, body)
+	if err != nil {
+		return Stored{}, "", err
 	}
 	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil && expectVersion == "" {
 		expectVersion = fmt.Sprint(meta["resourceVersion"])
