@@ -137,3 +137,23 @@ func (s *SyncState) Get(ctx context.Context, k spec.Key) (Synced, bool, error) {
 	out.At, _ = time.Parse(time.RFC3339Nano, at)
 	return out, true, nil
 }
+
+// Triggers returns a pipeline's runs, newest first, with the event
+// payload that started each (no rows): what started its runs.
+func (r *Runs) Triggers(ctx context.Context, pipeline string, limit int) ([]*Run, error) {
+	rows, err := r.db.Query(ctx, `SELECT id, pipeline, trigger_type, status, commit_sha, message, started_at, ended_at, payload FROM runs
+		WHERE pipeline = ? ORDER BY id DESC LIMIT ?`, pipeline, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list the triggers of %s: %w", pipeline, err)
+	}
+	defer rows.Close()
+	out := []*Run{}
+	for rows.Next() {
+		run, err := scanRun(rows, true)
+		if err != nil {
+			return nil, fmt.Errorf("list the triggers of %s: %w", pipeline, err)
+		}
+		out = append(out, run)
+	}
+	return out, rows.Err()
+}

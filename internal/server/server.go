@@ -53,6 +53,7 @@ type Server struct {
 	Queue    *jobs.Queue // nil in local mode
 	Poller   *pipeline.Poller
 	Follower *pipeline.Follower
+	Console  *web.Console
 
 	ln      net.Listener
 	handler http.Handler
@@ -135,6 +136,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.api = controller.NewAPI(s.Store, s.Keys, log)
 	mux.Handle("/apis/", s.api)
 	web.NewAPI(runs, s.Keys, syncNow, log).Register(mux)
+	if s.Console, err = web.NewConsole(web.Options{
+		DB: s.DB, Store: s.Store, Keys: s.Keys, Runs: runs, Sync: syncNow,
+		Stages: func(ctx context.Context) ([]pipeline.Stage, error) {
+			stages, _, err := pipeline.LoadStages(ctx, s.Runner.System)
+			return stages, err
+		},
+		Web: cfg.Web, BaseURL: s.BaseURL, LocalMode: cfg.LocalMode(), AdminKeyFile: s.AdminKeySource, PollInterval: cfg.PollInterval,
+		GitHubWebURL: cfg.Github.WebURL, GitHubAPIURL: cfg.Github.V3APIURL,
+		OAuthClientID: cfg.Github.OAuth.ClientID, OAuthClientSecret: cfg.Github.OAuth.ClientSecret, Log: log,
+	}); err != nil {
+		return nil, err
+	}
+	s.Console.Register(mux) // every path not routed above: pages, with sessions and the cross-origin check
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -157,7 +171,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			return nil, fmt.Errorf("GitHub App client: %w", err)
 		}
 		flow := &githubflow.Flow{Apps: apps, Runner: s.Runner, DB: s.DB, Log: log,
-			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}
+			RunURL: func(id int64) string { return fmt.Sprintf("%s/runs/%d", s.Console.URL(), id) }}
 		if s.Queue, err = jobs.Open(ctx, s.DB, flow, log, jobs.Options{}); err != nil {
 			return nil, err
 		}
@@ -192,6 +206,7 @@ func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	srv.RegisterOnShutdown(s.api.Drain)
+	srv.RegisterOnShutdown(s.Console.Drain)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if s.Queue != nil {
@@ -203,6 +218,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer close(pollDone); s.Poller.Run(bg) }()
 	followDone := make(chan struct{})
 	go func() { defer close(followDone); s.Follower.Run(bg) }()
+	cleanDone := make(chan struct{})
+	go func() { defer close(cleanDone); s.Console.CleanSessions(bg, 10*time.Minute) }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(s.ln) }()
@@ -220,12 +237,14 @@ func (s *Server) Run(ctx context.Context) error {
 	stopBG()
 	<-pollDone
 	<-followDone
+	<-cleanDone
 	var err error
 	if s.Queue != nil {
 		err = s.Queue.Stop(sctx)
 		s.Queue = nil
 	}
-	err = errors.Join(err, srv.Shutdown(sctx))
+	// Runs the Run button started finish while the API they call answers.
+	err = errors.Join(err, s.Console.Wait(sctx), srv.Shutdown(sctx))
 	if serveErr == nil {
 		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
 			serveErr = e
