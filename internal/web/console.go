@@ -108,9 +108,9 @@ func NewConsole(opt Options) (*Console, error) {
 	return c, nil
 }
 
-// Handler serves the console's pages. Every state-changing request is
-// checked with http.CrossOriginProtection (a cross-origin POST is 403),
-// then the session is loaded.
+// Handler serves the console's pages. The session is loaded, then every
+// state-changing request is checked with http.CrossOriginProtection (a
+// cross-origin POST is 403 and changes nothing).
 func (c *Console) Handler() http.Handler { return c.handler }
 
 // Register mounts the console on mux at "/": every path the server does
@@ -188,7 +188,7 @@ func (c *Console) routes() http.Handler {
 		c.render(w, r, http.StatusForbidden, "error", nil, errorPage{Code: http.StatusForbidden,
 			Message: "cross-origin request refused: a change to the console must come from the console's own pages"})
 	}))
-	return cop.Handler(c.sessions.LoadAndSave(securityHeaders(mux)))
+	return c.sessions.LoadAndSave(cop.Handler(securityHeaders(mux)))
 }
 
 // securityHeaders sets what every page sends: no framing, no sniffing,
