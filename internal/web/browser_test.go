@@ -59,6 +59,12 @@ func startLocal(t *testing.T) *local {
 			t.Errorf("server stopped with %v", err)
 		}
 	})
+	// The first poll has synced the demo repository (a first sync takes
+	// Git's side): what the test makes in the system from now on is new.
+	eventually(t, "the first poll of the demo repository", func() bool {
+		pos, err := s.DB.Position(ctx, "poll:default/"+bot.DemoPipeline+"/system-sync-stage")
+		return err == nil && pos != ""
+	})
 	key, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin.key"))
 	if err != nil {
 		t.Fatal(err)
