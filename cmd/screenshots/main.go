@@ -93,7 +93,9 @@ func run(ctx context.Context, out string) error {
 		}
 	}
 	bare := server.DemoRepoPath(cfg.DataDir)
-	if err := waitFor(func() bool { return strings.Contains(git(bare, "ls-tree", "-r", "--name-only", "main"), "checkout.yaml") }); err != nil {
+	if err := waitFor(func() bool {
+		return strings.Contains(git(bare, "ls-tree", "-r", "--name-only", "main"), "checkout.yaml")
+	}); err != nil {
 		return fmt.Errorf("the namespaces never reached Git: %w", err)
 	}
 	work := filepath.Join(tmp, "work")
