@@ -8,10 +8,13 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/config"
@@ -441,5 +444,31 @@ func TestUsersPageKeys(t *testing.T) {
 	}
 	if _, err := env.keys.Authenticate(ctx, secret); err == nil {
 		t.Fatal("the revoked key still works")
+	}
+}
+
+// TestAppManifestNamesTheConsole: app.yml sends GitHub's sign-in back to
+// the console's callback and an installer to a console page.
+func TestAppManifestNamesTheConsole(t *testing.T) {
+	data, err := os.ReadFile("../../app.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		CallbackURLs []string          `yaml:"callback_urls"`
+		SetupURL     string            `yaml:"setup_url"`
+		Permissions  map[string]string `yaml:"default_permissions"`
+	}
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.CallbackURLs) != 1 || !strings.HasSuffix(m.CallbackURLs[0], "/login/github/callback") {
+		t.Fatalf("callback_urls %v, want the console's /login/github/callback", m.CallbackURLs)
+	}
+	if u, err := url.Parse(m.SetupURL); err != nil || u.Path != "/pipelines" {
+		t.Fatalf("setup_url %q, want the console's /pipelines", m.SetupURL)
+	}
+	if m.Permissions["email_addresses"] != "read" {
+		t.Fatalf("default_permissions %v: the console needs email_addresses: read", m.Permissions)
 	}
 }
