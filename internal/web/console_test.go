@@ -40,6 +40,13 @@ type consoleEnv struct {
 
 func startConsole(t *testing.T, webCfg config.Web, gh *githubtest.Server) *consoleEnv {
 	t.Helper()
+	return startConsoleTB(t, webCfg, gh, false)
+}
+
+// startConsoleTB is startConsole, with the controller API on the same mux
+// when withAPI is set.
+func startConsoleTB(t testing.TB, webCfg config.Web, gh *githubtest.Server, withAPI bool) *consoleEnv {
+	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t)
 	env := &consoleEnv{db: db, store: controller.NewStore(db), keys: controller.NewKeys(db), runs: pipeline.NewRuns(db), gh: gh}
@@ -75,6 +82,9 @@ func startConsole(t *testing.T, webCfg config.Web, gh *githubtest.Server) *conso
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	if withAPI {
+		mux.Handle("/apis/", controller.NewAPI(env.store, env.keys, opt.Log))
+	}
 	c.Register(mux)
 	handler = mux
 	return env
@@ -82,12 +92,14 @@ func startConsole(t *testing.T, webCfg config.Web, gh *githubtest.Server) *conso
 
 // visitor is a browser-like client: cookies, no automatic redirects.
 type visitor struct {
-	t   *testing.T
+	t   testing.TB
 	env *consoleEnv
 	c   *http.Client
 }
 
-func (env *consoleEnv) visitor(t *testing.T) *visitor {
+func (env *consoleEnv) visitor(t *testing.T) *visitor { return newVisitor(t, env) }
+
+func newVisitor(t testing.TB, env *consoleEnv) *visitor {
 	jar, _ := cookiejar.New(nil)
 	return &visitor{t: t, env: env, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
