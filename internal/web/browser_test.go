@@ -420,17 +420,22 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("pages fit a phone", func(t *testing.T) {
+	t.Run("pages fit a phone and label every control", func(t *testing.T) {
 		admin.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 		defer admin.do(chromedp.EmulateViewport(1280, 900))
 		for _, path := range []string{"/pipelines", "/pipelines/default/system-sync", "/projects/default/namespaces",
-			"/projects/default/namespaces/team-a", "/pipelines/new", "/users"} {
+			"/projects/default/namespaces/team-a", "/projects/default/namespaces/team-a/edit", "/pipelines/new",
+			"/pipelines/default/system-sync/edit", "/pipelines/default/system-sync/triggers", "/users", "/runs/1"} {
 			if code := admin.open(path); code != http.StatusOK {
 				t.Fatalf("%s: %d", path, code)
 			}
 			if wide := eval[bool](admin, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
 				t.Errorf("%s is wider than a phone: %v px in %v", path,
 					eval[int](admin, `document.documentElement.scrollWidth`), eval[int](admin, `window.innerWidth`))
+			}
+			if unlabelled := eval[[]string](admin, `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+				.filter(e => !e.labels || e.labels.length === 0).map(e => e.outerHTML)`); len(unlabelled) > 0 {
+				t.Errorf("%s has controls without a label: %v", path, unlabelled)
 			}
 		}
 	})
