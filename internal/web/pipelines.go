@@ -318,7 +318,7 @@ func whoStarted(run *pipeline.Run) string {
 		return u
 	}
 	if poll, ok := p["poll"].(map[string]any); ok {
-		return "poll of " + str(poll, "remote") + " " + str(poll, "branch")
+		return "poll of " + str(poll, "repository") + " " + strings.TrimPrefix(str(poll, "ref"), "refs/heads/")
 	}
 	if changes, ok := p["changes"].([]any); ok {
 		var users []string
