@@ -123,7 +123,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 // repoOfRun is the repository (URL) and revision a run's files are in:
 // its pipeline's first SystemSync stage's source, at the run's commit.
 func (c *Console) repoOfRun(r *http.Request, run *pipeline.Run) (string, string) {
-	if c.opt.Stages == nil || c.opt.GitHubWebURL == "" {
+	if c.opt.Stages == nil || c.opt.LocalMode { // no GitHub: no file pages to link
 		return "", ""
 	}
 	stages, err := c.opt.Stages(r.Context())
