@@ -46,6 +46,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, onL
 	fmt.Fprintf(stdout, "System Sync listening on %s\n", s.BaseURL)
 	fmt.Fprintf(stdout, "  database:      %s\n", store.Redact(cfg.DatabaseURL))
 	fmt.Fprintf(stdout, "  admin API key: %s (user %s)\n", s.AdminKeySource, cfg.AdminEmail)
+	fmt.Fprintf(stdout, "  console:       %s/ (sign in with an API key)\n", s.Console.URL())
 	if cfg.LocalMode() {
 		fmt.Fprintf(stdout, "  demo repo:     git clone %s  (pushes are applied within %v)\n", server.DemoRepoPath(cfg.DataDir), cfg.PollInterval)
 	} else {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,12 +69,16 @@ type Config struct {
 	// unless controller.url is set.
 	Controller Controller `yaml:"controller"`
 	// Github is go-githubapp's section: v3_api_url, web_url, app.integration_id,
-	// app.webhook_secret, app.private_key. Unset in local mode.
+	// app.webhook_secret, app.private_key, and oauth.client_id and
+	// oauth.client_secret for the console's "Sign in with GitHub". Unset in
+	// local mode.
 	Github githubapp.Config `yaml:"github"`
 	// Version is the running binary's version, set by the program (never
 	// from the file or the environment); GitHub API requests carry it in
 	// their user agent, systemsync/<Version>. Empty is "devel".
 	Version string `yaml:"-"`
+	// Web is the console's section.
+	Web Web `yaml:"web"`
 	// Remotes is the trust boundary for Git remotes outside local mode.
 	Remotes Remotes `yaml:"remotes"`
 }
@@ -88,6 +93,23 @@ type Remotes struct {
 	// that is the prefix's or continues it after a "/". The environment
 	// variable SYSTEMSYNC_REMOTES_ALLOW holds it comma-separated.
 	Allow []string `yaml:"allow"`
+}
+
+// Web is the web console's section.
+type Web struct {
+	// URL is where people reach the bot (https://systemsync.example.com):
+	// the base of the OAuth callback and of the webhook URL the console
+	// shows; its scheme https makes session cookies Secure. Empty: the
+	// address the server listens on.
+	URL string `yaml:"url"`
+	// Admins are GitHub logins or emails that are admins in the console
+	// whatever /users says (SYSTEMSYNC_WEB_ADMINS: comma-separated).
+	Admins []string `yaml:"admins"`
+	// DefaultRole is the role of everyone else signed in with GitHub until
+	// an admin gives another: viewer (the default), editor or admin.
+	DefaultRole string `yaml:"default_role"`
+	// SessionLifetime is how long a sign-in lasts (12h by default).
+	SessionLifetime time.Duration `yaml:"session_lifetime"`
 }
 
 // Controller is the controller section.
@@ -142,6 +164,7 @@ func Defaults() Config {
 		WriteTimeout:    60 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		Controller:      Controller{Follow: FollowAuto},
+		Web:             Web{DefaultRole: "viewer", SessionLifetime: 12 * time.Hour},
 	}
 }
 
@@ -253,6 +276,19 @@ func (c Config) check() error {
 	if _, err := c.RemotePolicy(); err != nil {
 		errs = append(errs, fmt.Errorf("%w (SYSTEMSYNC_REMOTES_ALLOW, comma-separated)", err))
 	}
+	switch c.Web.DefaultRole {
+	case "viewer", "editor", "admin":
+	default:
+		errs = append(errs, fmt.Errorf("web.default_role (SYSTEMSYNC_WEB_DEFAULT_ROLE) is %q: want viewer, editor or admin", c.Web.DefaultRole))
+	}
+	if c.Web.SessionLifetime <= 0 {
+		errs = append(errs, fmt.Errorf("web.session_lifetime (SYSTEMSYNC_WEB_SESSION_LIFETIME) is %v: want a duration above 0, such as 12h", c.Web.SessionLifetime))
+	}
+	if c.Web.URL != "" {
+		if u, err := url.Parse(c.Web.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("web.url (SYSTEMSYNC_WEB_URL) is %q: want http(s)://host[:port]", c.Web.URL))
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -307,6 +343,14 @@ func fromEnv(v reflect.Value, prefix string, env map[string]string) error {
 			fv.SetInt(int64(d))
 		case f.Type.Kind() == reflect.String:
 			fv.SetString(raw)
+		case f.Type == reflect.TypeOf([]string(nil)):
+			var list []string
+			for _, item := range strings.Split(raw, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					list = append(list, item)
+				}
+			}
+			fv.Set(reflect.ValueOf(list))
 		case f.Type.Kind() == reflect.Int64, f.Type.Kind() == reflect.Int:
 			n, err := strconv.ParseInt(raw, 10, 64)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,41 @@ func TestControllerSection(t *testing.T) {
 	}
 	if _, err := Load("", []string{"SYSTEMSYNC_CONTROLLER_FOLLOW=sometimes"}); err == nil || !strings.Contains(err.Error(), "SYSTEMSYNC_CONTROLLER_FOLLOW") {
 		t.Fatalf("bad follow: %v", err)
+	}
+}
+
+func TestWebSection(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Web.URL != "" || cfg.Web.DefaultRole != "viewer" || cfg.Web.SessionLifetime != 12*time.Hour || cfg.Web.Admins != nil {
+		t.Fatalf("local mode web section %+v, want no URL, viewer, 12h, no admins", cfg.Web)
+	}
+	path := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(path, []byte("web:\n  url: https://sync.example.com\n  admins: [octocat]\n  default_role: editor\n"), 0o600)
+	cfg, err = Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Web.URL != "https://sync.example.com" || !reflect.DeepEqual(cfg.Web.Admins, []string{"octocat"}) || cfg.Web.DefaultRole != "editor" {
+		t.Fatalf("web section from the file: %+v", cfg.Web)
+	}
+	cfg, err = Load(path, []string{"SYSTEMSYNC_WEB_ADMINS=alice, bob@example.com,", "SYSTEMSYNC_WEB_SESSION_LIFETIME=1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.Web.Admins, []string{"alice", "bob@example.com"}) || cfg.Web.SessionLifetime != time.Hour {
+		t.Fatalf("web section from the environment: %+v", cfg.Web)
+	}
+	for env, key := range map[string]string{
+		"SYSTEMSYNC_WEB_DEFAULT_ROLE=owner":   "SYSTEMSYNC_WEB_DEFAULT_ROLE",
+		"SYSTEMSYNC_WEB_URL=sync.example.com": "SYSTEMSYNC_WEB_URL",
+		"SYSTEMSYNC_WEB_SESSION_LIFETIME=0s":  "SYSTEMSYNC_WEB_SESSION_LIFETIME",
+	} {
+		if _, err := Load("", []string{env}); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: %v, want an error naming %s", env, err, key)
+		}
 	}
 }
 

@@ -246,29 +246,9 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errorf(http.StatusBadRequest, "read request body: %v", err))
 		return
 	}
-	res, problems := spec.ParseBody(r.Header.Get("Content-Type"), body)
-	if len(problems) > 0 {
-		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems})
-		return
-	}
-	if t.kind.ProjectScoped && res.Project() == "" {
-		res.SetProject(t.project)
-	}
 	// PUT names the resource in the URL; POST to the collection does not.
-	// Errors refuse the apply; warnings go with the answer as Warning
-	// headers, as Kubernetes' API server sends them.
-	checked := spec.Validate(res, spec.Context{Kind: t.kind.Name, Project: t.project, Name: r.PathValue("name")})
-	if spec.HasErrors(checked) {
-		a.fail(w, r, &Error{Code: http.StatusBadRequest, Message: "invalid " + t.kind.Name, Problems: spec.Errors(checked)})
-		return
-	}
-	expect := ""
-	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil {
-		expect = fmt.Sprint(meta["resourceVersion"])
-	}
-	// The body's tree is ours: canonical in place rather than copied.
-	k := res.Key()
-	st, outcome, err := a.store.apply(r.Context(), k, spec.CanonicalInPlace(res.Object), userOf(r), expect)
+	at := spec.Context{Kind: t.kind.Name, Project: t.project, Name: r.PathValue("name")}
+	st, outcome, warnings, err := a.store.ApplyBody(r.Context(), at, r.Header.Get("Content-Type"), body, userOf(r), "")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -277,7 +257,7 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	if outcome == Created {
 		code = http.StatusCreated
 	}
-	for _, p := range checked {
+	for _, p := range warnings {
 		w.Header().Add("Warning", WarningHeader(p))
 	}
 	writeView(w, code, st)
@@ -292,6 +272,46 @@ func WarningHeader(p spec.Problem) string {
 		text = p.Field + ": " + text
 	}
 	return "299 - " + strconv.Quote(text)
+}
+
+// CheckBody reads an apply's body as every front end of the controller
+// reads it: parsed as JSON or YAML (by contentType), given at.Project when
+// it names no project, and validated against at (at.Kind is the kind the
+// URL names, at.Name the name a PUT names). An error refuses it: a 400
+// *Error holding every error with its field and line; the warnings are
+// returned with the resource (they go with a successful apply, as Warning
+// headers on the API).
+func CheckBody(at spec.Context, contentType string, body []byte) (*spec.Resource, []spec.Problem, error) {
+	res, problems := spec.ParseBody(contentType, body)
+	if len(problems) > 0 {
+		return nil, nil, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems}
+	}
+	if k, ok := spec.LookupKind(at.Kind); ok && k.ProjectScoped && res.Project() == "" {
+		res.SetProject(at.Project)
+	}
+	checked := spec.Validate(res, at)
+	if spec.HasErrors(checked) {
+		return nil, nil, &Error{Code: http.StatusBadRequest, Message: "invalid " + at.Kind, Problems: spec.Errors(checked)}
+	}
+	return res, checked, nil
+}
+
+// ApplyBody is the apply of POST /apis/<group>/v3/projects/<project>/<plural>
+// (and PUT …/<name>) with body, on behalf of user: CheckBody, then Apply.
+// expectVersion, when set, must be the stored resourceVersion; empty, the
+// body's metadata.resourceVersion must, when it carries one (409 when
+// stale, see Apply). It returns the body's warnings with the outcome.
+func (s *Store) ApplyBody(ctx context.Context, at spec.Context, contentType string, body []byte, user, expectVersion string) (Stored, Outcome, []spec.Problem, error) {
+	res, warnings, err := CheckBody(at, contentType, body)
+	if err != nil {
+		return Stored{}, "", nil, err
+	}
+	if meta, ok := res.Object["metadata"].(map[string]any); ok && meta["resourceVersion"] != nil && expectVersion == "" {
+		expectVersion = fmt.Sprint(meta["resourceVersion"])
+	}
+	// The body's tree is ours: canonical in place rather than copied.
+	st, outcome, err := s.apply(ctx, res.Key(), spec.CanonicalInPlace(res.Object), user, expectVersion)
+	return st, outcome, warnings, err
 }
 
 // readBody reads the request body, at most MaxBodyBytes, into one buffer

@@ -330,6 +330,42 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (access.Principa
 	return p, nil
 }
 
+// ByID returns who holds the key named id, as Authenticate does for the
+// key itself: for a console session signed in with that key, which keeps
+// the key's ID, never the key. An unknown or revoked key is an *Error with
+// status 401. Answers are cached as Authenticate's are.
+func (k *Keys) ByID(ctx context.Context, id string) (access.Principal, error) {
+	if id == "" {
+		return access.Principal{}, errorf(http.StatusUnauthorized, "no API key named")
+	}
+	cacheKey := "id:" + id // never a hash: those are hex, without a colon
+	now := time.Now()
+	k.mu.Lock()
+	c, ok := k.cache[cacheKey]
+	gen := k.gen
+	k.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.p, nil
+	}
+	key, err := scanKey(k.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return access.Principal{}, errorf(http.StatusUnauthorized, "unknown API key")
+	}
+	if err != nil {
+		return access.Principal{}, fmt.Errorf("look up API key %s: %w", id, err)
+	}
+	if key.RevokedAt != nil {
+		return access.Principal{}, errorf(http.StatusUnauthorized, "revoked API key")
+	}
+	p := access.Principal{Email: key.Email, Role: key.Role, KeyID: key.ID}
+	k.mu.Lock()
+	if k.gen == gen {
+		k.cache[cacheKey] = cachedKey{p: p, until: now.Add(k.ttl)}
+	}
+	k.mu.Unlock()
+	return p, nil
+}
+
 // forget empties the cache after a change of keys in this process, and
 // keeps a lookup that read the database before the change from caching
 // what it read.

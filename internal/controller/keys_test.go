@@ -238,3 +238,27 @@ func TestRevokeSlot(t *testing.T) {
 		t.Fatal("a key of a revoked slot is still valid")
 	}
 }
+
+// TestByID answers a key's user and role by its ID, as a console session
+// signed in with the key keeps it, and 401 once the key is revoked.
+func TestByID(t *testing.T) {
+	ctx := context.Background()
+	keys := controller.NewKeys(storetest.Open(t))
+	if _, _, err := keys.Create(ctx, "admin@example.com", access.Admin); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := keys.Create(ctx, "bob@example.com", access.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := keys.ByID(ctx, key.ID)
+	if err != nil || p != (access.Principal{Email: "bob@example.com", Role: access.Viewer, KeyID: key.ID}) {
+		t.Fatalf("ByID = %+v, %v", p, err)
+	}
+	if _, err := keys.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, func() error { _, err := keys.ByID(ctx, key.ID); return err }(), 401, "revoked API key")
+	wantStatus(t, func() error { _, err := keys.ByID(ctx, "000000000000"); return err }(), 401, "unknown API key")
+	wantStatus(t, func() error { _, err := keys.ByID(ctx, ""); return err }(), 401, "no API key")
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/spec"
@@ -136,6 +137,69 @@ func (s *Store) List(ctx context.Context, kind, project string, limit, offset in
 		out = append(out, st)
 	}
 	return out, total, nil
+}
+
+// Summary is a resource as a list page shows it: its name and
+// bookkeeping, not its body.
+type Summary struct {
+	Name            string
+	ResourceVersion int64
+	ModifiedAt      time.Time
+}
+
+// Summaries returns a page of the resources of kind in project (project
+// "" for Projects) whose names hold nameHas (every one when empty), by
+// name, at most limit from offset, and how many match in all.
+func (s *Store) Summaries(ctx context.Context, kind, project, nameHas string, limit, offset int) ([]Summary, int, error) {
+	cond, args := `kind = ? AND project = ?`, []any{kind, project}
+	if nameHas != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(nameHas))
+		cond += ` AND LOWER(name) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+esc+"%")
+	}
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM resources WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count %s in %q: %w", kind, project, err)
+	}
+	if total <= offset {
+		return []Summary{}, total, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT name, resource_version, modified_at FROM resources WHERE `+cond+
+		` ORDER BY name LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+	}
+	defer rows.Close()
+	out := make([]Summary, 0, min(limit, total-offset))
+	for rows.Next() {
+		var sum Summary
+		var modified string
+		if err := rows.Scan(&sum.Name, &sum.ResourceVersion, &modified); err != nil {
+			return nil, 0, fmt.Errorf("list %s in %q: %w", kind, project, err)
+		}
+		sum.ModifiedAt, _ = time.Parse(time.RFC3339Nano, modified)
+		out = append(out, sum)
+	}
+	return out, total, rows.Err()
+}
+
+// Counts returns how many resources of each kind project holds.
+func (s *Store) Counts(ctx context.Context, project string) (map[string]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT kind, COUNT(*) FROM resources WHERE project = ? GROUP BY kind`, project)
+	if err != nil {
+		return nil, fmt.Errorf("count the resources of %q: %w", project, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var kind string
+		var n int
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, fmt.Errorf("count the resources of %q: %w", project, err)
+		}
+		out[kind] = n
+	}
+	return out, rows.Err()
 }
 
 // storedRow is one resource row as the database holds it, body undecoded.

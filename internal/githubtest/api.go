@@ -157,6 +157,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeJSON(w, http.StatusOK, map[string]any{"total_count": len(list), "repositories": list[lo:hi], "repository_selection": "selected"})
 	case len(segs) >= 3 && segs[0] == "repos":
 		s.serveRepo(w, r, segs[1], segs[2], segs[3:], body)
+	case len(segs) >= 1 && segs[0] == "user":
+		s.serveUser(w, r, segs)
 	default:
 		writeJSON(w, http.StatusNotFound, notFoundBody)
 	}

@@ -17,6 +17,8 @@
 //	       GET /repos/{o}/{r}/check-runs/{id}/annotations, GET /repos/{o}/{r}/commits/{ref}/check-runs,
 //	       GET /repos/{o}/{r}/commits/{sha}/pulls, GET|POST /repos/{o}/{r}/pulls, GET|PATCH /repos/{o}/{r}/pulls/{n},
 //	       GET /repos/{o}/{r}/collaborators/{user}[/permission], GET /repos/{o}/{r}/branches/{b}[/protection]
+//	user token: GET /user, GET /user/emails
+//	web:   GET /login/oauth/authorize, POST /login/oauth/access_token (see oauth.go)
 //
 // Anything else answers 404 {"message":"Not Found"} and is recorded like
 // every request (see Requests and RequestsMatching).
@@ -110,6 +112,7 @@ type Server struct {
 	checkRuns     []*checkRun
 	suites        map[string]int64 // "repoKey@sha" → check suite id
 	requests      []Request
+	oauth         oauthState
 }
 
 type repo struct {
@@ -223,6 +226,7 @@ func New(t testing.TB) *Server {
 		issues:        map[string]map[int]*issue{},
 		pulls:         map[string][]*pull{},
 		suites:        map[string]int64{},
+		oauth:         newOAuthState(),
 	}
 	s.git = gittest.Handler(t, s.gitRoot)
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -623,6 +627,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, body)
 	case strings.HasPrefix(r.URL.Path, "/git/"):
 		s.serveGit(w, r)
+	case strings.HasPrefix(r.URL.Path, "/login/oauth/"):
+		s.serveOAuth(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, notFoundBody)
 	}

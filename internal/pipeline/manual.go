@@ -2,9 +2,20 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/systemsync/systemsync/internal/access"
 )
+
+// manualPayload is the event payload of a manual run: who pressed Run
+// (the request's principal, when ctx carries one).
+func manualPayload(ctx context.Context) []byte {
+	p, _ := access.FromContext(ctx)
+	b, _ := json.Marshal(map[string]any{"manual": true, "user": p.Email})
+	return b
+}
 
 // ErrPipelineNotFound is returned for a pipeline with no active SystemSync stage.
 var ErrPipelineNotFound = errors.New("pipeline not found")
@@ -27,7 +38,7 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string, opt ExportOp
 		found = true
 		o := opt
 		if st.GitToSystem {
-			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, []byte(`{"manual": true}`))
+			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, manualPayload(ctx))
 			if err != nil {
 				return ids, err
 			}

@@ -50,6 +50,7 @@ type Runs struct {
 	Owner string
 	// Metrics counts runs as they end; nil counts nothing.
 	Metrics *metrics.Metrics
+	watch   watch
 }
 
 // NewRuns returns the run store over a migrated database.
@@ -114,6 +115,8 @@ func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payl
 	if err != nil {
 		return 0, fmt.Errorf("record run of %s: %w", pipeline, err)
 	}
+	r.watch.notify()
+	runStarted(ctx, id)
 	return id, nil
 }
 
@@ -165,6 +168,7 @@ func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message str
 	if trigger != "" {
 		r.Metrics.Run(trigger, status)
 	}
+	r.watch.notify()
 	return nil
 }
 

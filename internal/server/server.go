@@ -53,6 +53,7 @@ type Server struct {
 	Follower *pipeline.Follower
 	// Metrics holds the server's Prometheus series (its own registry).
 	Metrics *metrics.Metrics
+	Console *web.Console
 
 	ln        net.Listener
 	metricsLn net.Listener // metrics.listen's, when set
@@ -157,6 +158,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.api = controller.NewAPI(s.Store, s.Keys, log)
 	mux.Handle("/apis/", s.api)
 	web.NewAPI(runs, s.Keys, syncNow, log).Register(mux)
+	if s.Console, err = web.NewConsole(web.Options{
+		DB: s.DB, Store: s.Store, Keys: s.Keys, Runs: runs, Sync: syncNow,
+		Stages: func(ctx context.Context) ([]pipeline.Stage, error) {
+			stages, _, err := pipeline.LoadStages(ctx, s.Runner.System)
+			return stages, err
+		},
+		Web: cfg.Web, BaseURL: s.BaseURL, LocalMode: cfg.LocalMode(), AdminKeyFile: s.AdminKeySource, PollInterval: cfg.PollInterval,
+		GitHubWebURL: cfg.Github.WebURL, GitHubAPIURL: cfg.Github.V3APIURL,
+		OAuthClientID: cfg.Github.OAuth.ClientID, OAuthClientSecret: cfg.Github.OAuth.ClientSecret, Log: log,
+	}); err != nil {
+		return nil, err
+	}
+	s.Console.Register(mux) // every path not routed above: pages, with sessions and the cross-origin check
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -180,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 
 	if cfg.GitHubConfigured() {
 		gh, err := githubflow.New(githubflow.Config{GitHub: cfg.Github, Version: cfg.Version, Metrics: s.Metrics,
-			RunURL: func(id int64) string { return fmt.Sprintf("%s/api/runs/%d", s.BaseURL, id) }}, s.Runner, s.DB, log)
+			RunURL: func(id int64) string { return fmt.Sprintf("%s/runs/%d", s.Console.URL(), id) }}, s.Runner, s.DB, log)
 		if err != nil {
 			return nil, err
 		}
@@ -284,6 +298,7 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	srv.RegisterOnShutdown(s.Console.Drain)
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if s.Queue != nil {
@@ -295,6 +310,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer close(pollDone); s.Poller.Run(bg) }()
 	followDone := make(chan struct{})
 	go func() { defer close(followDone); s.Follower.Run(bg) }()
+	cleanDone := make(chan struct{})
+	go func() { defer close(cleanDone); s.Console.CleanSessions(bg, 10*time.Minute) }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(s.ln) }()
@@ -312,12 +329,14 @@ func (s *Server) Run(ctx context.Context) error {
 	stopBG()
 	<-pollDone
 	<-followDone
+	<-cleanDone
 	var err error
 	if s.Queue != nil {
 		err = s.Queue.Stop(sctx)
 		s.Queue = nil
 	}
-	err = errors.Join(err, srv.Shutdown(sctx))
+	// Runs the Run button started finish while the API they call answers.
+	err = errors.Join(err, s.Console.Wait(sctx), srv.Shutdown(sctx))
 	if metricsSrv != nil {
 		err = errors.Join(err, metricsSrv.Shutdown(sctx))
 	}

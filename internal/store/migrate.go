@@ -175,6 +175,44 @@ CREATE TABLE processes (
 ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX runs_in_progress ON runs (owner) WHERE status = 'In Progress';`,
 	},
+	{
+		// The web console's sessions (scs/v2; the token is stored as its
+		// SHA-256, data as scs encodes it, expiry in Unix milliseconds),
+		// the roles admins gave people who signed in with GitHub, and an
+		// index for a resource's last run.
+		Version: 6,
+		Name:    "console sessions, console users, run rows by resource",
+		SQL: `
+CREATE TABLE sessions (
+	token TEXT PRIMARY KEY,
+	data BLOB NOT NULL,
+	expiry BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expiry);
+CREATE TABLE console_users (
+	login TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	role_set_by TEXT NOT NULL,
+	last_sign_in TEXT NOT NULL
+);
+CREATE INDEX run_rows_by_resource ON run_rows (kind, project, name, run_id);`,
+		Postgres: `
+CREATE TABLE sessions (
+	token TEXT PRIMARY KEY,
+	data BYTEA NOT NULL,
+	expiry BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expiry);
+CREATE TABLE console_users (
+	login TEXT PRIMARY KEY,
+	email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	role_set_by TEXT NOT NULL,
+	last_sign_in TEXT NOT NULL
+);
+CREATE INDEX run_rows_by_resource ON run_rows (kind, project, name, run_id);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
