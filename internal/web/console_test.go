@@ -332,7 +332,7 @@ func TestEditProblemsAndConflicts(t *testing.T) {
 	}
 	v := env.visitor(t)
 	v.signIn("admin-key")
-	bad := "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: a\n  project: default\nspec:\n  placement:\n    labels:\n    - value: x\n"
+	bad := "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: a\n  project: default\nspec:\n  placement:\n    labels:\n    - key: 5\n      value: x\n"
 	p := v.post("/projects/default/namespaces/a", url.Values{"yaml": {bad}, "resourceVersion": {"1"}})
 	if p.code != http.StatusBadRequest || !strings.Contains(p.body, `id="L9"`) || !strings.Contains(p.body, "spec.placement.labels[0].key") {
 		t.Fatalf("problems: %d\n%s", p.code, p.body)
