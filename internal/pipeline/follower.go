@@ -181,6 +181,19 @@ func (f *Follower) position(ctx context.Context, sys *controllerapi.Client) (int
 	return head.Revision, nil
 }
 
+// StartAt makes revision the place the follower starts from on its very
+// first start, when it has none stored yet: a server calls it with the
+// event log's head before it serves, so that a change made as soon as the
+// server answers is exported, not taken for history. Once a position is
+// stored it is left alone.
+func (f *Follower) StartAt(ctx context.Context, revision int64) error {
+	v, err := f.Runner.DB.Position(ctx, followPosition)
+	if err != nil || v != "" {
+		return err
+	}
+	return f.Runner.DB.SetPosition(ctx, followPosition, strconv.FormatInt(revision, 10))
+}
+
 func (f *Follower) retry() time.Duration {
 	if f.Retry > 0 {
 		return f.Retry

@@ -214,6 +214,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			return nil, err
 		}
 	}
+	if cfg.Controller.URL == "" && follow == pipeline.FollowEvents {
+		// The embedded controller's head, read before the server answers
+		// (and after local mode's seed):
+		// every change made through it afterwards is exported.
+		head, err := s.Store.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Follower.StartAt(ctx, head); err != nil {
+			return nil, fmt.Errorf("follower start position: %w", err)
+		}
+	}
 	s.handler = s.longRequests(mux)
 	return s, nil
 }
