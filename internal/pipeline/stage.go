@@ -132,6 +132,14 @@ func (s Stage) watchesSource(r TriggerRepo) bool {
 	return (r.Repository == "" || r.Repository == s.Source.Repository) && (r.Revision == "" || r.Revision == s.Source.Revision)
 }
 
+// TriggersOf reads a Pipeline object's spec.triggers, as runs read them
+// (their Repo.URL left empty).
+func TriggersOf(pipelineObj map[string]any) []Trigger {
+	spc, _ := pipelineObj["spec"].(map[string]any)
+	trs, _ := triggers(spec.Key{}, spc["triggers"], nil)
+	return trs
+}
+
 // triggers reads spec.triggers. repos maps a Repository name to its
 // endpoint. A Cron trigger naming a repository that is not there is an
 // error; the trigger is kept, and never fires.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +162,28 @@ func TestCronTriggerInLocalMode(t *testing.T) {
 	})
 	if runs := pipelineRuns(t, s, "every-minute"); len(runs) != 1 {
 		t.Fatalf("%d runs after a change outside the trigger's paths", len(runs))
+	}
+
+	// The console's triggers page shows the trigger and its run, type Cron.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	login, _ := http.NewRequest(http.MethodPost, s.BaseURL+"/login", strings.NewReader(neturl.Values{"api_key": {apiKey}}.Encode()))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	login.Header.Set("Origin", s.BaseURL)
+	if resp, err := browser.Do(login); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign in: %v %v", resp, err)
+	}
+	resp, err := browser.Get(s.BaseURL + "/pipelines/default/every-minute/triggers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"<td>every-minute</td><td>Cron</td><td>specs</td><td>main</td><td>" + folder + "/projects/default/namespaces; cron * * * * *</td>",
+		"<tr><td>Cron</td>", "Cron * * * * * at " + tick.Format(time.RFC3339)} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the triggers page lacks %q:\n%s", want, page)
+		}
 	}
 }
 
