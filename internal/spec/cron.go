@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	// The zones CRON_TZ= names are known wherever the binary runs, so an
+	// expression is valid or not the same on every host.
+	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
 )
