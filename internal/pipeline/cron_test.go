@@ -237,6 +237,22 @@ func TestCronTickAppliesChangesUnderItsPathsOnce(t *testing.T) {
 	if _, err := e.sys.Get(ctx, "Namespace", "default", "b"); err != nil {
 		t.Fatalf("b not applied with the folder: %v", err)
 	}
+
+	// A pipeline deleted in the system has no more ticks.
+	if err := e.sys.Delete(ctx, "Pipeline", "default", "system-sync"); err != nil {
+		t.Fatal(err)
+	}
+	e.work.Write(map[string]string{"infra/projects/default/namespaces/a.yaml": ns("default", "a", "stage")}).Commit("a to stage")
+	e.work.Push("main")
+	if err := cron.Tick(ctx, tick.Add(4*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(0); s.Commit != inside || !s.Tick.Equal(tick.Add(3*time.Minute)) {
+		t.Fatalf("a deleted pipeline's trigger was checked: %+v", s)
+	}
+	if n := len(runs()); n != 2 {
+		t.Fatalf("%d runs after the pipeline was deleted", n)
+	}
 }
 
 // A Cron trigger whose repository cannot be read records one Failed run
