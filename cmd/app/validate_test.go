@@ -29,6 +29,8 @@ func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 		"projects/default/namespaces/bad.yaml":  strings.Replace(namespaceYAML("bad"), "name: bad", "name: Bad_Name", 1),
 		"projects/default/repositories/git.yaml": "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: git\n  project: default\nspec:\n" +
 			"  type: Git\n  endpoint: https://example.com/r.git\n  credentials:\n    password: hunter2\n",
+		"projects/default/pipelines/nightly.yaml": "apiVersion: gitops.k8smgmt.io/v3\nkind: Pipeline\nmetadata:\n  name: nightly\n  project: default\nspec:\n" +
+			"  triggers:\n  - config:\n      cronExpression: '0 3 * *'\n    name: nightly\n    type: Cron\n",
 		"README.md": "not a spec\n",
 	})
 	var out, errb bytes.Buffer
@@ -40,6 +42,7 @@ func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 	want := []string{
 		"projects/default/namespaces/bad.yaml:4: metadata.name:",
 		"projects/default/repositories/git.yaml:10: spec.credentials.password:",
+		"projects/default/pipelines/nightly.yaml:9: spec.triggers[0].config.cronExpression: \"0 3 * *\": not a cron expression of five fields",
 	}
 	if len(lines) < len(want) {
 		t.Fatalf("output:\n%s", out.String())
@@ -55,7 +58,7 @@ func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 			t.Errorf("no line starting %q in:\n%s", w, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "4 spec files checked") {
+	if !strings.Contains(errb.String(), "5 spec files checked") {
 		t.Errorf("summary: %s", errb.String())
 	}
 }

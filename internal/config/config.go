@@ -77,6 +77,11 @@ type Config struct {
 	// from the file or the environment); GitHub API requests carry it in
 	// their user agent, systemsync/<Version>. Empty is "devel".
 	Version string `yaml:"-"`
+	// CronTick is how often Cron triggers are looked at, set by the
+	// program (never from the file or the environment): 0 is once a
+	// minute, on the minute, the granularity of cron expressions. Tests
+	// tick faster: each tick runs the triggers that match its minute.
+	CronTick time.Duration `yaml:"-"`
 	// Web is the console's section.
 	Web Web `yaml:"web"`
 	// Remotes is the trust boundary for Git remotes outside local mode.

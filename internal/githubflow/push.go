@@ -73,7 +73,8 @@ func (pushHandler) accept(event string, payload []byte) (any, string, error) {
 }
 
 // work applies the push to every stage whose source is the repository at
-// that branch and whose folder the push changed.
+// that branch, unless its triggers are all Cron, when the push changed its
+// PushPaths (its Webhook triggers' paths, or else its folder).
 func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, data []byte) error {
 	job, err := decodeJob[pushJob](event, data)
 	if err != nil {
@@ -85,12 +86,16 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 		return err
 	}
 	for _, st := range stages {
+		if st.CronOnly() {
+			log.Info("push starts no run: the pipeline's triggers are all Cron", "stage", st.ID(), "after", job.After)
+			continue
+		}
 		touched, err := h.runner.Touches(ctx, st, job.Before, job.After)
 		if err != nil {
 			return err
 		}
 		if !touched {
-			log.Info("push does not touch the pipeline folder", "stage", st.ID(), "after", job.After)
+			log.Info("push touches none of the paths that start a run (the triggers' paths, or the pipeline folder)", "stage", st.ID(), "after", job.After, "paths", st.PushPaths())
 			continue
 		}
 		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data); err != nil {

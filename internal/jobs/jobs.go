@@ -3,7 +3,9 @@
 // event's handler needs, not the payload) is stored before the delivery is
 // acknowledged, de-duplicated by its delivery ID, and worked with retries
 // and backoff, surviving restarts; a job that can never succeed is
-// cancelled after its first attempt.
+// cancelled after its first attempt. It also ticks the Cron scheduler: a
+// River periodic job, inserted by the replica River elects leader, one
+// unique job per tick however many replicas share the database.
 package jobs
 
 import (
@@ -85,6 +87,56 @@ func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error
 	return err
 }
 
+// Ticker is the Cron scheduler's work: Tick is called once for each tick,
+// on one replica, with the time the tick stands for.
+type Ticker interface {
+	Tick(ctx context.Context, at time.Time) error
+}
+
+// TickArgs is one tick of the Cron scheduler. Its time makes it unique:
+// each tick is one job across replicas, whichever of them leads.
+type TickArgs struct {
+	At time.Time `json:"at" river:"unique"`
+}
+
+// Kind names the job type in River.
+func (TickArgs) Kind() string { return "cron_tick" }
+
+// InsertOpts makes a tick unique and tries it once: a tick that fails is
+// not tried again, the next tick is.
+func (TickArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type tickWorker struct {
+	river.WorkerDefaults[TickArgs]
+	ticker Ticker
+	log    *slog.Logger
+}
+
+func (w *tickWorker) Work(ctx context.Context, job *river.Job[TickArgs]) error {
+	if err := w.ticker.Tick(ctx, job.Args.At); err != nil {
+		w.log.Warn("cron tick failed; the next tick tries again", "tick", job.Args.At.UTC().Format(time.RFC3339), "err", err)
+		return err
+	}
+	return nil
+}
+
+// DefaultTick is how often the Cron scheduler ticks: once a minute, on the
+// minute, the granularity of cron expressions.
+const DefaultTick = time.Minute
+
+// tickSchedule ticks every d, on multiples of d (on the minute for a minute).
+type tickSchedule struct{ d time.Duration }
+
+func (s tickSchedule) Next(t time.Time) time.Time { return t.Truncate(s.d).Add(s.d) }
+
+// tickAt is the tick a periodic job inserted now stands for: River calls
+// the constructor when the tick is due, or up to 100ms before.
+func (s tickSchedule) tickAt(now time.Time) time.Time {
+	return now.Add(min(s.d/2, time.Second)).Truncate(s.d).UTC()
+}
+
 // observe is River middleware that records every job attempt of every
 // kind in m: its outcome, as River will act on it, and how long it took.
 func observe(m *metrics.Metrics) rivertype.Middleware {
@@ -116,19 +168,28 @@ type Options struct {
 	// Metrics counts each job attempt by kind and outcome, with its
 	// duration; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Cron, when set, is called at every tick of the Cron scheduler: a
+	// River periodic job, which only the replica River elected leader
+	// inserts, one job per tick.
+	Cron Ticker
+	// Tick is how often the scheduler ticks; 0 is DefaultTick. Tests tick
+	// faster.
+	Tick time.Duration
 }
 
 // Queue stores and works jobs.
 type Queue struct {
-	insert func(ctx context.Context, args EventArgs) (bool, error)
+	insert func(ctx context.Context, args river.JobArgs) (bool, error)
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	close  func()
 }
 
 // Open connects River to db's database through connections of its own,
-// runs River's migrations, and returns a queue whose workers call h. Call
-// Start to work jobs; a queue that is never started still stores them.
+// runs River's migrations, and returns a queue whose workers call h for
+// deliveries (h nil: the queue takes none, as in local mode) and
+// opt.Cron at ticks. Call Start to work jobs; a queue that is never
+// started still stores them.
 func Open(ctx context.Context, db *store.DB, h Handler, log *slog.Logger, opt Options) (*Queue, error) {
 	if opt.Workers == 0 {
 		// On SQLite River has one connection, which the webhook's insert
@@ -146,7 +207,20 @@ func Open(ctx context.Context, db *store.DB, h Handler, log *slog.Logger, opt Op
 		opt.JobTimeout = 30 * time.Minute
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &eventWorker{handler: h, log: log})
+	if h != nil {
+		river.AddWorker(workers, &eventWorker{handler: h, log: log})
+	}
+	var periodic []*river.PeriodicJob
+	if opt.Cron != nil {
+		river.AddWorker(workers, &tickWorker{ticker: opt.Cron, log: log})
+		if opt.Tick <= 0 {
+			opt.Tick = DefaultTick
+		}
+		sched := tickSchedule{opt.Tick}
+		periodic = append(periodic, river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+			return TickArgs{At: sched.tickAt(time.Now())}, nil
+		}, &river.PeriodicJobOpts{ID: "cron_tick"}))
+	}
 	cfg := &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opt.Workers}},
 		Workers:           workers,
@@ -155,6 +229,7 @@ func Open(ctx context.Context, db *store.DB, h Handler, log *slog.Logger, opt Op
 		FetchCooldown:     min(opt.PollInterval, river.FetchCooldownDefault),
 		JobTimeout:        opt.JobTimeout,
 		Middleware:        []rivertype.Middleware{observe(opt.Metrics)},
+		PeriodicJobs:      periodic,
 	}
 	if db.Dialect == store.SQLite {
 		// River's SQLite driver wants a single connection: its internal
@@ -199,7 +274,7 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg *riv
 		return nil, fmt.Errorf("job queue client: %w", err)
 	}
 	return &Queue{
-		insert: func(ctx context.Context, args EventArgs) (bool, error) {
+		insert: func(ctx context.Context, args river.JobArgs) (bool, error) {
 			res, err := client.Insert(ctx, args, nil)
 			if err != nil {
 				return false, err

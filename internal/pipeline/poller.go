@@ -17,7 +17,9 @@ const MaxPollBackoff = 5 * time.Minute
 
 // Poller applies stages whose source is a plain Git remote (file://, or an
 // HTTP remote outside any GitHub installation), which send no webhooks: on
-// each tick it fetches the branch and applies a commit it has not applied.
+// each tick it fetches the branch and applies a commit it has not applied
+// when it touches the stage's PushPaths. Stages whose triggers are all
+// Cron are left to Cron.
 // Where it got to is stored, so a restart neither re-applies nor skips.
 //
 // A stage whose poll fails backs off: its next try is 2 intervals later,
@@ -86,7 +88,7 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 	}
 	polled := map[string]bool{}
 	for _, st := range stages {
-		if !st.GitToSystem || (p.Webhooked != nil && p.Webhooked(st.Source.URL)) {
+		if !st.GitToSystem || st.CronOnly() || (p.Webhooked != nil && p.Webhooked(st.Source.URL)) {
 			continue
 		}
 		polled[st.ID()] = true

@@ -202,17 +202,25 @@ func (s *systemRead) abandon() {
 }
 
 // Touches fetches two commits of the stage's source and reports whether
-// anything under the stage's folder changed between them (before "" or all
-// zeros: yes).
+// the change between them starts a run on a push: whether it touches the
+// stage's PushPaths (its Webhook triggers' paths, or else its folder).
+// A before of "" or all zeros: yes.
 func (r *Runner) Touches(ctx context.Context, st Stage, before, after string) (bool, error) {
-	repo, _, err := r.fetch(ctx, st.Source.URL, after)
+	return r.changed(ctx, st.Source.URL, before, after, st.PushPaths())
+}
+
+// changed fetches two commits of remoteURL and reports whether a file
+// that watch matches changed between them (before "" or all zeros, or no
+// longer there: yes).
+func (r *Runner) changed(ctx context.Context, remoteURL, before, after string, watch Paths) (bool, error) {
+	repo, _, err := r.fetch(ctx, remoteURL, after)
 	if err != nil {
 		return false, err
 	}
 	if before == "" || strings.Trim(before, "0") == "" {
 		return true, nil
 	}
-	if _, _, err := r.fetch(ctx, st.Source.URL, before); err != nil {
+	if _, _, err := r.fetch(ctx, remoteURL, before); err != nil {
 		if errors.Is(err, gitrepo.ErrRefNotFound) {
 			return true, nil // history rewritten: treat as touched
 		}
@@ -222,9 +230,8 @@ func (r *Runner) Touches(ctx context.Context, st Stage, before, after string) (b
 	if err != nil {
 		return false, err
 	}
-	prefix := st.Source.Path
 	for _, p := range paths {
-		if prefix == "" || p == prefix || strings.HasPrefix(p, prefix+"/") {
+		if watch.Match(p) {
 			return true, nil
 		}
 	}

@@ -9,7 +9,10 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/robfig/cron/v3"
 
 	"github.com/systemsync/systemsync/internal/controllerapi"
 	"github.com/systemsync/systemsync/internal/reconcile"
@@ -52,6 +55,173 @@ type Stage struct {
 	Scope       reconcile.Scope
 	// Review asks system → Git changes to go through a pull request.
 	Review bool
+	// Triggers are the pipeline's spec.triggers (the same for each of its
+	// stages): what starts a run of the stage.
+	Triggers []Trigger
+}
+
+// Trigger is one of a pipeline's spec.triggers.
+type Trigger struct {
+	Index int    // its place in spec.triggers
+	Name  string // may be empty
+	Type  string // TriggerWebhook, TriggerCron, or another type as written
+	// Repo is what the trigger watches: config.repo (a Cron trigger's
+	// config.cron.repo.git in the shape of Rafay's API).
+	Repo TriggerRepo
+	// Schedule is a Cron trigger's cronExpression as written.
+	Schedule string
+	// cron is Schedule parsed; nil when it is missing or does not parse
+	// (the pipeline's validation says why): such a trigger never fires.
+	cron cron.Schedule
+}
+
+// TriggerRepo is what a trigger watches: a Repository resource, its
+// branch, and the paths whose change starts a run. An empty Repository
+// or Revision is that of the stage's source.
+type TriggerRepo struct {
+	Repository string
+	Revision   string
+	URL        string // the Repository's spec.endpoint; "" when Repository is empty or unknown
+	Paths      Paths  // config.repo.paths[].name, as written less a leading "/" or "./"; none: any path
+}
+
+// ID names the trigger among its pipeline's: its name, or #index.
+func (t Trigger) ID() string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return "#" + strconv.Itoa(t.Index)
+}
+
+// CronOnly reports whether the stage's pipeline has triggers and every
+// one is Cron: such a stage syncs Git into the system on its ticks only,
+// never on a push or a poll. A pipeline without triggers syncs on pushes.
+func (s Stage) CronOnly() bool {
+	for _, t := range s.Triggers {
+		if t.Type != TriggerCron {
+			return false
+		}
+	}
+	return len(s.Triggers) > 0
+}
+
+// PushPaths are the paths whose change in a push to the stage's source
+// starts a run: those of the Webhook triggers that watch the source
+// (config.repo naming its repository and branch, or neither), or the
+// stage's folder when none of them lists paths.
+func (s Stage) PushPaths() Paths {
+	var out Paths
+	for _, t := range s.Triggers {
+		if t.Type != TriggerWebhook || !s.watchesSource(t.Repo) {
+			continue
+		}
+		if len(t.Repo.Paths) == 0 {
+			return Paths{s.Source.Path}
+		}
+		out = append(out, t.Repo.Paths...)
+	}
+	if len(out) == 0 {
+		return Paths{s.Source.Path}
+	}
+	return out
+}
+
+// watchesSource reports whether r names the stage's source repository and
+// branch (an empty field names the source's).
+func (s Stage) watchesSource(r TriggerRepo) bool {
+	return (r.Repository == "" || r.Repository == s.Source.Repository) && (r.Revision == "" || r.Revision == s.Source.Revision)
+}
+
+// TriggersOf reads a Pipeline object's spec.triggers, as runs read them
+// (their Repo.URL left empty).
+func TriggersOf(pipelineObj map[string]any) []Trigger {
+	spc, _ := pipelineObj["spec"].(map[string]any)
+	trs, _ := triggers(spec.Key{}, spc["triggers"], nil)
+	return trs
+}
+
+// triggers reads spec.triggers. repos maps a Repository name to its
+// endpoint. A Cron trigger naming a repository that is not there is an
+// error; the trigger is kept, and never fires.
+func triggers(key spec.Key, v any, repos map[string]string) ([]Trigger, []error) {
+	var out []Trigger
+	var errs []error
+	for i, it := range list(v) {
+		tm, _ := it.(map[string]any)
+		if tm == nil {
+			continue
+		}
+		t := Trigger{Index: i}
+		t.Name, _ = tm["name"].(string)
+		t.Type, _ = tm["type"].(string)
+		cfg, _ := tm["config"].(map[string]any)
+		expr, repo := spec.TriggerConfig(cfg)
+		t.Repo.Repository, _ = repo["repository"].(string)
+		t.Repo.Revision, _ = repo["revision"].(string)
+		for _, p := range list(repo["paths"]) {
+			if name, _ := p.(map[string]any)["name"].(string); name != "" {
+				t.Repo.Paths = append(t.Repo.Paths, cleanPath(name))
+			}
+		}
+		if t.Type == TriggerCron {
+			t.Schedule, _ = expr.(string)
+			t.cron, _ = spec.ParseCron(t.Schedule)
+			if t.Repo.Repository != "" {
+				var ok bool
+				if t.Repo.URL, ok = repos[t.Repo.Repository]; !ok {
+					errs = append(errs, fmt.Errorf("pipeline %s trigger %s (spec.triggers[%d]): repository %q not found", key, t.ID(), i, t.Repo.Repository))
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	return out, errs
+}
+
+// Paths are the paths a trigger watches, relative to the repository's
+// root: each a folder (every file under it), a file, or a glob
+// (path.Match: `apps/*/values.yaml`) matched against a file's path and
+// each folder above it. A trailing "/", "/*" or "/**" names the folder;
+// "" (or "/", ".") is the whole repository.
+type Paths []string
+
+// Match reports whether file (a path from the repository's root) is
+// watched.
+func (ps Paths) Match(file string) bool {
+	for _, p := range ps {
+		if matchPath(p, file) {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanPath reads a path as triggers write it: "./a/b/", "/a/b/*" and
+// "a/b" are the folder a/b.
+func cleanPath(p string) string {
+	p = strings.TrimSpace(p)
+	for _, suffix := range []string{"/**", "/*"} {
+		p = strings.TrimSuffix(p, suffix)
+	}
+	p = path.Clean("/" + p)
+	return strings.TrimPrefix(p, "/")
+}
+
+func matchPath(pattern, file string) bool {
+	if pattern == "" {
+		return true
+	}
+	if !strings.ContainsAny(pattern, "*?[\\") {
+		return file == pattern || strings.HasPrefix(file, pattern+"/")
+	}
+	// A glob matches the file or a folder above it: as many segments.
+	n := strings.Count(pattern, "/") + 1
+	segs := strings.Split(file, "/")
+	if len(segs) < n {
+		return false
+	}
+	ok, err := path.Match(pattern, strings.Join(segs[:n], "/"))
+	return ok && err == nil
 }
 
 // ID names the stage in runs and sync state: project/pipeline/stage.
@@ -98,8 +268,8 @@ func Stages(pipelineObj map[string]any, repos map[string]string) ([]Stage, []err
 			}
 		}
 	}
+	trs, errs := triggers(r.Key(), spc["triggers"], repos)
 	var out []Stage
-	var errs []error
 	for i, st := range list(spc["stages"]) {
 		sm, _ := st.(map[string]any)
 		if sm["type"] != "SystemSync" {
@@ -114,6 +284,7 @@ func Stages(pipelineObj map[string]any, repos map[string]string) ([]Stage, []err
 			SystemToGit: cfg["systemToGitSync"] == true,
 			Source:      repoRef(cfg["sourceRepo"]),
 			Review:      cfg["review"] == true || cfg["createPullRequest"] == true,
+			Triggers:    trs,
 		}
 		s.Scope = reconcile.Scope{Projects: projects, Kinds: kindSet(cfg["includedResources"]), Excluded: kindSet(cfg["excludedResources"])}
 		if s.Scope.Excluded == nil {

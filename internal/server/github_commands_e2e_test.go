@@ -145,7 +145,7 @@ func cmdCompletedPlan(t *testing.T, b *bot, sha string, n int) *github.CheckRun 
 func cmdJobs(t *testing.T, b *bot) int {
 	t.Helper()
 	var n int
-	if err := b.s.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM river_job`).Scan(&n); err != nil {
+	if err := b.s.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM river_job WHERE kind = 'github_event'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

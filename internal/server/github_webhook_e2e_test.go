@@ -131,9 +131,9 @@ func TestBodyOverGitHubsCapIs413(t *testing.T) {
 // jobBytes is the size of the stored job's arguments, as the database holds them.
 func jobBytes(t *testing.T, b *bot, delivery string) int {
 	t.Helper()
-	q := `SELECT length(args) FROM river_job`
+	q := `SELECT length(args) FROM river_job WHERE kind = 'github_event'`
 	if b.s.DB.Dialect != store.SQLite {
-		q = `SELECT octet_length(args::text) FROM river_job`
+		q = `SELECT octet_length(args::text) FROM river_job WHERE kind = 'github_event'`
 	}
 	rows, err := b.s.DB.Query(context.Background(), q)
 	if err != nil {
@@ -222,7 +222,7 @@ func jobState(t *testing.T, b *bot) (string, int) {
 	var state string
 	var attempt int
 	eventually(t, "the job to end", func() bool {
-		err := b.s.DB.QueryRow(context.Background(), `SELECT state, attempt FROM river_job`).Scan(&state, &attempt)
+		err := b.s.DB.QueryRow(context.Background(), `SELECT state, attempt FROM river_job WHERE kind = 'github_event'`).Scan(&state, &attempt)
 		return err == nil && (state == "cancelled" || state == "discarded" || state == "completed")
 	})
 	return state, attempt

@@ -1,7 +1,8 @@
 // Package server wires the bot together: database, embedded controller,
-// Git cache, pipeline runner, GitHub webhook endpoint and job queue (when a
-// GitHub App is configured), the poller for plain Git remotes, and the
-// HTTP routes. cmd/app runs it; end-to-end tests run it the same way.
+// Git cache, pipeline runner, the job queue (Cron triggers' ticks, and
+// with a GitHub App its webhook endpoint's deliveries), the poller for
+// plain Git remotes, and the HTTP routes. cmd/app runs it; end-to-end
+// tests run it the same way.
 package server
 
 import (
@@ -48,8 +49,9 @@ type Server struct {
 	Store    *controller.Store
 	Keys     *controller.Keys
 	Runner   *pipeline.Runner
-	Queue    *jobs.Queue // nil in local mode
+	Queue    *jobs.Queue // GitHub deliveries (GitHub mode) and Cron ticks
 	Poller   *pipeline.Poller
+	Cron     *pipeline.Cron
 	Follower *pipeline.Follower
 	// Metrics holds the server's Prometheus series (its own registry).
 	Metrics *metrics.Metrics
@@ -192,15 +194,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, fmt.Errorf("listen on %s (metrics.listen): %w", cfg.Metrics.Listen, err)
 	}
 
+	// One job queue in every mode: the Cron triggers' ticks (River's
+	// periodic job, once across replicas) and, with a GitHub App, the
+	// webhooks' deliveries.
+	var gh *githubflow.App
+	var deliveries jobs.Handler // none outside GitHub mode
 	if cfg.GitHubConfigured() {
-		gh, err := githubflow.New(githubflow.Config{GitHub: cfg.Github, Version: cfg.Version, Metrics: s.Metrics,
-			RunURL: func(id int64) string { return fmt.Sprintf("%s/runs/%d", s.Console.URL(), id) }}, s.Runner, s.DB, log)
-		if err != nil {
+		if gh, err = githubflow.New(githubflow.Config{GitHub: cfg.Github, Version: cfg.Version, Metrics: s.Metrics,
+			RunURL: func(id int64) string { return fmt.Sprintf("%s/runs/%d", s.Console.URL(), id) }}, s.Runner, s.DB, log); err != nil {
 			return nil, err
 		}
-		if s.Queue, err = jobs.Open(ctx, s.DB, gh, log, jobs.Options{Metrics: s.Metrics}); err != nil {
-			return nil, err
-		}
+		deliveries = gh
+	}
+	s.Cron = &pipeline.Cron{Runner: s.Runner, Log: log}
+	if s.Queue, err = jobs.Open(ctx, s.DB, deliveries, log, jobs.Options{Metrics: s.Metrics, Cron: s.Cron, Tick: cfg.CronTick}); err != nil {
+		return nil, err
+	}
+	if gh != nil {
 		mux.Handle("POST "+githubflow.Route, gh.Webhook(cfg.Github.App.WebhookSecret, s.Queue))
 		// Every fetch and push asks for its remote's own credentials:
 		// installation tokens go to GitHub's repositories only.

@@ -1,6 +1,9 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Per-kind checks. They are as lenient as Rafay: a field its exporter
 // leaves out or empty (`agents: [{}]`, a Repository without an endpoint,
@@ -234,9 +237,59 @@ func checkPipeline(ch *checker, spec map[string]any) {
 			checkSystemSyncStage(ch, st, p)
 		}
 	})
-	ch.named(spec, "spec", "triggers", func(tr map[string]any, p string) {
-		ch.str(tr, p, "type")
-	})
+	ch.named(spec, "spec", "triggers", func(tr map[string]any, p string) { checkTrigger(ch, tr, p) })
+}
+
+// TriggerConfig finds a trigger's settings in its config, in either of
+// the shapes pipelines hold them: config.cronExpression and config.repo
+// (repository, revision, paths), or Rafay's API's config.cron.cronExpression
+// and config.cron.repo.git. Either is nil when the trigger has none.
+func TriggerConfig(cfg map[string]any) (cronExpression any, repo map[string]any) {
+	if c := mapAt(cfg, "cron"); c != nil {
+		return c["cronExpression"], mapAt(mapAt(c, "repo"), "git")
+	}
+	return cfg["cronExpression"], mapAt(cfg, "repo")
+}
+
+// checkTrigger checks one of spec.triggers, in the shapes TriggerConfig
+// reads: its repository (Webhook and Cron triggers alike) and, for a Cron
+// trigger, its cron expression, which must parse (ParseCron); one left out
+// is a warning.
+func checkTrigger(ch *checker, tr map[string]any, p string) {
+	typ, _ := ch.str(tr, p, "type")
+	cfg, _ := ch.mapping(tr, p, "config")
+	exprIn, exprAt := cfg, joinKey(p, "config")
+	repoIn, repoAt, repoKey := cfg, exprAt, "repo"
+	if c, ok := ch.mapping(cfg, exprAt, "cron"); ok {
+		exprIn, exprAt = c, joinKey(exprAt, "cron")
+		repoIn, _ = ch.mapping(c, exprAt, "repo")
+		repoAt, repoKey = joinKey(exprAt, "repo"), "git"
+	}
+	if repo, ok := ch.mapping(repoIn, repoAt, repoKey); ok {
+		rp := joinKey(repoAt, repoKey)
+		ch.str(repo, rp, "repository")
+		ch.str(repo, rp, "revision")
+		ch.named(repo, rp, "paths", nil)
+	}
+	if typ != "Cron" {
+		return
+	}
+	field := joinKey(exprAt, "cronExpression")
+	switch e := exprIn["cronExpression"].(type) {
+	case nil:
+		// Left out, as Rafay's exporter leaves out what it has no value for.
+		ch.warn(field, "no schedule: this Cron trigger never fires (five fields such as \"*/5 * * * *\")")
+	case string:
+		if strings.TrimSpace(e) == "" {
+			ch.warn(field, "no schedule: this Cron trigger never fires (five fields such as \"*/5 * * * *\")")
+			return
+		}
+		if _, err := ParseCron(e); err != nil {
+			ch.add(field, "%q: %v", e, err)
+		}
+	default:
+		ch.add(field, "must be a string, got %s (quote it)", describeValue(e))
+	}
 }
 
 func checkSystemSyncStage(ch *checker, st map[string]any, p string) {

@@ -235,19 +235,9 @@ func (c *Console) pipelinePage(w http.ResponseWriter, r *http.Request, v *viewer
 
 func triggersOf(obj map[string]any) []triggerView {
 	var out []triggerView
-	trs, _ := specOf(obj)["triggers"].([]any)
-	for _, t := range trs {
-		tm, _ := t.(map[string]any)
-		cfg, _ := tm["config"].(map[string]any)
-		repo, _ := cfg["repo"].(map[string]any)
-		tv := triggerView{}
-		tv.Name, _ = tm["name"].(string)
-		tv.Type, _ = tm["type"].(string)
-		tv.Repository, _ = repo["repository"].(string)
-		tv.Revision, _ = repo["revision"].(string)
-		tv.Cron, _ = cfg["cronExpression"].(string)
-		tv.Paths = names(repo["paths"])
-		out = append(out, tv)
+	for _, t := range pipeline.TriggersOf(obj) {
+		out = append(out, triggerView{Name: t.Name, Type: t.Type, Repository: t.Repo.Repository, Revision: t.Repo.Revision,
+			Cron: t.Schedule, Paths: t.Repo.Paths})
 	}
 	return out
 }
@@ -294,7 +284,8 @@ func (c *Console) triggers(w http.ResponseWriter, r *http.Request, v *viewer) {
 }
 
 // whoStarted reads from a run's payload who or what started it: a person
-// (manual runs, system changes), a GitHub pusher or sender, or a poll.
+// (manual runs, system changes), a GitHub pusher or sender, a poll, or a
+// Cron trigger's tick.
 func whoStarted(run *pipeline.Run) string {
 	var p map[string]any
 	if json.Unmarshal(run.Payload, &p) != nil || p == nil {
@@ -319,6 +310,9 @@ func whoStarted(run *pipeline.Run) string {
 	}
 	if poll, ok := p["poll"].(map[string]any); ok {
 		return "poll of " + str(poll, "repository") + " " + strings.TrimPrefix(str(poll, "ref"), "refs/heads/")
+	}
+	if cron, ok := p["cron"].(map[string]any); ok {
+		return "Cron " + str(cron, "schedule") + " at " + str(cron, "tick")
 	}
 	if changes, ok := p["changes"].([]any); ok {
 		var users []string

@@ -27,6 +27,7 @@ func TestWhoStarted(t *testing.T) {
 		string(push):                             ev.Pusher.Name + " (push)",
 		`{"poll":{"repository":"file:///r/demo.git","ref":"refs/heads/main","before":"","after":"x"}}`:                                        "poll of file:///r/demo.git main",
 		`{"changes":[{"Key":{"Kind":"Namespace"},"Type":"Update","User":"b@example.com"},{"User":"b@example.com"},{"user":"c@example.com"}]}`: "b@example.com, c@example.com",
+		`{"cron":{"trigger":"nightly","schedule":"0 3 * * *","tick":"2025-03-04T03:00:00Z","after":"x"}}`:                                     "Cron 0 3 * * * at 2025-03-04T03:00:00Z",
 		`{"manual":true}`: "manual run",
 		`null`:            "",
 	} {
