@@ -84,7 +84,21 @@ func (a *localApp) push(t *testing.T, msg string, files map[string]string) {
 	}
 	git(t, a.work, "add", "-A")
 	git(t, a.work, "commit", "-q", "-m", msg)
-	git(t, a.work, "push", "-q", "origin", "HEAD:main")
+	// The bot commits the system's changes to the same branch: when it
+	// did so since the pull, rebase on its commit and push again, as a
+	// person would.
+	for try := 1; ; try++ {
+		push := exec.Command("git", "push", "-q", "origin", "HEAD:main")
+		push.Dir = a.work
+		out, err := push.CombinedOutput()
+		if err == nil {
+			return
+		}
+		if try == 5 || !strings.Contains(string(out), "fetch first") {
+			t.Fatalf("git push: %v\n%s", err, out)
+		}
+		git(t, a.work, "pull", "-q", "--rebase", "origin", "main")
+	}
 }
 
 // rows returns every row of every run of the pipeline, newest run first,
