@@ -143,14 +143,18 @@ func MaskSecrets(obj map[string]any) map[string]any {
 	return out
 }
 
-// RestoreSecrets undoes MaskSecrets(stored) in obj, an edited copy of it:
-// every SecretMask(n) left where MaskSecrets wrote it, a value or a key, is
-// put back to the n-th secret of stored, so that saving a masked resource
-// keeps the secrets it was shown without. A mask elsewhere (moved to
-// another field, or naming no secret of stored) is an error naming its
-// field: a masked secret keeps its place; to change or move it, type its
-// value. obj is changed in place.
-func RestoreSecrets(obj, stored map[string]any) error {
+// HoldsSecretMask reports whether text may hold a SecretMask.
+func HoldsSecretMask(text string) bool { return strings.Contains(text, "(secret ") }
+
+// RestoreSecrets undoes MaskSecrets(stored) in obj, an edited copy of it,
+// and returns the result (a copy; obj is not changed): every SecretMask(n)
+// left where MaskSecrets wrote it, a value or a key, is the n-th secret of
+// stored again, so that saving a masked resource keeps the secrets it was
+// shown without. A mask elsewhere (moved to another field, or naming no
+// secret of stored) is an error naming its field: a masked secret keeps
+// its place; to change or move it, type its value.
+func RestoreSecrets(obj, stored map[string]any) (map[string]any, error) {
+	obj = copyTree(obj).(map[string]any)
 	fields := SecretFields(stored)
 	var errs []string
 	var walk func(v any, path []any) any
@@ -196,9 +200,9 @@ func RestoreSecrets(obj, stored map[string]any) error {
 	walk(obj, nil)
 	if len(errs) > 0 {
 		slices.Sort(errs)
-		return fmt.Errorf("masked secrets moved: %s", strings.Join(errs, "; "))
+		return nil, fmt.Errorf("masked secrets moved: %s", strings.Join(errs, "; "))
 	}
-	return nil
+	return obj, nil
 }
 
 // fieldPathText writes path as a field path (spec.credentials.password).

@@ -67,7 +67,8 @@ func TestMaskSecretsHidesEverySecretAndRestoreGivesThemBack(t *testing.T) {
 	// come back where they were.
 	edited := copyTree(masked).(map[string]any)
 	edited["spec"].(map[string]any)["endpoint"] = "https://example.com/moved.git"
-	if err := RestoreSecrets(edited, obj); err != nil {
+	edited, err := RestoreSecrets(edited, obj)
+	if err != nil {
 		t.Fatal(err)
 	}
 	want := copyTree(obj).(map[string]any)
@@ -80,15 +81,18 @@ func TestMaskSecretsHidesEverySecretAndRestoreGivesThemBack(t *testing.T) {
 	// carried where it would be shown.
 	moved := copyTree(masked).(map[string]any)
 	moved["metadata"].(map[string]any)["description"] = SecretMask(1)
-	if err := RestoreSecrets(moved, obj); err == nil || !strings.Contains(err.Error(), "metadata.description") {
+	if _, err := RestoreSecrets(moved, obj); err == nil || !strings.Contains(err.Error(), "metadata.description") {
 		t.Errorf("a mask moved to metadata.description: %v", err)
+	}
+	if !HoldsSecretMask(string(out)) || HoldsSecretMask(string(before)) {
+		t.Error("HoldsSecretMask")
 	}
 	if d, _ := moved["metadata"].(map[string]any)["description"].(string); strings.Contains(d, "hunter2") {
 		t.Error("the moved mask was filled in")
 	}
 	unknown := copyTree(masked).(map[string]any)
 	unknown["spec"].(map[string]any)["credentials"].(map[string]any)["password"] = SecretMask(9)
-	if err := RestoreSecrets(unknown, obj); err == nil {
+	if _, err := RestoreSecrets(unknown, obj); err == nil {
 		t.Error("a mask naming no secret was accepted")
 	}
 }
