@@ -4,18 +4,26 @@
 // console is decided here, whoever made it: an API key's user or a person
 // signed in to the console.
 //
-//	action           viewer  editor  admin
-//	read               yes     yes    yes   GET resources, the event log, runs
-//	write resources     -      yes    yes   apply or delete any kind but Pipeline
-//	run pipelines       -      yes    yes   the Run button
-//	manage pipelines    -       -     yes   apply or delete a Pipeline
-//	manage keys         -       -     yes   list, create, revoke API keys; users' roles
+//	action               viewer  editor  admin
+//	read                   yes     yes    yes   GET resources, the event log, runs
+//	write resources         -      yes    yes   apply or delete any kind but those below
+//	run pipelines           -      yes    yes   the Run button
+//	manage pipelines        -       -     yes   apply or delete a Pipeline
+//	manage integrations     -       -     yes   apply or delete a Repository, SecretSealer, SecretStore
+//	read secrets            -       -     yes   see stored secrets in the console (others see them masked)
+//	manage keys             -       -     yes   list, create, revoke API keys; users' roles
+//
+// Integrations decide where the bot reads and writes (a Repository's
+// endpoint is a pipeline's source) and what it decrypts (a SecretSealer's
+// key, a SecretStore): whoever may change them may make the bot, which is
+// an admin, apply whatever another repository holds, Pipelines included.
 package access
 
 import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -28,6 +36,10 @@ const (
 	Editor Role = "editor"
 	Admin  Role = "admin"
 )
+
+// None is the role an admin gives a person to keep them out of the
+// console: like the zero Role it may nothing. It is no role of a key.
+const None Role = "none"
 
 // Roles returns every role, least first.
 func Roles() []Role { return []Role{Viewer, Editor, Admin} }
@@ -68,15 +80,26 @@ const (
 	ManagePipelines
 	// ManageKeys is listing, creating and revoking API keys, and setting users' roles.
 	ManageKeys
+	// ManageIntegrations is applying or deleting a Repository,
+	// SecretSealer or SecretStore resource (IntegrationKinds).
+	ManageIntegrations
+	// ReadSecrets is seeing the secrets a stored resource holds in the
+	// console; a role that may not sees them masked.
+	ReadSecrets
 )
+
+// IntegrationKinds are the kinds whose writes need ManageIntegrations.
+var IntegrationKinds = []string{"Repository", "SecretSealer", "SecretStore"}
 
 // least is the policy: the least role that may do each action.
 var least = map[Action]Role{
-	Read:            Viewer,
-	WriteResources:  Editor,
-	RunPipelines:    Editor,
-	ManagePipelines: Admin,
-	ManageKeys:      Admin,
+	Read:               Viewer,
+	WriteResources:     Editor,
+	RunPipelines:       Editor,
+	ManagePipelines:    Admin,
+	ManageKeys:         Admin,
+	ManageIntegrations: Admin,
+	ReadSecrets:        Admin,
 }
 
 func (a Action) String() string {
@@ -91,6 +114,10 @@ func (a Action) String() string {
 		return "manage pipelines"
 	case ManageKeys:
 		return "manage keys"
+	case ManageIntegrations:
+		return "manage integrations (Repository, SecretSealer, SecretStore)"
+	case ReadSecrets:
+		return "read secrets"
 	}
 	return fmt.Sprintf("action %d", int(a))
 }
@@ -115,15 +142,19 @@ func Needs(a Action) []Role {
 
 // ForResource is the action a request with HTTP method on a resource of
 // kind needs: reading for GET and HEAD; otherwise managing pipelines for a
-// Pipeline and writing resources for any other kind (also for a kind not
-// known, so that a request that writes is never let through as a read).
+// Pipeline, managing integrations for one of IntegrationKinds, and writing
+// resources for any other kind (also for a kind not known, so that a
+// request that writes is never let through as a read).
 func ForResource(method, kind string) Action {
 	switch method {
 	case http.MethodGet, http.MethodHead:
 		return Read
 	}
-	if kind == "Pipeline" {
+	switch {
+	case kind == "Pipeline":
 		return ManagePipelines
+	case slices.Contains(IntegrationKinds, kind):
+		return ManageIntegrations
 	}
 	return WriteResources
 }

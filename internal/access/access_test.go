@@ -12,11 +12,13 @@ import (
 // TestPolicy pins the table of package access's documentation: what each
 // role may do.
 func TestPolicy(t *testing.T) {
-	all := []access.Action{access.Read, access.WriteResources, access.RunPipelines, access.ManagePipelines, access.ManageKeys}
+	all := []access.Action{access.Read, access.WriteResources, access.RunPipelines, access.ManagePipelines, access.ManageKeys,
+		access.ManageIntegrations, access.ReadSecrets}
 	may := map[access.Role][]access.Action{
 		access.Viewer: {access.Read},
 		access.Editor: {access.Read, access.WriteResources, access.RunPipelines},
 		access.Admin:  all,
+		access.None:   nil,
 		"":            nil,
 		"root":        nil,
 	}
@@ -64,6 +66,12 @@ func TestForResource(t *testing.T) {
 		{"POST", "Pipeline", access.ManagePipelines},
 		{"POST", "", access.WriteResources},
 		{"PATCH", "Pipeline", access.ManagePipelines},
+		// What moves where the bot reads and writes, or what it decrypts.
+		{"POST", "Repository", access.ManageIntegrations},
+		{"DELETE", "Repository", access.ManageIntegrations},
+		{"PUT", "SecretSealer", access.ManageIntegrations},
+		{"POST", "SecretStore", access.ManageIntegrations},
+		{"GET", "Repository", access.Read},
 	}
 	for _, c := range cases {
 		if got := access.ForResource(c.method, c.kind); got != c.want {
@@ -77,6 +85,9 @@ func TestParseRole(t *testing.T) {
 		if got, err := access.ParseRole(string(r)); err != nil || got != r {
 			t.Errorf("ParseRole(%q) = %q, %v", r, got, err)
 		}
+	}
+	if _, err := access.ParseRole("none"); err == nil {
+		t.Error("none is a role of keys")
 	}
 	if _, err := access.ParseRole("Admin"); err == nil || !strings.Contains(err.Error(), "want admin, editor or viewer") {
 		t.Errorf("ParseRole(Admin) err = %v", err)

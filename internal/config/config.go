@@ -111,7 +111,10 @@ type Web struct {
 	// whatever /users says (SYSTEMSYNC_WEB_ADMINS: comma-separated).
 	Admins []string `yaml:"admins"`
 	// DefaultRole is the role of everyone else signed in with GitHub until
-	// an admin gives another: viewer (the default), editor or admin.
+	// an admin gives another: viewer (the default), editor or admin. Only
+	// people GitHub says read a private repository an installation of the
+	// app covers get it; none gives it to nobody (only web.admins and the
+	// people an admin gave a role on /users sign in).
 	DefaultRole string `yaml:"default_role"`
 	// SessionLifetime is how long a sign-in lasts (12h by default).
 	SessionLifetime time.Duration `yaml:"session_lifetime"`
@@ -282,9 +285,9 @@ func (c Config) check() error {
 		errs = append(errs, fmt.Errorf("%w (SYSTEMSYNC_REMOTES_ALLOW, comma-separated)", err))
 	}
 	switch c.Web.DefaultRole {
-	case "viewer", "editor", "admin":
+	case "viewer", "editor", "admin", "none":
 	default:
-		errs = append(errs, fmt.Errorf("web.default_role (SYSTEMSYNC_WEB_DEFAULT_ROLE) is %q: want viewer, editor or admin", c.Web.DefaultRole))
+		errs = append(errs, fmt.Errorf("web.default_role (SYSTEMSYNC_WEB_DEFAULT_ROLE) is %q: want viewer, editor, admin or none", c.Web.DefaultRole))
 	}
 	if c.Web.SessionLifetime <= 0 {
 		errs = append(errs, fmt.Errorf("web.session_lifetime (SYSTEMSYNC_WEB_SESSION_LIFETIME) is %v: want a duration above 0, such as 12h", c.Web.SessionLifetime))

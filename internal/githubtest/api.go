@@ -159,6 +159,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.serveRepo(w, r, segs[1], segs[2], segs[3:], body)
 	case len(segs) >= 1 && segs[0] == "user":
 		s.serveUser(w, r, segs)
+	case len(segs) == 2 && segs[0] == "users" && r.Method == http.MethodGet:
+		// GET /users/{username}: anyone may ask, with or without a token.
+		s.mu.Lock()
+		_, ok := s.userIDs[strings.ToLower(segs[1])]
+		var u *github.User
+		if ok {
+			u = s.userJSON(s.loginSpelling(segs[1]))
+		}
+		s.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusNotFound, notFoundBody)
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
 	default:
 		writeJSON(w, http.StatusNotFound, notFoundBody)
 	}

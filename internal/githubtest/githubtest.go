@@ -18,6 +18,7 @@
 //	       GET /repos/{o}/{r}/commits/{sha}/pulls, GET|POST /repos/{o}/{r}/pulls, GET|PATCH /repos/{o}/{r}/pulls/{n},
 //	       GET /repos/{o}/{r}/collaborators/{user}[/permission], GET /repos/{o}/{r}/branches/{b}[/protection]
 //	user token: GET /user, GET /user/emails
+//	any or none: GET /users/{username}
 //	web:   GET /login/oauth/authorize, POST /login/oauth/access_token (see oauth.go)
 //
 // Anything else answers 404 {"message":"Not Found"} and is recorded like

@@ -79,6 +79,50 @@ func (s *Server) AddOAuthUser(u OAuthUser) {
 	s.userID(u.Login)
 }
 
+// RenameUser renames the GitHub account old to new, as a user can on
+// GitHub: it keeps its ID and its access to repositories, the old login
+// becomes free, and an account
+// registered with it later (AddOAuthUser) gets an ID of its own.
+func (s *Server) RenameUser(old, new string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := strings.ToLower(old)
+	id, ok := s.userIDs[k]
+	if !ok {
+		panic(fmt.Sprintf("githubtest: RenameUser of unknown user %q", old))
+	}
+	delete(s.userIDs, k)
+	s.userIDs[strings.ToLower(new)] = id
+	for _, rp := range s.repos { // access goes with the account
+		if p, ok := rp.perms[k]; ok {
+			delete(rp.perms, k)
+			rp.perms[strings.ToLower(new)] = p
+		}
+	}
+	if u, ok := s.oauth.users[k]; ok {
+		delete(s.oauth.users, k)
+		u.Login = new
+		s.oauth.users[strings.ToLower(new)] = u
+	}
+	for tok, login := range s.oauth.tokens {
+		if strings.EqualFold(login, old) {
+			s.oauth.tokens[tok] = new
+		}
+	}
+	if s.oauth.signedIn == k {
+		s.oauth.signedIn = strings.ToLower(new)
+	}
+}
+
+// loginSpelling is login as the account spells it (an OAuth user's own
+// spelling), for answers; the caller holds s.mu.
+func (s *Server) loginSpelling(login string) string {
+	if u, ok := s.oauth.users[strings.ToLower(login)]; ok {
+		return u.Login
+	}
+	return login
+}
+
 // SignInAs makes login the user signed in to the stand-in's web pages:
 // the one who authorizes the app ("" signs out).
 func (s *Server) SignInAs(login string) {

@@ -100,3 +100,38 @@ func TestOAuthWebFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersByLoginAndRenames: GET /users/{username} answers any caller
+// with the account's ID, 404 for no account; a renamed account keeps its
+// ID and its access, and its old login, registered again, is another.
+func TestUsersByLoginAndRenames(t *testing.T) {
+	ctx := context.Background()
+	gh := githubtest.New(t)
+	gh.AddRepo(t, "acme", "specs", 5)
+	gh.AddOAuthUser(githubtest.OAuthUser{Login: "alice"})
+	gh.SetPermission("acme", "specs", "alice", "write")
+	client := gh.Client(t, 5)
+	u, _, err := client.Users.Get(ctx, "alice")
+	if err != nil || u.GetLogin() != "alice" || u.GetID() == 0 {
+		t.Fatalf("GET /users/alice: %+v, %v", u, err)
+	}
+	if _, res, err := client.Users.Get(ctx, "nobody-here"); err == nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /users/nobody-here: %v", err)
+	}
+	gh.RenameUser("alice", "alice2")
+	gh.AddOAuthUser(githubtest.OAuthUser{Login: "alice"})
+	renamed, _, err := client.Users.Get(ctx, "alice2")
+	if err != nil || renamed.GetID() != u.GetID() {
+		t.Fatalf("the renamed account: %+v, %v (ID was %d)", renamed, err, u.GetID())
+	}
+	again, _, err := client.Users.Get(ctx, "alice")
+	if err != nil || again.GetID() == u.GetID() {
+		t.Fatalf("the old login registered again: %+v, %v", again, err)
+	}
+	for login, want := range map[string]string{"alice2": "write", "alice": "none"} {
+		p, _, err := client.Repositories.GetPermissionLevel(ctx, "acme", "specs", login)
+		if err != nil || p.GetPermission() != want {
+			t.Errorf("permission of %s: %v %v, want %s", login, p.GetPermission(), err, want)
+		}
+	}
+}

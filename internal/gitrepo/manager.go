@@ -132,7 +132,7 @@ func checkRemoteURL(remoteURL string) error {
 		return errors.New("empty remote URL")
 	}
 	if !strings.Contains(remoteURL, "://") {
-		return nil // a local path
+		return checkLocalPath(remoteURL)
 	}
 	u, err := url.Parse(remoteURL)
 	if err != nil {

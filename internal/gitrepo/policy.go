@@ -192,6 +192,9 @@ func (p *Policy) match(remoteURL string) (anyAddr bool, err error) {
 // URL).
 func parseRemote(remoteURL string) (*url.URL, error) {
 	if !strings.Contains(remoteURL, "://") {
+		if err := checkLocalPath(remoteURL); err != nil {
+			return nil, err
+		}
 		abs, err := filepath.Abs(remoteURL)
 		if err != nil {
 			return nil, err

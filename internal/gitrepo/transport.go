@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
@@ -22,10 +23,31 @@ import (
 // and the installed client's RoundTripper takes them from there. A request
 // that does not come from a fetch or push of a Manager carries none, and
 // is refused.
+//
+// go-git's ssh and git transports are removed from that table: a remote is
+// an http(s) or file URL or a local path (checkRemoteURL, parseRemote), and
+// no other protocol can be dialled even if an address slipped past them.
 func init() {
 	c := githttp.NewClient(&http.Client{Transport: dispatch{}})
 	client.InstallProtocol("http", c)
 	client.InstallProtocol("https", c)
+	client.InstallProtocol("ssh", nil)
+	client.InstallProtocol("git", nil)
+}
+
+// checkLocalPath refuses a remote without "://" that go-git would not read
+// as a local path: an scp-like address ([user@]host:path) is SSH to host.
+// Whether it is one is asked of go-git's own endpoint parser, so that the
+// boundary and the transport never disagree.
+func checkLocalPath(remote string) error {
+	ep, err := transport.NewEndpoint(remote)
+	if err != nil {
+		return fmt.Errorf("the remote does not parse: %w", err)
+	}
+	if ep.Protocol != "file" {
+		return fmt.Errorf("%q is an scp-like SSH address (host:path): only http(s) and file remotes are used, write it as an https:// URL", RedactURL(remote))
+	}
+	return nil
 }
 
 // ErrCredentialsOrigin is wrapped by the error of a fetch or push whose

@@ -217,6 +217,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		s.Runner.Credentials = gh.Credentials
 		s.Follower.Open = gh.OpenPullRequest
 		s.Poller.Webhooked = gh.OnGitHub
+		s.Console.UsePeople(gh) // who may sign in with GitHub, asked of GitHub
 	} else if cfg.Controller.URL == "" {
 		// Local mode's demo lives in the embedded controller; a remote
 		// controller is never written to unasked.

@@ -213,6 +213,26 @@ CREATE TABLE console_users (
 );
 CREATE INDEX run_rows_by_resource ON run_rows (kind, project, name, run_id);`,
 	},
+	{
+		// People of the console by their GitHub user ID, not their login:
+		// a login can be renamed and then registered by someone else. A
+		// row is made at sign-in, or when an admin gives a role to someone
+		// who has not signed in yet (last_sign_in ''). The rows of version
+		// 6 name no ID: they are dropped (their roles must be given again).
+		Version: 7,
+		Name:    "console users by GitHub user ID",
+		SQL: `
+DROP TABLE console_users;
+CREATE TABLE console_users (
+	github_id BIGINT PRIMARY KEY,
+	login TEXT NOT NULL,
+	email TEXT NOT NULL,
+	role TEXT NOT NULL,
+	role_set_by TEXT NOT NULL,
+	last_sign_in TEXT NOT NULL
+);
+CREATE INDEX console_users_by_login ON console_users (login);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.

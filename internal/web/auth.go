@@ -187,35 +187,84 @@ func (c *Console) gitHubCallback(w http.ResponseWriter, r *http.Request) {
 			email = e.GetEmail()
 		}
 	}
-	login := user.GetLogin()
+	id, login := user.GetID(), user.GetLogin()
 	if email == "" {
 		refuse("Your GitHub account %s has no verified primary email: verify one on GitHub, then sign in again.", login)
 		return
 	}
-	if err := c.users.signedIn(ctx, login, email); err != nil {
+	if id <= 0 {
+		c.fail(w, r, nil, fmt.Errorf("GitHub sign-in: the user %s has no ID", login))
+		return
+	}
+	role, why, err := c.admit(ctx, id, login, email)
+	if err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
+	if why != "" {
+		c.opt.Log.InfoContext(ctx, "console sign-in with GitHub refused", "login", login, "github_id", id, "reason", why)
+		c.render(w, r, http.StatusForbidden, "login", nil, c.loginData(why))
+		return
+	}
+	if err := c.users.signedIn(ctx, id, login, email); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
 	if err := c.startSession(r, "github", func(ctx context.Context) {
+		c.sessions.Put(ctx, sessGitHubID, id)
 		c.sessions.Put(ctx, sessLogin, login)
 		c.sessions.Put(ctx, sessEmail, email)
 	}); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
-	role, _ := c.roleOf(ctx, login, email)
-	c.opt.Log.InfoContext(ctx, "console sign-in", "via", "GitHub", "login", login, "email", email, "role", role)
+	c.opt.Log.InfoContext(ctx, "console sign-in", "via", "GitHub", "login", login, "github_id", id, "email", email, "role", role)
 	c.afterSignIn(w, r)
 }
 
-// roleOf is the role of a person signed in with GitHub: admin when
-// web.admins names the login or the email; else the role an admin gave on
-// /users; else web.default_role.
-func (c *Console) roleOf(ctx context.Context, login, email string) (access.Role, error) {
+// admit decides whether the GitHub account id (now named login, with the
+// verified primary email) may sign in, and with which role: an admin when
+// web.admins names it; else with the role an admin gave it on /users
+// (none: not at all); else with web.default_role, when GitHub says the
+// account reads one of the private repositories the app's installations
+// cover. why says, for the person, why not ("" when admitted).
+func (c *Console) admit(ctx context.Context, id int64, login, email string) (role access.Role, why string, err error) {
+	if c.configAdmin(login, email) {
+		return access.Admin, "", nil
+	}
+	u, ok, err := c.users.get(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case ok && u.Role == access.None:
+		return "", fmt.Sprintf("An admin has turned off console access for %s.", login), nil
+	case ok && u.Role != "":
+		return u.Role, "", nil
+	}
+	ask := fmt.Sprintf("Your GitHub account %s may not use this console: ask an admin to give you a role on /users.", login)
+	if r := access.Role(c.opt.Web.DefaultRole); !r.Can(access.Read) || c.people == nil {
+		return "", ask, nil
+	}
+	reads, err := c.people.ReadsAnInstalledRepository(ctx, login)
+	if err != nil {
+		return "", "", fmt.Errorf("GitHub sign-in: the access of %s: %w", login, err)
+	}
+	if !reads {
+		return "", fmt.Sprintf("Your GitHub account %s has no access to the repositories of this app's installations: ask an admin to give you a role on /users.", login), nil
+	}
+	return access.Role(c.opt.Web.DefaultRole), "", nil
+}
+
+// roleOf is the role of the GitHub account id (now named login, with
+// email), signed in: admin when web.admins names the login or the email;
+// else the role an admin gave on /users (None keeps it out); else
+// web.default_role, which admit granted at sign-in.
+func (c *Console) roleOf(ctx context.Context, id int64, login, email string) (access.Role, error) {
 	if c.configAdmin(login, email) {
 		return access.Admin, nil
 	}
-	u, ok, err := c.users.get(ctx, login)
+	u, ok, err := c.users.get(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -234,41 +283,62 @@ func (c *Console) configAdmin(login, email string) bool {
 	return false
 }
 
-// consoleUser is a person who signed in with GitHub.
+// consoleUser is a person on GitHub the console knows: one who signed in,
+// or one an admin gave a role before they did. GitHubID is who they are
+// (a login can be renamed, and then registered by someone else); Login and
+// Email are as they were at the last sign-in (or as the admin named them).
 type consoleUser struct {
+	GitHubID     int64
 	Login, Email string
-	Role         access.Role // "" until an admin sets one
+	Role         access.Role // "" until an admin sets one; None keeps them out
 	RoleSetBy    string
-	LastSignIn   time.Time
+	LastSignIn   time.Time // zero until they sign in
 }
 
-// consoleUsers is the table console_users.
+// consoleUsers is the table console_users, by GitHub user ID.
 type consoleUsers struct{ db *store.DB }
 
-func (u *consoleUsers) signedIn(ctx context.Context, login, email string) error {
-	_, err := u.db.Exec(ctx, `INSERT INTO console_users (login, email, role, role_set_by, last_sign_in) VALUES (?, ?, '', '', ?)
-		ON CONFLICT (login) DO UPDATE SET email = excluded.email, last_sign_in = excluded.last_sign_in`,
-		login, email, time.Now().UTC().Format(time.RFC3339Nano))
+const userColumns = `github_id, login, email, role, role_set_by, last_sign_in`
+
+func (u *consoleUsers) signedIn(ctx context.Context, id int64, login, email string) error {
+	_, err := u.db.Exec(ctx, `INSERT INTO console_users (`+userColumns+`) VALUES (?, ?, ?, '', '', ?)
+		ON CONFLICT (github_id) DO UPDATE SET login = excluded.login, email = excluded.email, last_sign_in = excluded.last_sign_in`,
+		id, login, email, time.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return fmt.Errorf("record the sign-in of %s: %w", login, err)
 	}
 	return nil
 }
 
-func (u *consoleUsers) get(ctx context.Context, login string) (consoleUser, bool, error) {
-	row := u.db.QueryRow(ctx, `SELECT login, email, role, role_set_by, last_sign_in FROM console_users WHERE login = ?`, login)
+func (u *consoleUsers) get(ctx context.Context, id int64) (consoleUser, bool, error) {
+	row := u.db.QueryRow(ctx, `SELECT `+userColumns+` FROM console_users WHERE github_id = ?`, id)
 	cu, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return consoleUser{}, false, nil
 	}
 	if err != nil {
-		return consoleUser{}, false, fmt.Errorf("read console user %s: %w", login, err)
+		return consoleUser{}, false, fmt.Errorf("read console user %d: %w", id, err)
 	}
 	return cu, true, nil
 }
 
+// byLogin finds the people the table last knew by login (case-insensitive).
+func (u *consoleUsers) byLogin(ctx context.Context, login string) ([]consoleUser, error) {
+	all, err := u.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []consoleUser
+	for _, cu := range all {
+		if strings.EqualFold(cu.Login, login) {
+			out = append(out, cu)
+		}
+	}
+	return out, nil
+}
+
 func (u *consoleUsers) list(ctx context.Context) ([]consoleUser, error) {
-	rows, err := u.db.Query(ctx, `SELECT login, email, role, role_set_by, last_sign_in FROM console_users ORDER BY login`)
+	rows, err := u.db.Query(ctx, `SELECT `+userColumns+` FROM console_users ORDER BY login, github_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list console users: %w", err)
 	}
@@ -284,13 +354,14 @@ func (u *consoleUsers) list(ctx context.Context) ([]consoleUser, error) {
 	return out, rows.Err()
 }
 
-func (u *consoleUsers) setRole(ctx context.Context, login string, role access.Role, by string) error {
-	res, err := u.db.Exec(ctx, `UPDATE console_users SET role = ?, role_set_by = ? WHERE login = ?`, string(role), by, login)
+// setRole gives the GitHub account id (named login) role, recording it
+// when it has not signed in yet.
+func (u *consoleUsers) setRole(ctx context.Context, id int64, login string, role access.Role, by string) error {
+	_, err := u.db.Exec(ctx, `INSERT INTO console_users (`+userColumns+`) VALUES (?, ?, '', ?, ?, '')
+		ON CONFLICT (github_id) DO UPDATE SET role = excluded.role, role_set_by = excluded.role_set_by`,
+		id, login, string(role), by)
 	if err != nil {
 		return fmt.Errorf("set the role of %s: %w", login, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notFound("nobody named %q has signed in with GitHub", login)
 	}
 	return nil
 }
@@ -298,10 +369,12 @@ func (u *consoleUsers) setRole(ctx context.Context, login string, role access.Ro
 func scanUser(row interface{ Scan(...any) error }) (consoleUser, error) {
 	var cu consoleUser
 	var role, last string
-	if err := row.Scan(&cu.Login, &cu.Email, &role, &cu.RoleSetBy, &last); err != nil {
+	if err := row.Scan(&cu.GitHubID, &cu.Login, &cu.Email, &role, &cu.RoleSetBy, &last); err != nil {
 		return consoleUser{}, err
 	}
 	cu.Role = access.Role(role)
-	cu.LastSignIn, _ = time.Parse(time.RFC3339Nano, last)
+	if last != "" {
+		cu.LastSignIn, _ = time.Parse(time.RFC3339Nano, last)
+	}
 	return cu, nil
 }

@@ -47,12 +47,27 @@ type Options struct {
 	// GitHub is offered when OAuthClientID is set.
 	GitHubWebURL, GitHubAPIURL       string
 	OAuthClientID, OAuthClientSecret string
+	// People answers who may sign in with GitHub (UsePeople sets it once
+	// the GitHub App is built); nil admits only web.admins and the people
+	// an admin gave a role on /users.
+	People People
 	// LocalMode tells the sign-in page to point at the admin key file,
 	// AdminKeyFile; PollInterval is how often plain Git remotes are polled.
 	LocalMode    bool
 	AdminKeyFile string
 	PollInterval time.Duration
 	Log          *slog.Logger
+}
+
+// People answers the console's questions about people on GitHub, with
+// the app's own credentials (githubflow.App does).
+type People interface {
+	// UserID returns the ID of the account named login; found is false
+	// when there is none.
+	UserID(ctx context.Context, login string) (id int64, found bool, err error)
+	// ReadsAnInstalledRepository reports whether login has at least read
+	// access to a private repository an installation of the app covers.
+	ReadsAnInstalledRepository(ctx context.Context, login string) (bool, error)
 }
 
 // Console is the web console: server-rendered pages over the controller,
@@ -63,6 +78,7 @@ type Console struct {
 	sessions *scs.SessionManager
 	store    *sessionstore.Store
 	users    *consoleUsers
+	people   People
 	pages    map[string]*template.Template
 	handler  http.Handler
 
@@ -86,6 +102,7 @@ func NewConsole(opt Options) (*Console, error) {
 	c.draining, c.drain = context.WithCancel(context.Background())
 	c.store = sessionstore.New(opt.DB)
 	c.users = &consoleUsers{db: opt.DB}
+	c.people = opt.People
 	sm := scs.New()
 	sm.Store = c.store
 	sm.HashTokenInStore = true
@@ -107,6 +124,11 @@ func NewConsole(opt Options) (*Console, error) {
 	c.handler = c.routes()
 	return c, nil
 }
+
+// UsePeople sets who answers the console's questions about people on
+// GitHub, for a console built before the GitHub App. Call it before the
+// console serves.
+func (c *Console) UsePeople(p People) { c.people = p }
 
 // Handler serves the console's pages. The session is loaded, then every
 // state-changing request is checked with http.CrossOriginProtection (a
@@ -244,13 +266,14 @@ func (v *viewer) Can(action string) bool {
 
 // Session keys.
 const (
-	sessVia   = "via"   // "key" or "github"
-	sessKeyID = "keyID" // the API key's ID (never the key)
-	sessLogin = "login"
-	sessEmail = "email"
-	sessFlash = "flash"
-	sessState = "oauthState"
-	sessNext  = "next"
+	sessVia      = "via"      // "key" or "github"
+	sessKeyID    = "keyID"    // the API key's ID (never the key)
+	sessGitHubID = "githubID" // the GitHub user ID of a person signed in with GitHub
+	sessLogin    = "login"
+	sessEmail    = "email"
+	sessFlash    = "flash"
+	sessState    = "oauthState"
+	sessNext     = "next"
 )
 
 // who returns the signed-in viewer, or nil. A session whose key was
@@ -270,10 +293,18 @@ func (c *Console) who(r *http.Request) (*viewer, error) {
 		}
 		return &viewer{Principal: p, Via: "key"}, nil
 	case "github":
+		id := c.sessions.GetInt64(ctx, sessGitHubID)
 		login, email := c.sessions.GetString(ctx, sessLogin), c.sessions.GetString(ctx, sessEmail)
-		role, err := c.roleOf(ctx, login, email)
-		if err != nil {
-			return nil, err
+		role := access.Role("")
+		if id > 0 { // a session from before sign-ins were by ID has none: signed out
+			var err error
+			if role, err = c.roleOf(ctx, id, login, email); err != nil {
+				return nil, err
+			}
+		}
+		if !role.Can(access.Read) { // an admin set none (or took the role away)
+			_ = c.sessions.Destroy(ctx)
+			return nil, nil
 		}
 		return &viewer{Principal: access.Principal{Email: email, Role: role}, Login: login, Via: "GitHub"}, nil
 	}

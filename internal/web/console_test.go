@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palantir/go-githubapp/githubapp"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/config"
 	"github.com/systemsync/systemsync/internal/controller"
+	"github.com/systemsync/systemsync/internal/githubflow"
 	"github.com/systemsync/systemsync/internal/githubtest"
 	"github.com/systemsync/systemsync/internal/pipeline"
 	"github.com/systemsync/systemsync/internal/spec"
@@ -76,6 +78,15 @@ func startConsoleTB(t testing.TB, webCfg config.Web, gh *githubtest.Server, with
 	if gh != nil {
 		opt.GitHubWebURL, opt.GitHubAPIURL = gh.WebURL(), gh.APIURL()
 		opt.OAuthClientID, opt.OAuthClientSecret = gh.OAuthClientID(), gh.OAuthClientSecret()
+		// Who may sign in is asked of GitHub by the app, as the server wires it.
+		var ghCfg githubapp.Config
+		ghCfg.WebURL, ghCfg.V3APIURL = gh.WebURL(), gh.APIURL()
+		ghCfg.App.IntegrationID, ghCfg.App.PrivateKey, ghCfg.App.WebhookSecret = gh.AppID(), gh.PrivateKeyPEM(), gh.WebhookSecret()
+		app, err := githubflow.New(githubflow.Config{GitHub: ghCfg}, nil, db, opt.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.People = app
 	}
 	c, err := web.NewConsole(opt)
 	if err != nil {
@@ -359,9 +370,10 @@ func TestEditProblemsAndConflicts(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestSignInWithGitHub signs people in through the GitHub stand-in: the
-// login from web.admins is an admin, another gets web.default_role until
-// an admin changes it on /users; a user without a verified primary email
-// and a callback with the wrong state are refused.
+// login from web.admins is an admin, another (who reads a repository of
+// the installation) gets web.default_role until an admin changes it on
+// /users; a user without a verified primary email and a callback with the
+// wrong state are refused.
 func TestSignInWithGitHub(t *testing.T) {
 	gh := githubtest.New(t)
 	env := startConsole(t, config.Web{Admins: []string{"octocat"}, DefaultRole: "viewer"}, gh)
@@ -369,6 +381,8 @@ func TestSignInWithGitHub(t *testing.T) {
 	gh.AddOAuthUser(githubtest.OAuthUser{Login: "octocat", Emails: []githubtest.OAuthEmail{{Email: "octo@example.com", Primary: true, Verified: true}}})
 	gh.AddOAuthUser(githubtest.OAuthUser{Login: "hubot", Emails: []githubtest.OAuthEmail{{Email: "hubot@example.com", Primary: true, Verified: true}}})
 	gh.AddOAuthUser(githubtest.OAuthUser{Login: "unverified", Emails: []githubtest.OAuthEmail{{Email: "u@example.com", Primary: true}}})
+	gh.AddRepo(t, "acme", "specs", 77)
+	gh.SetPermission("acme", "specs", "hubot", "read") // what lets hubot in with the default role
 
 	signIn := func(login string) (*visitor, page) {
 		t.Helper()

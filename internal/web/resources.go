@@ -12,6 +12,7 @@ import (
 
 	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/controller"
+	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/pipeline"
 	"github.com/systemsync/systemsync/internal/spec"
 )
@@ -183,6 +184,7 @@ type resourcePage struct {
 	Key       spec.Key
 	Stored    controller.Stored
 	YAML      string
+	Masked    bool // YAML shows its secrets masked
 	Places    []gitPlace
 	PlacesErr string
 	LastRun   *pipeline.Run
@@ -207,7 +209,8 @@ func (c *Console) resource(w http.ResponseWriter, r *http.Request, v *viewer) {
 		c.fail(w, r, v, err)
 		return
 	}
-	page := resourcePage{Kind: k, Key: key, Stored: st, YAML: renderYAML(st.Object),
+	obj, masked := shown(v, st.Object)
+	page := resourcePage{Kind: k, Key: key, Stored: st, YAML: renderYAML(obj), Masked: masked,
 		CanWrite: v.Role.Can(access.ForResource(http.MethodPost, k.Name))}
 	page.Places, err = c.placesOf(r, key)
 	if err != nil {
@@ -218,6 +221,17 @@ func (c *Console) resource(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "resource", v, page)
+}
+
+// shown is obj as v may see it: with its secrets masked
+// (spec.MaskSecrets) unless v's role may read secrets; masked says
+// whether anything was.
+func shown(v *viewer, obj map[string]any) (_ map[string]any, masked bool) {
+	if v.Role.Can(access.ReadSecrets) {
+		return obj, false
+	}
+	m := spec.MaskSecrets(obj)
+	return m, len(spec.SecretFields(obj)) > 0
 }
 
 // placesOf returns where key lives in Git: the file of each stage that
@@ -249,7 +263,7 @@ func (c *Console) placesOf(r *http.Request, key spec.Key) ([]gitPlace, error) {
 		for _, ref := range refs {
 			p := path.Join(ref.ref.Path, spec.PathFor(key))
 			place := gitPlace{Pipeline: st.PipelineName(), Stage: st.Name, Role: ref.role, Repository: ref.ref.Repository,
-				URL: ref.ref.URL, Revision: ref.ref.Revision, Path: p, Link: c.fileLink(ref.ref.URL, ref.ref.Revision, p)}
+				URL: gitrepo.RedactURL(ref.ref.URL), Revision: ref.ref.Revision, Path: p, Link: c.fileLink(ref.ref.URL, ref.ref.Revision, p)}
 			synced, ok, err := pipeline.NewSyncState(c.opt.DB, ref.state).Get(r.Context(), key)
 			if err != nil {
 				return out, err
@@ -294,6 +308,9 @@ type editPage struct {
 	// Warnings are the doubtful but applicable things the review found:
 	// saved with the resource, as the API's Warning headers are.
 	Warnings []spec.Problem
+	// Masked says the YAML shows the stored secrets masked: left as they
+	// are, they are kept.
+	Masked bool
 }
 
 func (p editPage) title() string {
@@ -334,8 +351,9 @@ func (c *Console) editResource(w http.ResponseWriter, r *http.Request, v *viewer
 		c.fail(w, r, v, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "edit", v, editPage{Kind: k, Project: project, Name: key.Name,
-		YAML: renderYAML(st.Object), ResourceVersion: strconv.FormatInt(st.ResourceVersion, 10)})
+	obj, masked := shown(v, st.Object)
+	c.render(w, r, http.StatusOK, "edit", v, editPage{Kind: k, Project: project, Name: key.Name, Masked: masked,
+		YAML: renderYAML(obj), ResourceVersion: strconv.FormatInt(st.ResourceVersion, 10)})
 }
 
 func (c *Console) newResource(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -418,9 +436,26 @@ func (c *Console) postResource(w http.ResponseWriter, r *http.Request, v *viewer
 				Message: fmt.Sprintf("%s %q exists already in project %q: edit it instead", k.Name, key.Name, project)}}})
 		return
 	}
+	// The form shows a viewer who may not read secrets the stored ones
+	// masked: each mask left in its place is the stored secret again.
+	posted := res.Object
+	var stored map[string]any
+	if exists {
+		stored = current.Object
+	}
+	restored := false
+	if spec.HoldsSecretMask(text) {
+		if res.Object, err = spec.RestoreSecrets(res.Object, stored); err != nil {
+			c.showProblems(w, r, v, page, &controller.Error{Code: http.StatusBadRequest, Message: "masked secrets",
+				Problems: []spec.Problem{{Message: err.Error() + ": the form shows stored secrets masked, and keeps each where it was"}}})
+			return
+		}
+		restored = true
+	}
 	old := ""
 	if exists {
-		old = renderYAML(current.Object)
+		shownCurrent, masked := shown(v, current.Object)
+		old, page.Masked = renderYAML(shownCurrent), masked
 		if !create && page.ResourceVersion != strconv.FormatInt(current.ResourceVersion, 10) {
 			page.Conflict = fmt.Sprintf("%s %s changed since you opened it (resourceVersion %s, now %d, modified %s): the diff below is against what is stored now. Saving replaces it.",
 				k.Name, key.Name, page.ResourceVersion, current.ResourceVersion, current.ModifiedAt.Format(time.RFC3339))
@@ -431,21 +466,31 @@ func (c *Console) postResource(w http.ResponseWriter, r *http.Request, v *viewer
 		c.fail(w, r, v, notFound("%s %q was deleted since you opened it", k.Name, page.Name))
 		return
 	}
-	page.Diff, _ = lineDiff(old, renderYAML(res.Object))
+	page.Diff, _ = lineDiff(old, renderYAML(posted))
 	page.Unchanged = exists && spec.Equal(spec.Canonical(current.Object), spec.Canonical(res.Object))
 	if action != "save" {
 		page.Review = true
 		c.render(w, r, http.StatusOK, "edit", v, page)
 		return
 	}
-	st, outcome, _, err := c.opt.Store.ApplyBody(r.Context(), at, "application/yaml", []byte(text), v.Email, page.ResourceVersion)
+	body := []byte(text)
+	if restored {
+		// What is saved holds the secrets again: Git's rendering of it,
+		// which reads back as the same resource.
+		if body, err = spec.Render(spec.Canonical(res.Object)); err != nil {
+			c.fail(w, r, v, fmt.Errorf("render %s: %w", key, err))
+			return
+		}
+	}
+	st, outcome, _, err := c.opt.Store.ApplyBody(r.Context(), at, "application/yaml", body, v.Email, page.ResourceVersion)
 	if errors.As(err, &apiErr) && apiErr.Code == http.StatusConflict {
 		// Changed between the review and the save: review again.
 		if current, gerr := c.opt.Store.Get(r.Context(), key); gerr == nil {
 			page.Conflict = fmt.Sprintf("%s %s changed while you reviewed it (now resourceVersion %d): the diff below is against what is stored now. Saving replaces it.",
 				k.Name, key.Name, current.ResourceVersion)
 			page.ResourceVersion = strconv.FormatInt(current.ResourceVersion, 10)
-			page.Diff, _ = lineDiff(renderYAML(current.Object), renderYAML(res.Object))
+			shownCurrent, _ := shown(v, current.Object)
+			page.Diff, _ = lineDiff(renderYAML(shownCurrent), renderYAML(posted))
 			page.Review = true
 			c.render(w, r, http.StatusConflict, "edit", v, page)
 			return
@@ -500,7 +545,8 @@ func (c *Console) confirmDelete(w http.ResponseWriter, r *http.Request, v *viewe
 		c.fail(w, r, v, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "delete", v, deletePage{Kind: k, Project: project, Name: r.PathValue("name"), YAML: renderYAML(st.Object)})
+	obj, _ := shown(v, st.Object)
+	c.render(w, r, http.StatusOK, "delete", v, deletePage{Kind: k, Project: project, Name: r.PathValue("name"), YAML: renderYAML(obj)})
 }
 
 // deleteResource is the confirmed delete, as the viewer.

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/systemsync/systemsync/internal/access"
@@ -17,10 +20,13 @@ type userRow struct {
 }
 
 type usersPage struct {
-	Keys    []controller.Key
-	Users   []userRow
-	Roles   []access.Role
-	Default string
+	Keys  []controller.Key
+	Users []userRow
+	Roles []access.Role
+	// PersonRoles are the roles an admin can give a person: a key's, and
+	// none (kept out of the console).
+	PersonRoles []access.Role
+	Default     string
 	// NewKey is shown once, right after it was created.
 	NewKey   *controller.Key
 	Secret   string
@@ -31,7 +37,7 @@ func (usersPage) title() string { return "Users and keys" }
 func (usersPage) nav() string   { return "users" }
 
 func (c *Console) usersData(r *http.Request) (usersPage, error) {
-	page := usersPage{Roles: access.Roles(), Default: c.opt.Web.DefaultRole}
+	page := usersPage{Roles: access.Roles(), PersonRoles: append(access.Roles(), access.None), Default: c.opt.Web.DefaultRole}
 	var err error
 	if page.Keys, err = c.opt.Keys.List(r.Context()); err != nil {
 		return page, err
@@ -42,7 +48,7 @@ func (c *Console) usersData(r *http.Request) (usersPage, error) {
 	}
 	for _, u := range users {
 		row := userRow{consoleUser: u, Config: c.configAdmin(u.Login, u.Email)}
-		if row.Effective, err = c.roleOf(r.Context(), u.Login, u.Email); err != nil {
+		if row.Effective, err = c.roleOf(r.Context(), u.GitHubID, u.Login, u.Email); err != nil {
 			return page, err
 		}
 		page.Users = append(page.Users, row)
@@ -116,31 +122,97 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *viewer) {
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
 }
 
-// setRole is POST /users/roles (login, role): the role of a person who
-// signs in with GitHub ("default" gives back web.default_role).
+// setRole is POST /users/roles (role, and id or login): the role of a
+// person who signs in with GitHub ("default" gives back web.default_role,
+// "none" keeps them out of the console). id is the GitHub user ID of a
+// person in the table; a login, of someone who may not have signed in yet,
+// is asked of GitHub, which tells the account's ID.
 func (c *Console) setRole(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if err := access.Check(v.Principal, access.ManageKeys); err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	login := strings.TrimSpace(r.PostFormValue("login"))
+	ctx := r.Context()
 	var role access.Role
-	if s := r.PostFormValue("role"); s != "default" {
+	switch s := r.PostFormValue("role"); s {
+	case "default":
+	case string(access.None):
+		role = access.None
+	default:
 		var err error
 		if role, err = access.ParseRole(s); err != nil {
-			c.fail(w, r, v, badRequest("%v", err))
+			c.fail(w, r, v, badRequest("%v (or none, or default)", err))
 			return
 		}
 	}
-	if err := c.users.setRole(r.Context(), login, role, v.Email); err != nil {
+	login := strings.TrimSpace(r.PostFormValue("login"))
+	var id int64
+	if s := r.PostFormValue("id"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			c.fail(w, r, v, badRequest("id %q is not a GitHub user ID", s))
+			return
+		}
+		u, ok, err := c.users.get(ctx, n)
+		if err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+		if !ok {
+			c.fail(w, r, v, notFound("no GitHub user %d has signed in or been given a role", n))
+			return
+		}
+		id, login = n, u.Login
+	} else {
+		var err error
+		if id, err = c.resolveLogin(ctx, login); err != nil {
+			c.fail(w, r, v, err)
+			return
+		}
+	}
+	if err := c.users.setRole(ctx, id, login, role, v.Email); err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	c.opt.Log.InfoContext(r.Context(), "console role set", "login", login, "role", role, "by", v.Email)
-	if role == "" {
+	c.opt.Log.InfoContext(ctx, "console role set", "login", login, "github_id", id, "role", role, "by", v.Email)
+	switch role {
+	case "":
 		c.flash(r, "%s has the default role (%s) again.", login, c.opt.Web.DefaultRole)
-	} else {
+	case access.None:
+		c.flash(r, "%s may not use the console now.", login)
+	default:
 		c.flash(r, "%s is %s now.", login, role)
 	}
 	http.Redirect(w, r, "/users", http.StatusSeeOther)
+}
+
+// loginRE is what GitHub allows in a login: letters, digits and single
+// hyphens, not at either end, at most 39 characters.
+var loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+
+// resolveLogin returns the GitHub user ID of the account named login now:
+// asked of GitHub when the console can; else the one person the table last
+// knew by that login.
+func (c *Console) resolveLogin(ctx context.Context, login string) (int64, error) {
+	if !loginRE.MatchString(login) {
+		return 0, badRequest("%q is not a GitHub login", login)
+	}
+	if c.people != nil {
+		id, found, err := c.people.UserID(ctx, login)
+		if err != nil {
+			return 0, err
+		}
+		if !found {
+			return 0, notFound("GitHub has no account %q", login)
+		}
+		return id, nil
+	}
+	known, err := c.users.byLogin(ctx, login)
+	if err != nil {
+		return 0, err
+	}
+	if len(known) != 1 {
+		return 0, notFound("nobody named %q has signed in with GitHub", login)
+	}
+	return known[0].GitHubID, nil
 }
