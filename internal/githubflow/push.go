@@ -26,6 +26,22 @@ type pushJob struct {
 	Pusher       *gitUser     `json:"pusher,omitempty"`
 	Sender       *account     `json:"sender,omitempty"`
 	HeadCommit   *commit      `json:"head_commit,omitempty"`
+	// User is who pushed (the pusher's email, else name, else the
+	// sender's login): the user of the run the push starts.
+	User string `json:"user,omitempty"`
+}
+
+// pushedBy is who made the push, as its run names its user.
+func (j *pushJob) pushedBy() string {
+	switch {
+	case j.Pusher != nil && j.Pusher.Email != "":
+		return j.Pusher.Email
+	case j.Pusher != nil && j.Pusher.Name != "":
+		return j.Pusher.Name
+	case j.Sender != nil:
+		return j.Sender.Login
+	}
+	return ""
 }
 
 // gitUser is a commit's author or committer, or a push's pusher.
@@ -69,6 +85,7 @@ func (pushHandler) accept(event string, payload []byte) (any, string, error) {
 	if c := job.HeadCommit; c != nil {
 		c.Message = clip(c.Message, maxMessageBytes)
 	}
+	job.User = clip(job.pushedBy(), maxMessageBytes)
 	return &job, "", nil
 }
 
@@ -79,18 +96,24 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 	if err != nil {
 		return err
 	}
+	if job.User == "" && job.pushedBy() != "" { // a job stored before pushes named their user
+		job.User = job.pushedBy()
+		if data, err = encodeJob(job); err != nil {
+			return err
+		}
+	}
 	branch := strings.TrimPrefix(job.Ref, "refs/heads/")
 	stages, err := h.stagesFor(ctx, log, job.Repository.urls(), branch)
 	if err != nil || len(stages) == 0 {
 		return err
 	}
 	for _, st := range stages {
-		touched, err := h.runner.Touches(ctx, st, job.Before, job.After)
+		need, why, err := h.runner.NeedsRun(ctx, st, job.Before, job.After)
 		if err != nil {
 			return err
 		}
-		if !touched {
-			log.Info("push does not touch the pipeline folder", "stage", st.ID(), "after", job.After)
+		if !need {
+			log.Info("push starts no run", "stage", st.ID(), "after", job.After, "why", why)
 			continue
 		}
 		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data); err != nil {

@@ -2,9 +2,20 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/systemsync/systemsync/internal/access"
 )
+
+// manualPayload is the event payload of a manual run: who pressed Run
+// (the request's principal, when ctx carries one).
+func manualPayload(ctx context.Context) []byte {
+	p, _ := access.FromContext(ctx)
+	b, _ := json.Marshal(map[string]any{"manual": true, "user": p.Email})
+	return b
+}
 
 // ErrPipelineNotFound is returned for a pipeline with no active SystemSync stage.
 var ErrPipelineNotFound = errors.New("pipeline not found")
@@ -13,7 +24,7 @@ var ErrPipelineNotFound = errors.New("pipeline not found")
 // ways, as the Run button does: Git → system first (when the stage does
 // it), then system → Git, recorded as one run per stage with trigger
 // Manually Triggered. It returns the run ids.
-func (r *Runner) SyncNow(ctx context.Context, project, name string, opt ExportOptions) ([]int64, error) {
+func (r *Runner) SyncNow(ctx context.Context, project, name string) ([]int64, error) {
 	stages, _, err := LoadStages(ctx, r.System)
 	if err != nil {
 		return nil, err
@@ -25,9 +36,9 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string, opt ExportOp
 			continue
 		}
 		found = true
-		o := opt
+		var o ExportOptions
 		if st.GitToSystem {
-			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, []byte(`{"manual": true}`))
+			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, manualPayload(ctx))
 			if err != nil {
 				return ids, err
 			}

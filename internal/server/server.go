@@ -138,19 +138,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log, remotes)
 	runs := pipeline.NewRuns(s.DB)
 	runs.Owner, runs.Metrics = s.proc.ID, s.Metrics
-	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics}
+	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics, Bot: bot}
 	if follow == pipeline.FollowEvents {
 		s.Runner.Snapshot = reconcile.NewSnapshot() // it follows the event log
 	}
 	s.Poller = &pipeline.Poller{Runner: s.Runner, Interval: cfg.PollInterval, Log: log}
-	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
 	s.Follower = &pipeline.Follower{Runner: s.Runner, Mode: follow, ListInterval: cfg.Controller.ListInterval,
-		Window: cfg.CommitWindow, Bot: bot, Log: log}
+		Window: cfg.CommitWindow, Log: log}
 	if cfg.Controller.URL != "" {
 		log.Info("pipelines sync with a remote controller", "controller", cfg.Controller.URL, "follow", follow)
 	}
 	syncNow := func(ctx context.Context, project, name string) ([]int64, error) {
-		return s.Runner.SyncNow(ctx, project, name, pipeline.ExportOptions{Open: s.Follower.Open, Bot: bot})
+		return s.Runner.SyncNow(ctx, project, name)
 	}
 
 	mux := http.NewServeMux()
@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		// Every fetch and push asks for its remote's own credentials:
 		// installation tokens go to GitHub's repositories only.
 		s.Runner.Credentials = gh.Credentials
-		s.Follower.Open = gh.OpenPullRequest
+		s.Runner.Open = gh.OpenPullRequest
 		s.Poller.Webhooked = gh.OnGitHub
 	} else if cfg.Controller.URL == "" {
 		// Local mode's demo lives in the embedded controller; a remote
