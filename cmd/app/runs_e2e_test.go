@@ -99,7 +99,7 @@ func TestLocalModeRunsAreTheUsers(t *testing.T) {
 		t.Fatalf("run 1 rows: %s", got)
 	}
 	var poll struct {
-		User string `json:"user"`
+		User string                 `json:"user"`
 		Poll struct{ After string } `json:"poll"`
 	}
 	if err := json.Unmarshal(run.Payload, &poll); err != nil || poll.User != "dev@example.com" || poll.Poll.After != first {

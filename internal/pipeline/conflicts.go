@@ -463,7 +463,10 @@ func (r *Runner) Resolve(ctx context.Context, req ResolveRequest) (*Run, error) 
 			if err != nil {
 				return fail(err)
 			}
-			do = func() (err error) { sha, rows, err = r.keepSystem(ctx, repo, side, cf, c, out, sha, id, req); return err }
+			do = func() (err error) {
+				sha, rows, err = r.keepSystem(ctx, repo, side, cf, c, out, sha, id, req)
+				return err
+			}
 		}
 		if id == 0 {
 			if id, err = r.Runs.Start(ctx, st.PipelineName(), req.Trigger, sha, req.Payload); err != nil {
