@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/systemsync/systemsync/internal/gittest"
 	"github.com/systemsync/systemsync/internal/store"
 	"github.com/systemsync/systemsync/internal/store/storetest"
 )
@@ -193,5 +194,190 @@ func TestLocalModeRunsAreTheUsers(t *testing.T) {
 	}
 	if run.Status != "Success" {
 		t.Fatalf("the manual run of a tree whose only problem is carried over: %s, rows %s", run.Status, run.rows())
+	}
+}
+
+func labelled(name, value string) string {
+	return "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: " + name + "\n  project: default\nspec:\n  placement:\n    labels:\n    - key: env\n      value: " + value + "\n"
+}
+
+// apiConflict is a run's conflict as GET /api/runs/{id} answers.
+type apiConflict struct {
+	Kind, Project, Name, Path, Stage, Branch string
+	Resolution                               *struct {
+		Keep, By, Via string
+		Run           int64
+	}
+}
+
+func runConflicts(t *testing.T, base, key string, id int64) []apiConflict {
+	t.Helper()
+	code, body := do(t, "GET", fmt.Sprintf("%s/api/runs/%d", base, id), key, "")
+	var run struct{ Conflicts []apiConflict }
+	if code != 200 || json.Unmarshal([]byte(body), &run) != nil {
+		t.Fatalf("GET /api/runs/%d: %d %s", id, code, body)
+	}
+	return run.Conflicts
+}
+
+// runNow presses Run and returns the run's id, finished.
+func runNow(t *testing.T, base, key string) apiRun {
+	t.Helper()
+	code, body := do(t, "POST", base+"/api/pipelines/default/system-sync/run", key, "")
+	var ids struct{ ID int64 }
+	if code != 202 || json.Unmarshal([]byte(body), &ids) != nil {
+		t.Fatalf("run: %d %s", code, body)
+	}
+	return waitRun(t, base, key, ids.ID)
+}
+
+// TestLocalModeConflictsResolvedThroughTheAPI: a resource changed in Git
+// and in the console, differently, is a conflict whose system version goes
+// to a branch; POST /api/runs/{id}/conflicts/… with keep git applies Git's
+// version, with keep system writes the system's to main; either deletes the
+// branch, says on the conflict's run how and by whom, and leaves nothing
+// for the next run to find.
+func TestLocalModeConflictsResolvedThroughTheAPI(t *testing.T) {
+	dir := t.TempDir()
+	// Pushes are not polled (after the first poll): the Run button applies them.
+	env := []string{"SYSTEMSYNC_DATA_DIR=" + dir, "SYSTEMSYNC_LISTEN=127.0.0.1:0", "SYSTEMSYNC_API_KEY=local-key",
+		"SYSTEMSYNC_POLL_INTERVAL=1h", "SYSTEMSYNC_COMMIT_WINDOW=100ms", "SYSTEMSYNC_DATABASE_URL=" + storetest.URL(t)}
+	base, _, _, _ := startInProcess(t, env)
+	key := "local-key"
+	bare := filepath.Join(dir, "repos", "demo.git")
+	work := t.TempDir()
+	git(t, work, "clone", "-q", bare, ".")
+	nsDir := filepath.Join(work, "projects", "default", "namespaces")
+	os.MkdirAll(nsDir, 0o755)
+	push := func(name, value string) {
+		t.Helper()
+		git(t, work, "pull", "-q", "origin", "main")
+		os.WriteFile(filepath.Join(nsDir, name+".yaml"), []byte(labelled(name, value)), 0o644)
+		git(t, work, "add", "-A")
+		git(t, work, "commit", "-q", "-m", "namespace "+name+" "+value)
+		git(t, work, "push", "-q", "origin", "HEAD:main")
+	}
+	system := func(name string) string {
+		t.Helper()
+		code, body := do(t, "GET", base+"/apis/infra.k8smgmt.io/v3/projects/default/namespaces/"+name, key, "")
+		if code != 200 {
+			t.Fatalf("get %s: %d %s", name, code, body)
+		}
+		return body
+	}
+	// conflict makes one on name: synced, then changed in Git and in the
+	// console; it returns the export run that found it.
+	conflict := func(name string) (int64, apiConflict) {
+		t.Helper()
+		push(name, "v1")
+		if run := runNow(t, base, key); run.Status != "Success" {
+			t.Fatalf("the sync of %s: %s %s", name, run.Status, run.rows())
+		}
+		push(name, "from-git")
+		if code, body := do(t, "POST", base+"/apis/infra.k8smgmt.io/v3/projects/default/namespaces", key, labelled(name, "from-console")); code != 200 {
+			t.Fatalf("console change of %s: %d %s", name, code, body)
+		}
+		var found int64
+		var c apiConflict
+		deadline := time.Now().Add(20 * time.Second)
+		for id := int64(1); found == 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("no run found the conflict of %s", name)
+			}
+			run, ok := getRun(t, base, key, id)
+			if !ok {
+				time.Sleep(50 * time.Millisecond)
+				if _, exists := getRun(t, base, key, id+1); !exists {
+					continue
+				}
+			}
+			if cs := runConflicts(t, base, key, id); len(cs) == 1 && cs[0].Name == name {
+				if run.Trigger != "Internally Triggered" || !strings.Contains(run.rows(), name+":conflict:skipped") {
+					t.Fatalf("run %d found the conflict as %s, rows %s", id, run.Trigger, run.rows())
+				}
+				found, c = id, cs[0]
+			}
+			id++
+		}
+		if c.Branch != fmt.Sprintf("systemsync/conflict-%d", found) || c.Resolution != nil || c.Stage != "default/system-sync/system-sync-stage" {
+			t.Fatalf("the conflict: %+v", c)
+		}
+		if got := gittest.Git(t, bare, "show", c.Branch+":projects/default/namespaces/"+name+".yaml"); !strings.Contains(got, "from-console") {
+			t.Fatalf("the branch does not hold the system's version:\n%s", got)
+		}
+		return found, c
+	}
+	resolve := func(id int64, name, keep, withKey string) (int, string) {
+		return do(t, "POST", fmt.Sprintf("%s/api/runs/%d/conflicts/Namespace/default/%s", base, id, name), withKey, `{"keep": "`+keep+`"}`)
+	}
+
+	// Keep Git's version.
+	id, c := conflict("x")
+	code, body := do(t, "POST", base+"/api/keys", key, `{"email": "viewer@example.com", "role": "viewer"}`)
+	var viewer struct{ Key string }
+	if code != 201 || json.Unmarshal([]byte(body), &viewer) != nil {
+		t.Fatalf("viewer key: %d %s", code, body)
+	}
+	if code, body := resolve(id, "x", "git", viewer.Key); code != 403 {
+		t.Fatalf("a viewer resolved a conflict: %d %s", code, body)
+	}
+	if code, body := resolve(id, "x", "theirs", key); code != 400 {
+		t.Fatalf("keep theirs: %d %s", code, body)
+	}
+	if code, body := resolve(id, "y", "git", key); code != 404 {
+		t.Fatalf("a conflict the run does not have: %d %s", code, body)
+	}
+	code, body = resolve(id, "x", "git", key)
+	var answered struct{ Conflicts []apiConflict }
+	if code != 200 || json.Unmarshal([]byte(body), &answered) != nil || len(answered.Conflicts) != 1 {
+		t.Fatalf("keep git: %d %s", code, body)
+	}
+	res := answered.Conflicts[0].Resolution
+	if res == nil || res.Keep != "git" || res.By != "admin@localhost" || res.Via != "API" || res.Run == 0 {
+		t.Fatalf("the conflict's resolution: %s", body)
+	}
+	if got := runConflicts(t, base, key, id); got[0].Resolution == nil || got[0].Resolution.Run != res.Run {
+		t.Fatalf("GET /api/runs/%d: %+v", id, got)
+	}
+	if s := system("x"); !strings.Contains(s, "from-git") {
+		t.Fatalf("the system does not hold Git's version: %s", s)
+	}
+	resolving := waitRun(t, base, key, res.Run)
+	if resolving.Trigger != "Manually Triggered" || resolving.Status != "Success" || resolving.rows() != "x:update:applied" {
+		t.Fatalf("the resolving run: %s %s %s", resolving.Trigger, resolving.Status, resolving.rows())
+	}
+	if got := gittest.Git(t, bare, "branch", "--list", c.Branch); got != "" {
+		t.Fatalf("the conflict branch is still there: %s", got)
+	}
+	if code, body := resolve(id, "x", "system", key); code != 409 {
+		t.Fatalf("resolving again: %d %s", code, body)
+	}
+	if run := runNow(t, base, key); run.Status != "Success" || strings.Contains(run.rows(), "conflict") {
+		t.Fatalf("the next run: %s %s", run.Status, run.rows())
+	}
+
+	// Keep the system's version.
+	id, c = conflict("y")
+	if code, body := resolve(id, "y", "system", key); code != 200 {
+		t.Fatalf("keep system: %d %s", code, body)
+	}
+	git(t, work, "pull", "-q", "origin", "main")
+	if got, _ := os.ReadFile(filepath.Join(nsDir, "y.yaml")); !strings.Contains(string(got), "from-console") {
+		t.Fatalf("main does not hold the system's version:\n%s", got)
+	}
+	if got := git(t, work, "log", "-1", "--format=%ae|%ce|%s"); got != "admin@localhost|systemsync-bot@localhost|Resolve the conflict of Namespace/y: keep the system's version" {
+		t.Fatalf("the resolving commit: %s", got)
+	}
+	if s := system("y"); !strings.Contains(s, "from-console") {
+		t.Fatalf("the system changed: %s", s)
+	}
+	if got := gittest.Git(t, bare, "branch", "--list", c.Branch); got != "" {
+		t.Fatalf("the conflict branch is still there: %s", got)
+	}
+	if got := runConflicts(t, base, key, id); got[0].Resolution == nil || got[0].Resolution.Keep != "system" || got[0].Resolution.By != "admin@localhost" {
+		t.Fatalf("the conflict's resolution: %+v", got[0])
+	}
+	if run := runNow(t, base, key); run.Status != "Success" || strings.Contains(run.rows(), "conflict") {
+		t.Fatalf("the next run: %s %s", run.Status, run.rows())
 	}
 }

@@ -187,6 +187,43 @@ func (r *Runs) ConflictsOnBranch(ctx context.Context, repoURLs []string, branch 
 	return out, nil
 }
 
+// RecordResolution records that the conflict of req.Key found by run
+// req.Run was resolved as req says by what people did in Git (a conflict
+// pull request merged: the merge's push brings the system's version to
+// Git, and its run records the sync state): every open conflict of the
+// resource in that sync state is closed, with no run of its own, and their
+// branches are deleted. A conflict the merge's run found in agreement
+// already (KeepAgreed) is given req's resolution.
+func (r *Runner) RecordResolution(ctx context.Context, req ResolveRequest) error {
+	list, err := queryConflicts(ctx, r.DB, `run_id = ? AND kind = ? AND project = ? AND name = ?`, req.Run, req.Key.Kind, req.Key.Project, req.Key.Name)
+	if err != nil {
+		return fmt.Errorf("read the conflict of %s in run %d: %w", req.Key, req.Run, err)
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%w: run %d has no conflict of %s", ErrConflictNotFound, req.Run, req.Key)
+	}
+	cf := list[0]
+	if cf.Resolution != nil {
+		if cf.Resolution.Keep != KeepAgreed {
+			return nil
+		}
+		_, err := r.DB.Exec(ctx, `UPDATE run_conflicts SET keep = ?, resolved_by = ?, resolved_via = ?
+			WHERE state = ? AND kind = ? AND project = ? AND name = ? AND keep = ? AND resolved_run = ?`,
+			req.Keep, req.By, req.Via, cf.state, req.Key.Kind, req.Key.Project, req.Key.Name, KeepAgreed, cf.Resolution.Run)
+		if err != nil {
+			return fmt.Errorf("record the resolution of %s in run %d: %w", req.Key, req.Run, err)
+		}
+		return nil
+	}
+	closed, err := closeConflicts(ctx, r.DB, cf.state, req.Key, Resolution{Keep: req.Keep, By: req.By, Via: req.Via, At: time.Now()})
+	if err != nil {
+		return err
+	}
+	r.deleteBranches(ctx, closed)
+	r.Log.Info("conflict resolved", "run", req.Run, "key", req.Key.String(), "keep", req.Keep, "by", req.By, "via", req.Via)
+	return nil
+}
+
 // ConflictBranch is the branch on which run id puts the system's version
 // of the resources in conflict.
 func ConflictBranch(id int64) string { return fmt.Sprintf("systemsync/conflict-%d", id) }

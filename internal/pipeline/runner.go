@@ -275,6 +275,34 @@ func (r *Runner) committer(ctx context.Context, st Stage, sha string) string {
 	return who
 }
 
+// Tip returns the commit to apply for a push of sha to the stage's
+// branch: the branch's tip when sha is behind it (a late delivery, the
+// bot's own commit on top), so that a run never applies an older tree
+// over a newer one; sha otherwise (the branch moved elsewhere, or is gone).
+func (r *Runner) Tip(ctx context.Context, st Stage, sha string) (string, error) {
+	repo, tip, err := r.fetch(ctx, st.Source.URL, st.Source.Revision)
+	if errors.Is(err, gitrepo.ErrRefNotFound) {
+		return sha, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if tip == sha {
+		return sha, nil
+	}
+	if _, _, err := r.fetch(ctx, st.Source.URL, sha); err != nil {
+		return "", err
+	}
+	ahead := 0 // commits of sha the tip lacks
+	if _, err := repo.Commits(ctx, tip, sha, 1, func(gitrepo.CommitInfo) bool { ahead++; return false }); err != nil {
+		return "", err
+	}
+	if ahead > 0 {
+		return sha, nil
+	}
+	return tip, nil
+}
+
 // ownCommit reports whether c is the bot's: committed by r.Bot, with a
 // Systemsync-Run trailer.
 func (r *Runner) ownCommit(c gitrepo.CommitInfo) bool {

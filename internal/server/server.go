@@ -156,7 +156,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	mux := http.NewServeMux()
 	s.api = controller.NewAPI(s.Store, s.Keys, log)
 	mux.Handle("/apis/", s.api)
-	web.NewAPI(runs, s.Keys, syncNow, log).Register(mux)
+	runAPI := web.NewAPI(runs, s.Keys, syncNow, log)
+	runAPI.SetResolve(s.Runner.Resolve)
+	runAPI.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
