@@ -77,6 +77,8 @@ type App struct {
 	metrics *metrics.Metrics
 	// events maps each X-GitHub-Event to its handler; built once by New.
 	events map[string]eventHandler
+	// internal maps the bot's own job events (never delivered by GitHub) to their handlers.
+	internal map[string]eventHandler
 }
 
 // New returns the app for cfg, whose jobs run stages with runner and record
@@ -117,6 +119,7 @@ func New(cfg Config, runner *pipeline.Runner, db *store.DB, log *slog.Logger) (*
 	}
 	a := &App{runner: runner, db: db, log: log, runURL: cfg.RunURL, clients: clients, creds: creds, metrics: cfg.Metrics}
 	a.events = a.registry()
+	a.internal = map[string]eventHandler{replanEvent: replanHandler{a}}
 	return a, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/systemsync/systemsync/internal/pipeline"
 	"github.com/systemsync/systemsync/internal/prcomment"
+	"github.com/systemsync/systemsync/internal/spec"
 )
 
 // pullRequestHandler plans opened and updated pull requests, and acts on
@@ -84,7 +85,7 @@ func (h pullRequestHandler) work(ctx context.Context, log *slog.Logger, event st
 	if job.Action == "closed" {
 		return h.closed(ctx, log, job, data)
 	}
-	return h.planPR(ctx, log, job.Installation.ID, job.Repository, pr.Number, pr.Head.SHA, pr.Base.Ref)
+	return h.planPR(ctx, log, job.Installation.ID, job.Repository, pr.Number, pr.Head.SHA, pr.Base.Ref, nil)
 }
 
 // closed acts on a closed pull request: one from a conflict branch
@@ -161,12 +162,18 @@ func (a *App) planCurrent(ctx context.Context, log *slog.Logger, inst int64, rep
 	if err != nil {
 		return fmt.Errorf("pull request #%d: %w", number, err)
 	}
-	return a.planPR(ctx, log, inst, repo, number, pr.GetHead().GetSHA(), pr.GetBase().GetRef())
+	return a.planPR(ctx, log, inst, repo, number, pr.GetHead().GetSHA(), pr.GetBase().GetRef(), nil)
 }
 
 // planPR plans every matching stage at the pull request's head and posts
-// or edits its sticky comment and a systemsync/plan check run.
-func (a *App) planPR(ctx context.Context, log *slog.Logger, inst int64, repo repository, number int, headSHA, baseRef string) error {
+// or edits its sticky comment and a systemsync/plan check run. Each plan
+// is stored with the system revision it was made at and the resources it
+// touches (see PlansMoved). stale names, by stage ID, the plans the
+// system's changes made stale: such a plan, made again, says what moved,
+// makes each moved resource it would change a conflict (a merge will not
+// apply it), fails its check, and keeps the revision of the plan that was
+// reviewed.
+func (a *App) planPR(ctx context.Context, log *slog.Logger, inst int64, repo repository, number int, headSHA, baseRef string, stale map[string]stalePlan) error {
 	stages, err := a.stagesFor(ctx, log, repo.urls(), baseRef)
 	if err != nil || len(stages) == 0 {
 		return err
@@ -194,19 +201,43 @@ func (a *App) planPR(ctx context.Context, log *slog.Logger, inst int64, repo rep
 			return err
 		}
 		in := prcomment.Input{StageID: st.ID(), HeadSHA: planned.Commit, RepoURL: repo.HTMLURL, Plan: planned.Plan.GitToSystem()}
+		revision, keys := planned.Revision, touched(in.Plan)
+		if sp, ok := stale[st.ID()]; ok {
+			pipeline.MarkMoved(in.Plan, movedReasons(number, sp.moved))
+			in.Moved = movedOf(sp.moved)
+			revision, keys = sp.revision, unionKeys(sp.keys, touched(in.Plan))
+		}
 		if err := a.upsertComment(ctx, gh, owner, name, number, prcomment.Marker(st.ID()), prcomment.PlanComment(in)); err != nil {
 			return err
 		}
 		conclusion, title, summary, text := prcomment.CheckOutput(in)
+		if len(in.Moved) > 0 {
+			conclusion = "failure" // a merge now would be a conflict: plan again first
+		}
 		if err := a.finishCheck(ctx, gh, owner, name, CheckPlan, check.GetID(), conclusion, title, summary, text, prcomment.Annotations(in.Plan)); err != nil {
 			return err
 		}
-		log.Info("planned pull request", "repo", repo.FullName, "pr", number, "stage", st.ID(), "head", planned.Commit, "summary", prcomment.Counts(in.Plan))
+		if err := a.savePlan(ctx, repo, inst, number, st.ID(), planned.Commit, keys, revision); err != nil {
+			return err
+		}
+		log.Info("planned pull request", "repo", repo.FullName, "pr", number, "stage", st.ID(), "head", planned.Commit, "revision", planned.Revision,
+			"summary", prcomment.Counts(in.Plan), "moved", len(in.Moved))
 	}
 	return nil
 }
 
-// planClosed stops following the plans of a closed pull request.
-func (a *App) planClosed(ctx context.Context, repo repository, number int, merged bool) error {
-	return nil
+// unionKeys is a and the keys of b not in a.
+func unionKeys(a, b []spec.Key) []spec.Key {
+	seen := map[spec.Key]bool{}
+	for _, k := range a {
+		seen[k] = true
+	}
+	out := append([]spec.Key(nil), a...)
+	for _, k := range b {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -116,14 +116,7 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 			log.Info("push starts no run", "stage", st.ID(), "after", job.After, "why", why)
 			continue
 		}
-		sha, err := h.runner.Tip(ctx, st, job.After)
-		if err != nil {
-			return err
-		}
-		if sha != job.After {
-			log.Info("the branch moved on since the push: applying its tip", "stage", st.ID(), "after", job.After, "tip", sha)
-		}
-		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, sha, pipeline.TriggerWebhook, data); err != nil {
+		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data); err != nil {
 			return err
 		}
 	}

@@ -126,19 +126,76 @@ type Planned struct {
 	Commit string
 	Folder string // the folder planned, repository-relative
 	Plan   *reconcile.Plan
+	// Revision is the controller's event log revision the plan was made
+	// at: a change of the system after it may be missing from the plan.
+	// 0 when unknown (a controller without an event log).
+	Revision int64
 }
 
 // Plan fetches ref (a branch, refs/pull/N/head or a SHA) of the stage's
 // source repository and plans the folder there against the system and the
-// sync state. It changes nothing.
+// sync state. It changes nothing. Planned.Revision is the event log's
+// revision before the system was read.
 func (r *Runner) Plan(ctx context.Context, st Stage, ref string) (*Planned, error) {
+	rev := r.systemRevision(ctx)
 	sys := r.readSystem(ctx, st, st.ID()) // while Git fetches
 	repo, sha, err := r.fetch(ctx, st.Source.URL, ref)
 	if err != nil {
 		sys.abandon()
 		return nil, err
 	}
-	return r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
+	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
+	if err != nil {
+		return nil, err
+	}
+	planned.Revision = rev
+	return planned, nil
+}
+
+// systemRevision is the controller's event log revision, 0 when it has
+// no event log or cannot say.
+func (r *Runner) systemRevision(ctx context.Context) int64 {
+	list, err := r.System.Events(ctx, 1<<62, 0)
+	if err != nil {
+		r.Log.Debug("no event log revision: the plan cannot tell when it is stale", "err", err)
+		return 0
+	}
+	return list.Revision
+}
+
+// maxEventPages bounds the pages of the event log ChangesSince reads.
+const maxEventPages = 100
+
+// ChangesSince returns the system's changes to keys after the event log's
+// revision since, one per key (its latest change, with who and when), as
+// the log tells them.
+func (r *Runner) ChangesSince(ctx context.Context, since int64, keys map[spec.Key]bool) ([]Change, error) {
+	var out []Change
+	index := map[spec.Key]int{}
+	for page := 0; page < maxEventPages; page++ {
+		list, err := r.System.Events(ctx, since, 0)
+		if err != nil {
+			return nil, fmt.Errorf("read the event log after %d: %w", since, err)
+		}
+		if len(list.Items) == 0 {
+			break
+		}
+		for _, e := range list.Items {
+			k := spec.Key{Kind: e.Kind, Project: e.Project, Name: e.Name}
+			if !keys[k] {
+				continue
+			}
+			c := Change{Key: k, Type: e.Type, User: e.User, Time: e.Time, Revision: e.Revision, Own: e.User == r.Bot.Email}
+			if i, ok := index[k]; ok {
+				out[i] = c
+				continue
+			}
+			index[k] = len(out)
+			out = append(out, c)
+		}
+		since = list.Items[len(list.Items)-1].Revision
+	}
+	return out, nil
 }
 
 // planAt plans folder of repo at sha (sha "" is an empty repository)
@@ -350,6 +407,21 @@ func (r *Runner) Apply(ctx context.Context, st Stage, ref, trigger string, paylo
 	return r.ApplyWith(ctx, st, ref, trigger, payload, ApplyOptions{})
 }
 
+// MarkMoved makes every change of p that would apply Git to a resource
+// of moved (the system changed it after the plan people reviewed) a
+// conflict, whose reason is what moved: neither side is overwritten.
+func MarkMoved(p *reconcile.Plan, moved map[spec.Key]string) {
+	if len(moved) == 0 {
+		return
+	}
+	for _, c := range p.Changes {
+		why, ok := moved[c.Key]
+		if ok && (c.Action == reconcile.Create || c.Action == reconcile.Update || c.Action == reconcile.Delete) {
+			c.Action, c.Diff, c.Reason = reconcile.Conflict, nil, why
+		}
+	}
+}
+
 // appliedPosition names the stored commit a stage last applied.
 func appliedPosition(stageID string) string { return "applied:" + stageID }
 
@@ -373,13 +445,9 @@ func (r *Runner) ApplyWith(ctx context.Context, st Stage, ref, trigger string, p
 	}
 	gate := conflictGate{open: open}
 	for _, c := range planned.Plan.Changes {
-		if gate.blocks(c, reconcile.Create, reconcile.Update, reconcile.Delete) {
-			continue
-		}
-		if why, moved := opt.Moved[c.Key]; moved && (c.Action == reconcile.Create || c.Action == reconcile.Update || c.Action == reconcile.Delete) {
-			c.Action, c.Diff, c.Reason = reconcile.Conflict, nil, why
-		}
+		gate.blocks(c, reconcile.Create, reconcile.Update, reconcile.Delete)
 	}
+	MarkMoved(planned.Plan, opt.Moved)
 	carried := r.carriedPaths(ctx, repo, st, sha)
 	var id int64
 	changesSystem := planned.Plan.Count(reconcile.Create)+planned.Plan.Count(reconcile.Update)+planned.Plan.Count(reconcile.Delete) > 0

@@ -194,6 +194,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		// installation tokens go to GitHub's repositories only.
 		s.Runner.Credentials = gh.Credentials
 		s.Runner.Open = gh.OpenPullRequest
+		// A change in the system plans again the open pull requests it makes stale.
+		queue := s.Queue
+		s.Follower.Changed = func(ctx context.Context, changes []pipeline.Change) {
+			if err := gh.PlansMoved(ctx, queue, changes); err != nil && ctx.Err() == nil {
+				log.Warn("stale pull request plans not planned again", "err", err)
+			}
+		}
 		s.Poller.Webhooked = gh.OnGitHub
 	} else if cfg.Controller.URL == "" {
 		// Local mode's demo lives in the embedded controller; a remote
