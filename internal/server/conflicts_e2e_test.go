@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -110,7 +111,8 @@ func TestConflictPullRequestClosedUnmergedKeepsGit(t *testing.T) {
 		len(resolving.Rows) != 1 || resolving.Rows[0].Name != "x" || resolving.Rows[0].Outcome != "applied" {
 		t.Fatalf("the resolving run: %+v %v", resolving, err)
 	}
-	if !strings.Contains(string(resolving.Payload), `"user":"octo-maintainer"`) {
+	var by struct{ User string }
+	if err := json.Unmarshal(resolving.Payload, &by); err != nil || by.User != "octo-maintainer" {
 		t.Fatalf("the resolving run's payload: %s", resolving.Payload)
 	}
 	if !branchGone(t, b, c.Branch) {
