@@ -489,6 +489,9 @@ func (r *Runner) ApplyWith(ctx context.Context, st Stage, ref, trigger string, p
 		if err != nil {
 			return nil, fmt.Errorf("apply %s at %s: %w", st.ID(), sha, err)
 		}
+		if len(open) > 0 {
+			r.agreed(ctx, st.ID(), gate, planned.Plan, 0)
+		}
 		r.appliedAt(ctx, st, sha)
 		return &Applied{Planned: planned, Results: results}, nil
 	}
