@@ -262,21 +262,24 @@ func (r *Runner) pushConflicts(ctx context.Context, repo *gitrepo.Repo, auth git
 	}
 	switch {
 	case len(files) == 0 || errors.Is(err, gitrepo.ErrNoChanges):
-		branch, note = "", "no difference left to show on a branch"
+		return "no difference left to show on a branch", recordConflicts(ctx, r.DB, id, st, state, side.URL, "", conflicts)
 	case err != nil:
 		return "", err
-	default:
-		if err := repo.Push(ctx, auth, sha, branch, true); err != nil {
-			return "", err
-		}
-		if r.Open != nil {
-			if err := r.Open(ctx, side, branch, firstLine(msg), msg); err != nil {
-				return "", err
-			}
-		}
 	}
+	// Recorded before the branch is seen: its pull request may be closed at once.
 	if err := recordConflicts(ctx, r.DB, id, st, state, side.URL, branch, conflicts); err != nil {
 		return "", err
+	}
+	if err := repo.Push(ctx, auth, sha, branch, true); err != nil {
+		if rerr := recordConflicts(ctx, r.DB, id, st, state, side.URL, "", conflicts); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return "", err
+	}
+	if r.Open != nil {
+		if err := r.Open(ctx, side, branch, firstLine(msg), msg); err != nil {
+			return "", err
+		}
 	}
 	return note, nil
 }
