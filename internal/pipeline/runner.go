@@ -309,6 +309,14 @@ func (r *Runner) NeedsRun(ctx context.Context, st Stage, before, after string) (
 	if r.Bot.Email == "" {
 		return true, "", nil
 	}
+	// Most pushes are a person's: their tip says so without a walk of before's history.
+	tipOwn := false
+	if _, err := repo.Commits(ctx, "", after, 1, func(c gitrepo.CommitInfo) bool { tipOwn = r.ownCommit(c); return false }); err != nil {
+		return false, "", err
+	}
+	if !tipOwn {
+		return true, "", nil
+	}
 	seen := 0
 	allOwn, err := repo.Commits(ctx, before, after, maxOwnCommits, func(c gitrepo.CommitInfo) bool { seen++; return r.ownCommit(c) })
 	if err != nil {
