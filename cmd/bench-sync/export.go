@@ -79,13 +79,13 @@ func setupExportEnv(ctx context.Context, name string) (*exportEnv, error) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.runner = &pipeline.Runner{DB: e.ctl.db, Git: gitrepo.NewManager(filepath.Join(tmp, "clones"), log, gitrepo.AllowAll()), Loader: reconcile.NewLoader(),
-		System: sys, Runs: pipeline.NewRuns(e.ctl.db), Log: log, Snapshot: reconcile.NewSnapshot()}
+		System: sys, Runs: pipeline.NewRuns(e.ctl.db), Log: log, Snapshot: reconcile.NewSnapshot(), Bot: pipeline.Identity{Name: "System Sync", Email: benchEmail}}
 	ref := pipeline.RepoRef{Repository: name, Revision: "main", URL: url}
 	e.stage = pipeline.Stage{Pipeline: spec.Key{Kind: "Pipeline", Project: "default", Name: "bench"}, Name: "sync",
 		SystemToGit: true, Source: ref, Dest: ref, Scope: reconcile.Scope{}}
 	// A first export writes what the controller already holds (the project,
 	// the repository, the pipeline), so that the timed changes start from a synced state.
-	if _, err := e.runner.Export(ctx, e.stage, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot}); err != nil {
+	if _, err := e.runner.Export(ctx, e.stage, pipeline.TriggerManual, nil, pipeline.ExportOptions{}); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -108,7 +108,7 @@ func (e *exportEnv) mainRef() string {
 
 // follow runs a follower until the returned stop is called.
 func (e *exportEnv) follow(window time.Duration) func() {
-	f := &pipeline.Follower{Runner: e.runner, Window: window, Bot: e.bot, Log: e.runner.Log}
+	f := &pipeline.Follower{Runner: e.runner, Window: window, Log: e.runner.Log}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(ctx) }()
@@ -256,7 +256,7 @@ func benchFullExport(ctx context.Context, o options) error {
 	steps := &stepLog{}
 	e.runner.Log = slog.New(steps)
 	t0 = time.Now()
-	out, err := e.runner.Export(ctx, e.stage, pipeline.TriggerManual, nil, pipeline.ExportOptions{Bot: e.bot})
+	out, err := e.runner.Export(ctx, e.stage, pipeline.TriggerManual, nil, pipeline.ExportOptions{})
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func benchFullExport(ctx context.Context, o options) error {
 	parts := steps.last()
 	files, _ := gitCmd(e.bare, "ls-tree", "-r", "--name-only", "main")
 	t0 = time.Now()
-	again, err := e.runner.Export(ctx, e.stage, pipeline.TriggerInternal, nil, pipeline.ExportOptions{Bot: e.bot})
+	again, err := e.runner.Export(ctx, e.stage, pipeline.TriggerInternal, nil, pipeline.ExportOptions{})
 	if err != nil {
 		return err
 	}

@@ -67,10 +67,10 @@ func childRenderLarge(ctx context.Context, ctlURL string, res *childResult) (any
 func childExportLarge(ctx context.Context, db *store.DB, dir, repoURL, ctlURL string, res *childResult) (any, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(filepath.Join(dir, "clones"), log, gitrepo.AllowAll()), Loader: reconcile.NewLoader(),
-		System: controllerapi.New(ctlURL, benchKey), Runs: pipeline.NewRuns(db), Log: log, Snapshot: reconcile.NewSnapshot()}
+		System: controllerapi.New(ctlURL, benchKey), Runs: pipeline.NewRuns(db), Log: log, Snapshot: reconcile.NewSnapshot(), Bot: pipeline.Identity{Name: "System Sync", Email: benchEmail}}
 	defer r.Git.Close()
 	changes := []pipeline.Change{{Key: largeKey, Type: "Update", User: userEmail}}
-	out, err := r.Export(ctx, largeStage(repoURL), pipeline.TriggerInternal, changes, pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: benchEmail}})
+	out, err := r.Export(ctx, largeStage(repoURL), pipeline.TriggerInternal, changes, pipeline.ExportOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ type checkRunJob struct {
 	Repository   repository   `json:"repository"`
 	Installation installation `json:"installation"`
 	Sender       *account     `json:"sender,omitempty"`
+	// User is who asked for the re-run (the sender's login): the user of
+	// the run a re-run of systemsync/apply starts.
+	User string `json:"user,omitempty"`
 }
 
 // maxRerunPullRequests bounds the pull requests a re-run plans (GitHub
@@ -56,6 +59,9 @@ func (checkRunHandler) accept(event string, payload []byte) (any, string, error)
 		return nil, "", fmt.Errorf("check_run: check_run.head_sha %q is not a commit ID", clip(cr.HeadSHA, 80))
 	case len(cr.PullRequests) > maxRerunPullRequests:
 		cr.PullRequests = cr.PullRequests[:maxRerunPullRequests]
+	}
+	if job.Sender != nil {
+		job.User = job.Sender.Login
 	}
 	return &job, "", nil
 }

@@ -18,9 +18,12 @@ import (
 // report it (push, a re-run systemsync/apply), edit the sticky plan
 // comment, complete check runs.
 
-// apply runs the stage at sha, puts systemsync/apply on the commit and
-// comments on the pull requests the commit came from.
-// payload is the run's event payload (the stored job).
+// apply runs the stage at sha (at the branch's tip, when the branch has
+// moved past sha: never an older tree over a newer one), puts
+// systemsync/apply on the commit and comments on the pull requests the
+// commit came from. payload is the run's event payload (the stored job).
+// A resource the merged pull requests' plans touch that the system changed
+// after the plan was made is a conflict, not applied.
 func (a *App) apply(ctx context.Context, log *slog.Logger, inst int64, repo repository, st pipeline.Stage, sha, trigger string, payload []byte) error {
 	gh, err := a.installationClient(inst)
 	if err != nil {
@@ -34,10 +37,34 @@ func (a *App) apply(ctx context.Context, log *slog.Logger, inst int64, repo repo
 	if err != nil {
 		return fmt.Errorf("create check run on %s: %w", sha, err)
 	}
-	applied, err := a.runner.Apply(ctx, st, sha, trigger, payload)
-	if err != nil {
+	fail := func(err error) error {
 		a.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), "failure", "The apply failed", err.Error(), "", nil)
 		return err
+	}
+	prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, owner, name, sha, nil)
+	if err != nil {
+		return fail(fmt.Errorf("pull requests of %s: %w", sha, err))
+	}
+	var merged []int
+	for _, pr := range prs {
+		if pr.GetMergeCommitSHA() == sha || pr.GetHead().GetSHA() == sha {
+			merged = append(merged, pr.GetNumber())
+		}
+	}
+	moved, err := a.movedSince(ctx, repo, st, merged)
+	if err != nil {
+		return fail(err)
+	}
+	at, err := a.runner.Tip(ctx, st, sha)
+	if err != nil {
+		return fail(err)
+	}
+	if at != sha {
+		log.Info("the branch moved on since the commit: applying its tip", "stage", st.ID(), "commit", sha, "tip", at)
+	}
+	applied, err := a.runner.ApplyWith(ctx, st, at, trigger, payload, pipeline.ApplyOptions{Moved: moved})
+	if err != nil {
+		return fail(err)
 	}
 	run := applied.Run
 	if run == nil {
@@ -57,10 +84,6 @@ func (a *App) apply(ctx context.Context, log *slog.Logger, inst int64, repo repo
 	if err := a.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), conclusion, run.Status, summary, body,
 		prcomment.Annotations(applied.Planned.Plan.GitToSystem())); err != nil {
 		return err
-	}
-	prs, _, err := gh.PullRequests.ListPullRequestsWithCommit(ctx, owner, name, sha, nil)
-	if err != nil {
-		return fmt.Errorf("pull requests of %s: %w", sha, err)
 	}
 	for _, pr := range prs {
 		if pr.GetMergeCommitSHA() != sha && pr.GetHead().GetSHA() != sha {

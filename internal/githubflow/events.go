@@ -38,6 +38,9 @@ func (a *App) Work(ctx context.Context, args jobs.EventArgs) error {
 	log := a.log.With("event", args.Event, "delivery", args.DeliveryID)
 	h := a.events[args.Event]
 	if h == nil {
+		h = a.internal[args.Event]
+	}
+	if h == nil {
 		return fmt.Errorf("%w: no handler for %s deliveries", jobs.ErrPermanent, args.Event)
 	}
 	job := []byte(args.Job)

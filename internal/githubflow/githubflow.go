@@ -77,6 +77,8 @@ type App struct {
 	metrics *metrics.Metrics
 	// events maps each X-GitHub-Event to its handler; built once by New.
 	events map[string]eventHandler
+	// internal maps the bot's own job events (never delivered by GitHub) to their handlers.
+	internal map[string]eventHandler
 }
 
 // New returns the app for cfg, whose jobs run stages with runner and record
@@ -117,6 +119,7 @@ func New(cfg Config, runner *pipeline.Runner, db *store.DB, log *slog.Logger) (*
 	}
 	a := &App{runner: runner, db: db, log: log, runURL: cfg.RunURL, clients: clients, creds: creds, metrics: cfg.Metrics}
 	a.events = a.registry()
+	a.internal = map[string]eventHandler{replanEvent: replanHandler{a}}
 	return a, nil
 }
 
@@ -155,12 +158,12 @@ func (a *App) OnGitHub(remoteURL string) bool {
 	return ok
 }
 
-// OpenPullRequest opens a pull request from a review branch to the stage's
-// branch (a pipeline.ReviewOpener). A destination that is not a repository
-// of an installation of the app has no pull requests: the branch is left
-// for people to merge, as with plain Git.
-func (a *App) OpenPullRequest(ctx context.Context, st pipeline.Stage, branch, title, body string) error {
-	owner, name, ok := a.creds.onGitHub(st.Dest.URL)
+// OpenPullRequest opens a pull request from branch (a review or conflict
+// branch) to repo's revision (a pipeline.ReviewOpener). A repository that
+// is not one of an installation of the app has no pull requests: the
+// branch is left for people to merge, as with plain Git.
+func (a *App) OpenPullRequest(ctx context.Context, repo pipeline.RepoRef, branch, title, body string) error {
+	owner, name, ok := a.creds.onGitHub(repo.URL)
 	if !ok {
 		return nil
 	}
@@ -177,7 +180,7 @@ func (a *App) OpenPullRequest(ctx context.Context, st pipeline.Stage, branch, ti
 		return fmt.Errorf("installation client: %w", err)
 	}
 	_, _, err = gh.PullRequests.Create(ctx, owner, name, &github.NewPullRequest{
-		Title: github.String(title), Head: github.String(branch), Base: github.String(st.Dest.Revision), Body: github.String(body),
+		Title: github.String(title), Head: github.String(branch), Base: github.String(repo.Revision), Body: github.String(body),
 	})
 	if err != nil {
 		return fmt.Errorf("open pull request from %s: %w", branch, err)

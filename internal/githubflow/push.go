@@ -26,6 +26,22 @@ type pushJob struct {
 	Pusher       *gitUser     `json:"pusher,omitempty"`
 	Sender       *account     `json:"sender,omitempty"`
 	HeadCommit   *commit      `json:"head_commit,omitempty"`
+	// User is who pushed (the pusher's email, else name, else the
+	// sender's login): the user of the run the push starts.
+	User string `json:"user,omitempty"`
+}
+
+// pushedBy is who made the push, as its run names its user.
+func (j *pushJob) pushedBy() string {
+	switch {
+	case j.Pusher != nil && j.Pusher.Email != "":
+		return j.Pusher.Email
+	case j.Pusher != nil && j.Pusher.Name != "":
+		return j.Pusher.Name
+	case j.Sender != nil:
+		return j.Sender.Login
+	}
+	return ""
 }
 
 // gitUser is a commit's author or committer, or a push's pusher.
@@ -69,6 +85,7 @@ func (pushHandler) accept(event string, payload []byte) (any, string, error) {
 	if c := job.HeadCommit; c != nil {
 		c.Message = clip(c.Message, maxMessageBytes)
 	}
+	job.User = clip(job.pushedBy(), maxMessageBytes)
 	return &job, "", nil
 }
 
@@ -80,6 +97,12 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 	if err != nil {
 		return err
 	}
+	if job.User == "" && job.pushedBy() != "" { // a job stored before pushes named their user
+		job.User = job.pushedBy()
+		if data, err = encodeJob(job); err != nil {
+			return err
+		}
+	}
 	branch := strings.TrimPrefix(job.Ref, "refs/heads/")
 	stages, err := h.stagesFor(ctx, log, job.Repository.urls(), branch)
 	if err != nil || len(stages) == 0 {
@@ -90,12 +113,12 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 			log.Info("push starts no run: the pipeline's triggers are all Cron", "stage", st.ID(), "after", job.After)
 			continue
 		}
-		touched, err := h.runner.Touches(ctx, st, job.Before, job.After)
+		need, why, err := h.runner.NeedsRun(ctx, st, job.Before, job.After)
 		if err != nil {
 			return err
 		}
-		if !touched {
-			log.Info("push touches none of the paths that start a run (the triggers' paths, or the pipeline folder)", "stage", st.ID(), "after", job.After, "paths", st.PushPaths())
+		if !need {
+			log.Info("push starts no run", "stage", st.ID(), "after", job.After, "why", why, "paths", st.PushPaths())
 			continue
 		}
 		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data); err != nil {

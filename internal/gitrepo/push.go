@@ -245,3 +245,66 @@ func remoteMessage(s string) string {
 	}
 	return out
 }
+
+// DeleteBranch deletes branch (a name or a full "refs/heads/..." ref) on
+// the remote, and its tracking branch in the clone. A branch the remote
+// does not have is not an error. The remote's Policy and auth's origin are
+// checked as for Push; a deletion the remote refuses is ErrPushRejected.
+func (r *Repo) DeleteBranch(ctx context.Context, auth Auth, branch string) error {
+	ctx, err := r.b.begin(ctx, r.url, auth)
+	if err != nil {
+		return r.refused("delete "+branch, err)
+	}
+	err = r.deleteBranch(ctx, branch)
+	if refusal(err) != nil {
+		return r.refused("delete "+branch, err)
+	}
+	if err != nil {
+		return redact(fmt.Errorf("delete %s of %s: %w", branch, r.url, err), auth.Token)
+	}
+	return nil
+}
+
+func (r *Repo) deleteBranch(ctx context.Context, branch string) error {
+	full := branch
+	if !strings.HasPrefix(full, "refs/") {
+		full = "refs/heads/" + branch
+	}
+	name := plumbing.ReferenceName(full)
+	if err := name.Validate(); err != nil || !name.IsBranch() || !name.IsSafe() || strings.ContainsAny(full, "+:*") {
+		return fmt.Errorf("invalid branch name %q", branch)
+	}
+	r.netMu.Lock()
+	defer r.netMu.Unlock()
+	remote := git.NewRemote(r.net.st, remoteConfig(r.url))
+	var remoteMsg bytes.Buffer
+	refs, err := remote.ListContext(ctx, &git.ListOptions{})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return err
+	}
+	present := false
+	for _, ref := range refs {
+		if ref.Name() == name {
+			present = true
+		}
+	}
+	if present {
+		err = remote.PushContext(ctx, &git.PushOptions{
+			RemoteName: remoteName,
+			RefSpecs:   []config.RefSpec{config.RefSpec(":" + name.String())},
+			Progress:   &remoteMsg,
+		})
+		if errors.Is(err, git.NoErrAlreadyUpToDate) {
+			err = nil
+		}
+		if err != nil {
+			return classifyPushError(err, remoteMsg.String())
+		}
+	}
+	tracking := plumbing.ReferenceName("refs/remotes/" + remoteName + "/" + strings.TrimPrefix(full, "refs/heads/"))
+	if err := r.net.st.RemoveReference(tracking); err != nil {
+		return fmt.Errorf("remove %s: %w", tracking, err)
+	}
+	r.log.Debug("git push delete", "branch", full, "present", present)
+	return nil
+}

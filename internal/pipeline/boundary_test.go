@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/systemsync/systemsync/internal/controller/controllertest"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 	"github.com/systemsync/systemsync/internal/gittest"
 	"github.com/systemsync/systemsync/internal/pipeline"
@@ -228,8 +227,7 @@ func TestRefusedDestinationFailsOneRunAndKeepsItsChanges(t *testing.T) {
 		}
 	}
 	var out logs
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	f := &pipeline.Follower{Runner: e.runner, Window: 50 * time.Millisecond, Retry: 20 * time.Millisecond, Bot: bot, Log: out.logger()}
+	f := &pipeline.Follower{Runner: e.runner, Window: 50 * time.Millisecond, Retry: 20 * time.Millisecond, Log: out.logger()}
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(fctx) }()

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,14 +14,6 @@ import (
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
 )
-
-// Change is one change the system made, as its event log tells it.
-type Change struct {
-	Key  spec.Key
-	Type string // Create, Update or Delete
-	User string // who made it (email); "" when unknown or the bot
-	Own  bool   `json:",omitempty"` // the bot's own apply of a Git change
-}
 
 // Identity is who the bot commits as.
 type Identity struct {
@@ -40,15 +31,14 @@ type Exported struct {
 
 // ExportOptions are the less common settings of an export.
 type ExportOptions struct {
-	Open      ReviewOpener // opens a pull request for a review branch; nil leaves the branch
-	Bot       Identity     // the committer
-	RunID     int64        // record into this run (a manual sync's), not a new one
-	PriorRows []Row        // that run's rows so far
+	RunID     int64 // record into this run (a manual sync's), not a new one
+	PriorRows []Row // that run's rows so far
 }
 
-// ReviewOpener opens a pull request for a review branch (GitHub); nil for
-// plain Git, where the branch is left for people to merge.
-type ReviewOpener func(ctx context.Context, st Stage, branch, title, body string) error
+// ReviewOpener opens a pull request from branch to the revision of repo
+// (GitHub): a review branch's, or a conflict branch's. nil for plain Git,
+// where the branch is left for people to merge.
+type ReviewOpener func(ctx context.Context, repo RepoRef, branch, title, body string) error
 
 // maxPushTries bounds how often a non-fast-forward push is retried on the new tip.
 const maxPushTries = 5
@@ -61,9 +51,13 @@ const maxPushTries = 5
 // committer the bot, with a Systemsync-Run trailer. A push that is not a
 // fast-forward is retried on the new tip; one the remote refuses, or a
 // stage that asks for review, goes to the branch systemsync/<run id>
-// (opened as a pull request by open, when set). A resource holding a
+// (opened as a pull request by r.Open, when set). A resource holding a
 // clear-text secret is not written: its row fails and points at the Secret
-// Sealer. Nothing to write records no run (unless the trigger is manual).
+// Sealer. A conflict is put on a branch of its own (see Conflict) when the
+// change that makes it arrives (any conflict not open yet, for a manual
+// run); an open conflict's resource is not written, and its row's outcome
+// is Unchanged. Nothing to write records no run (unless the trigger is
+// manual).
 func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes []Change, opt ExportOptions) (*Exported, error) {
 	defer r.lock(st.ID())()
 	defer func(t0 time.Time) { r.Metrics.Stage(metrics.StepExport, time.Since(t0)) }(time.Now())
@@ -75,8 +69,11 @@ func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes [
 	if err != nil {
 		return nil, err
 	}
-	open, bot := opt.Open, opt.Bot
-	payload, _ := json.Marshal(map[string]any{"changes": changes})
+	bot := r.Bot
+	payload := changesPayload(changes)
+	if trigger == TriggerManual {
+		payload = manualPayload(ctx)
+	}
 	id := opt.RunID
 	start := func(sha string) error {
 		if id != 0 {
@@ -105,6 +102,14 @@ func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes [
 		if err != nil {
 			return nil, err
 		}
+		open, err := openConflicts(ctx, r.DB, st.DestStateID())
+		if err != nil {
+			return nil, err
+		}
+		gate := conflictGate{open: open}
+		for _, c := range planned.Plan.Changes {
+			gate.blocks(c, reconcile.Export, reconcile.ExportDelete) // neither side is overwritten while in conflict
+		}
 		steps.done("plan")
 		files, rows, saves := r.exportFiles(ctx, repo, base, planned, trigger == TriggerManual)
 		steps.done("render")
@@ -113,21 +118,25 @@ func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes [
 		} else {
 			files = append(files, art...)
 		}
+		fresh := newConflicts(planned, gate, changes, opt.PriorRows)
+		rows = conflictRows(rows, gate, fresh, opt.PriorRows)
 		rows = append(append([]Row(nil), opt.PriorRows...), rows...)
-		conflicts := conflictFiles(ctx, repo, base, planned, changes)
-		if len(conflicts) > 0 {
+		if len(fresh) > 0 {
 			if err := start(base); err != nil {
 				return nil, err
 			}
-			if msg, err := r.pushConflicts(ctx, repo, auth, st, base, id, conflicts, opt); err != nil {
+			msg, err := r.pushConflicts(ctx, repo, auth, st, st.Dest, st.DestStateID(), base, id, fresh)
+			if err != nil {
 				return r.failExport(ctx, id, base, rows, err)
-			} else {
-				for i := range rows {
-					if rows[i].Action == string(reconcile.Conflict) {
-						rows[i].Message += "; " + msg
-					}
+			}
+			for i := range rows {
+				if rows[i].Action == string(reconcile.Conflict) && rows[i].Outcome == string(reconcile.Skipped) {
+					rows[i].Message = joinMessage(rows[i].Message, msg)
 				}
 			}
+		}
+		if len(open) > 0 {
+			r.agreed(ctx, st.DestStateID(), gate, planned.Plan, id)
 		}
 		if len(files) == 0 && len(rows) == 0 {
 			if id == 0 {
@@ -166,8 +175,8 @@ func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes [
 				reason = "the push to " + st.Dest.Revision + " was refused: " + firstLine(err.Error())
 			}
 			out.Branch, out.Review = fmt.Sprintf("systemsync/%d", id), true
-			if err = repo.Push(ctx, auth, sha, out.Branch, true); err == nil && open != nil {
-				err = open(ctx, st, out.Branch, firstLine(msg), reviewBody(reason, changes, rows))
+			if err = repo.Push(ctx, auth, sha, out.Branch, true); err == nil && r.Open != nil {
+				err = r.Open(ctx, st.Dest, out.Branch, firstLine(msg), reviewBody(reason, changes, rows))
 			}
 		}
 		steps.done("push")
@@ -218,61 +227,62 @@ func (t *stepTimer) attrs() []any {
 	return out
 }
 
-// conflictFiles are the system's versions of the keys in conflict.
-// Only keys among changes count (all, for a manual run): a conflict is
-// shown once, when the change that made it arrives, not on every export.
-func conflictFiles(ctx context.Context, repo *gitrepo.Repo, base string, p *Planned, changes []Change) []gitrepo.FileChange {
-	var out []gitrepo.FileChange
+// newConflicts are the plan's conflicts to put on a branch: those the
+// changes being exported made (a conflict is shown once, when the change
+// that makes it arrives, not on every export), and any not open yet; for a
+// manual run (no changes), those not open yet. A conflict the run's Git →
+// system half put on a branch already (priorRows) is not put again.
+func newConflicts(p *Planned, gate conflictGate, changes []Change, priorRows []Row) []*reconcile.Change {
 	changed := map[spec.Key]bool{}
 	for _, c := range changes {
 		changed[c.Key] = true
 	}
+	prior := map[spec.Key]bool{}
+	for _, r := range priorRows {
+		if r.Action == string(reconcile.Conflict) {
+			prior[spec.Key{Kind: r.Kind, Project: r.Project, Name: r.Name}] = true
+		}
+	}
+	var out []*reconcile.Change
 	for _, c := range p.Plan.Changes {
-		if c.Action != reconcile.Conflict || (changes != nil && !changed[c.Key]) {
+		if c.Action != reconcile.Conflict || prior[c.Key] {
 			continue
 		}
-		if c.System() == nil {
-			out = append(out, gitrepo.FileChange{Path: c.Path, Delete: true})
-			continue
-		}
-		if len(spec.Secrets(&spec.Resource{Object: c.System()})) > 0 {
-			continue
-		}
-		var existing []byte
-		if base != "" {
-			existing, _ = repo.ReadFile(ctx, base, c.Path)
-		}
-		if data, err := spec.Update(existing, spec.Canonical(c.System())); err == nil {
-			out = append(out, gitrepo.FileChange{Path: c.Path, Data: data})
+		if _, open := gate.carried(c.Key); !open || changed[c.Key] {
+			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// pushConflicts puts the system's versions of conflicting resources on the
-// branch systemsync/conflict-<run id> (a pull request on GitHub) for people
-// to decide; neither side is overwritten.
-func (r *Runner) pushConflicts(ctx context.Context, repo *gitrepo.Repo, auth gitrepo.Auth, st Stage, base string, id int64, files []gitrepo.FileChange, opt ExportOptions) (string, error) {
-	branch := fmt.Sprintf("systemsync/conflict-%d", id)
-	now := time.Now()
-	sig := gitrepo.Signature{Name: opt.Bot.Name, Email: opt.Bot.Email, When: now}
-	msg := fmt.Sprintf("System Sync: the system's version of %d resource(s) in conflict\n\nThese resources changed in Git and in the system since the last sync.\nMerge this branch to keep the system's version; close it to keep Git's.\n\nSystemsync-Run: %d\n", len(files), id)
-	sha, err := repo.Commit(ctx, base, files, sig, sig, msg)
-	if errors.Is(err, gitrepo.ErrNoChanges) {
-		return "no difference left to show", nil
+// conflictRows gives the conflicts an earlier run found, still open and
+// not made anew now, the outcome Unchanged, and leaves out those the run's
+// Git → system half reported already.
+func conflictRows(rows []Row, gate conflictGate, fresh []*reconcile.Change, priorRows []Row) []Row {
+	isFresh := map[spec.Key]bool{}
+	for _, c := range fresh {
+		isFresh[c.Key] = true
 	}
-	if err != nil {
-		return "", err
-	}
-	if err := repo.Push(ctx, auth, sha, branch, true); err != nil {
-		return "", err
-	}
-	if opt.Open != nil {
-		if err := opt.Open(ctx, st, branch, firstLine(msg), msg); err != nil {
-			return "", err
+	prior := map[spec.Key]bool{}
+	for _, r := range priorRows {
+		if r.Action == string(reconcile.Conflict) {
+			prior[spec.Key{Kind: r.Kind, Project: r.Project, Name: r.Name}] = true
 		}
 	}
-	return "the system's version is on branch " + branch, nil
+	out := rows[:0]
+	for _, r := range rows {
+		k := spec.Key{Kind: r.Kind, Project: r.Project, Name: r.Name}
+		if r.Action == string(reconcile.Conflict) {
+			if prior[k] {
+				continue
+			}
+			if cf, open := gate.carried(k); open && !isFresh[k] {
+				r.Outcome, r.Message = Unchanged, carriedMessage(cf)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // exportFiles turns the plan's system → Git changes into file changes.
@@ -406,10 +416,11 @@ func (r *Runner) failExport(ctx context.Context, id int64, sha string, rows []Ro
 	return nil, err
 }
 
-// authorOf is the user of the latest change; the bot when none is known.
+// authorOf is the user of the latest change (the bot's own applies do
+// not count); the bot when none is known.
 func authorOf(changes []Change, bot Identity) Identity {
 	for i := len(changes) - 1; i >= 0; i-- {
-		if u := changes[i].User; u != "" {
+		if u := changes[i].User; u != "" && !changes[i].Own {
 			return Identity{Name: u, Email: u}
 		}
 	}
@@ -449,7 +460,7 @@ func commitMessage(trigger string, changes []Change, rows []Row, runID int64, bo
 	author := authorOf(changes, bot)
 	seen := map[string]bool{author.Email: true}
 	for _, c := range changes {
-		if c.User != "" && !seen[c.User] {
+		if c.User != "" && !c.Own && !seen[c.User] {
 			seen[c.User] = true
 			fmt.Fprintf(&b, "Co-authored-by: %s <%s>\n", c.User, c.User)
 		}

@@ -32,8 +32,7 @@ func nsObj(name, value string) map[string]any {
 // runFollower runs the follower until the test ends.
 func runFollower(t *testing.T, e *env) {
 	t.Helper()
-	f := &pipeline.Follower{Runner: e.runner, Window: 300 * time.Millisecond,
-		Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}, Log: e.runner.Log}
+	f := &pipeline.Follower{Runner: e.runner, Window: 300 * time.Millisecond, Log: e.runner.Log}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(ctx) }()
@@ -59,7 +58,7 @@ func TestConsoleChangeBecomesOneCommitByItsAuthor(t *testing.T) {
 	e.work.Push("main")
 	// A manual run syncs both ways: a.yaml into the system, the system's
 	// Project, Repository and Pipeline into Git.
-	ids, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}})
+	ids, err := e.runner.SyncNow(ctx, "default", "system-sync")
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("manual run: %v %v", ids, err)
 	}
@@ -82,7 +81,7 @@ func TestConsoleChangeBecomesOneCommitByItsAuthor(t *testing.T) {
 	// A deleted .gitkeep comes back on the next run.
 	e.work.Remove("projects/default/.gitkeep").Commit("drop gitkeep")
 	e.work.Push("main")
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	e.work.Run("pull", "-q", "origin", "main")
@@ -208,7 +207,7 @@ func TestConflictGoesToABranchAndOverwritesNothing(t *testing.T) {
 	e, c := setupWithController(t, "")
 	e.work.Write(map[string]string{"projects/default/namespaces/x.yaml": ns("default", "x", "v1")}).Commit("x")
 	e.work.Push("main")
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	e.work.Run("pull", "-q", "origin", "main")
@@ -248,12 +247,11 @@ func TestKilledBeforeTheCommitCommitsOnceAfterRestart(t *testing.T) {
 	e, c := setupWithController(t, "")
 	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
 	e.work.Push("main")
-	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
-	e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot})
+	e.runner.SyncNow(ctx, "default", "system-sync")
 	before := gittest.Git(t, e.bareDir, "rev-parse", "main")
 
 	// A follower with a long window is killed while it gathers the change.
-	f := &pipeline.Follower{Runner: e.runner, Window: 5 * time.Second, Bot: bot, Log: e.runner.Log}
+	f := &pipeline.Follower{Runner: e.runner, Window: 5 * time.Second, Log: e.runner.Log}
 	fctx, kill := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(fctx) }()
@@ -288,10 +286,9 @@ func TestAlternatingChangesSettleWithoutLoops(t *testing.T) {
 	e, c := setupWithController(t, "")
 	e.work.Write(map[string]string{"README.md": "x\n"}).Commit("init")
 	e.work.Push("main")
-	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
-	e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot})
+	e.runner.SyncNow(ctx, "default", "system-sync")
 	e.poller.PollOnce(ctx)
-	f := &pipeline.Follower{Runner: e.runner, Window: 20 * time.Millisecond, Bot: bot, Log: e.runner.Log}
+	f := &pipeline.Follower{Runner: e.runner, Window: 20 * time.Millisecond, Log: e.runner.Log}
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(fctx) }()
@@ -365,8 +362,7 @@ func TestRealExportsRoundTripAndEditInPlace(t *testing.T) {
 	}
 	e.work.Write(content).Commit("real exports")
 	e.work.Push("main")
-	bot := pipeline.Identity{Name: "Bot", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	e.work.Run("pull", "-q", "origin", "main")
@@ -430,11 +426,10 @@ func TestFailingStageDoesNotHoldUpTheOthers(t *testing.T) {
 	if _, err := e.sys.Apply(ctx, second); err != nil {
 		t.Fatal(err)
 	}
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
-	f := &pipeline.Follower{Runner: e.runner, Window: 100 * time.Millisecond, Retry: 300 * time.Millisecond, Bot: bot, Log: e.runner.Log}
+	f := &pipeline.Follower{Runner: e.runner, Window: 100 * time.Millisecond, Retry: 300 * time.Millisecond, Log: e.runner.Log}
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(fctx) }()
@@ -511,8 +506,7 @@ func TestSeparateDestinationGetsTheSystem(t *testing.T) {
 	}).Commit("a and an override")
 	e.work.Push("main")
 	sourceHead := gittest.Git(t, e.bareDir, "rev-parse", "main")
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	files := gittest.Git(t, destBare, "ls-tree", "-r", "--name-only", "main")

@@ -41,11 +41,12 @@ type Follower struct {
 	// (default 10s). Its changes are kept in the database meanwhile; the
 	// other stages go on.
 	Retry time.Duration
-	// Bot is the bot's own identity: its applies are not exported back, and it commits as this.
-	Bot Identity
-	// Open opens a pull request for a review branch (nil: leave the branch).
-	Open ReviewOpener
-	Log  *slog.Logger
+	// Changed, when set, is told of every window of changes the event log
+	// shows (the bot's own applies included), with their revisions, before
+	// they are exported: githubflow plans again the pull requests whose
+	// plans they make stale.
+	Changed func(ctx context.Context, changes []Change)
+	Log     *slog.Logger
 
 	// failing is the state of each stage whose export fails (exportFailing
 	// or exportRefused), so that it is logged, and a refusal recorded as a
@@ -141,9 +142,9 @@ func (f *Follower) step(ctx context.Context, window time.Duration) error {
 	index := map[spec.Key]int{}
 	for _, e := range events {
 		k := spec.Key{Kind: e.Kind, Project: e.Project, Name: e.Name}
-		c := Change{Key: k, Type: e.Type, User: e.User}
-		if e.User == f.Bot.Email {
-			c.User, c.Own = "", true // the bot's own apply: its source already has it
+		c := Change{Key: k, Type: e.Type, User: e.User, Time: e.Time, Revision: e.Revision}
+		if e.User == f.Runner.Bot.Email {
+			c.Own = true // the bot's own apply: its source already has it
 		}
 		if i, ok := index[k]; ok {
 			if changes[i].Type == "Create" && c.Type == "Update" {
@@ -154,6 +155,9 @@ func (f *Follower) step(ctx context.Context, window time.Duration) error {
 		}
 		index[k] = len(changes)
 		changes = append(changes, c)
+	}
+	if f.Changed != nil {
+		f.Changed(ctx, changes)
 	}
 	if err := f.export(ctx, changes); err != nil {
 		return err
@@ -289,8 +293,7 @@ func (f *Follower) exportFailed(ctx context.Context, st Stage, changes []Change,
 		return
 	}
 	f.Log.Warn("export's remote is not allowed; its changes are kept and tried again", "stage", st.ID(), "changes", len(changes), "every", f.retry(), "err", err)
-	payload, _ := json.Marshal(map[string]any{"changes": changes})
-	if _, rerr := f.Runner.Runs.Failed(ctx, st.PipelineName(), TriggerInternal, "", payload, err.Error()); rerr != nil {
+	if _, rerr := f.Runner.Runs.Failed(ctx, st.PipelineName(), TriggerInternal, "", changesPayload(changes), err.Error()); rerr != nil {
 		f.Log.Warn("record the refused export", "stage", st.ID(), "err", rerr)
 	}
 }
@@ -311,7 +314,7 @@ func (f *Follower) exportStage(ctx context.Context, st Stage, changes []Change) 
 	if err := f.Runner.Git.Check(st.Dest.URL); err != nil {
 		return err
 	}
-	_, err := f.Runner.Export(ctx, st, TriggerInternal, changes, ExportOptions{Open: f.Open, Bot: f.Bot})
+	_, err := f.Runner.Export(ctx, st, TriggerInternal, changes, ExportOptions{})
 	return err
 }
 

@@ -14,9 +14,9 @@ import (
 
 // startListFollower runs a follower that lists the system every 200ms
 // until the returned stop is called (or the test ends).
-func startListFollower(t *testing.T, e *env, bot pipeline.Identity) (stop func()) {
+func startListFollower(t *testing.T, e *env) (stop func()) {
 	t.Helper()
-	f := &pipeline.Follower{Runner: e.runner, Mode: pipeline.FollowList, ListInterval: 200 * time.Millisecond, Bot: bot, Log: e.runner.Log}
+	f := &pipeline.Follower{Runner: e.runner, Mode: pipeline.FollowList, ListInterval: 200 * time.Millisecond, Log: e.runner.Log}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); f.Run(ctx) }()
@@ -44,10 +44,9 @@ func TestListFollowerWithoutEventLog(t *testing.T) {
 	// and keeps no snapshot (the snapshot follows the event log).
 	e.sys = controllerapi.New(c.WithoutEventLog(t), controllertest.AdminKey)
 	e.runner.System, e.runner.Snapshot = e.sys, nil
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
 	e.work.Write(map[string]string{"projects/default/namespaces/a.yaml": ns("default", "a", "dev")}).Commit("a")
 	e.work.Push("main")
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	head := func() string { return gittest.Git(t, e.bareDir, "rev-parse", "main") }
@@ -59,7 +58,7 @@ func TestListFollowerWithoutEventLog(t *testing.T) {
 			t.Fatalf("%s: %s commits, want 1", what, n)
 		}
 	}
-	stop := startListFollower(t, e, bot)
+	stop := startListFollower(t, e)
 	waitFor(t, "the first list", func() bool {
 		v, _ := e.runner.DB.Position(ctx, "follow:listed")
 		return v != ""
@@ -89,7 +88,7 @@ func TestListFollowerWithoutEventLog(t *testing.T) {
 	if head() != before {
 		t.Fatal("a commit happened while the follower was down")
 	}
-	startListFollower(t, e, bot)
+	startListFollower(t, e)
 	waitCommit("the commit of the change made while down", before)
 	if got := gittest.Git(t, e.bareDir, "log", "-1", "--format=%s", "main"); got != "Resource Namespace/b, Update" {
 		t.Fatalf("commit: %s", got)

@@ -24,7 +24,7 @@ var ErrPipelineNotFound = errors.New("pipeline not found")
 // ways, as the Run button does: Git → system first (when the stage does
 // it), then system → Git, recorded as one run per stage with trigger
 // Manually Triggered. It returns the run ids.
-func (r *Runner) SyncNow(ctx context.Context, project, name string, opt ExportOptions) ([]int64, error) {
+func (r *Runner) SyncNow(ctx context.Context, project, name string) ([]int64, error) {
 	stages, _, err := LoadStages(ctx, r.System)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string, opt ExportOp
 			continue
 		}
 		found = true
-		o := opt
+		var o ExportOptions
 		if st.GitToSystem {
 			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, manualPayload(ctx))
 			if err != nil {

@@ -75,7 +75,8 @@ func setupWithController(t *testing.T, folder string) (*env, *controllertest.Con
 	db := storetest.Open(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := &pipeline.Runner{DB: db, Git: gitrepo.NewManager(filepath.Join(t.TempDir(), "git"), log, gitrepo.AllowAll()), Loader: reconcile.NewLoader(),
-		System: sys, Runs: pipeline.NewRuns(db), Log: log, Snapshot: reconcile.NewSnapshot()}
+		System: sys, Runs: pipeline.NewRuns(db), Log: log, Snapshot: reconcile.NewSnapshot(),
+		Bot: pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}}
 	return &env{sys: sys, runner: r, poller: &pipeline.Poller{Runner: r, Interval: time.Second, Log: log}, work: gittest.Clone(t, url),
 		bareDir: filepath.Join(srv.Root, "specs.git")}, c
 }

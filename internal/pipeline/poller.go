@@ -152,26 +152,32 @@ func (p *Poller) observe(ctx context.Context, st Stage, h *pollHealth, err error
 	}
 }
 
+// PollPosition names the stored commit a polled stage has got to.
+func PollPosition(stageID string) string { return "poll:" + stageID }
+
 func (p *Poller) pollStage(ctx context.Context, st Stage) error {
 	_, sha, err := p.Runner.fetch(ctx, st.Source.URL, st.Source.Revision)
 	if err != nil {
 		return err
 	}
-	posName := "poll:" + st.ID()
+	posName := PollPosition(st.ID())
 	last, err := p.Runner.DB.Position(ctx, posName)
 	if err != nil || last == sha {
 		return err
 	}
-	touched, err := p.Runner.Touches(ctx, st, last, sha)
+	need, why, err := p.Runner.NeedsRun(ctx, st, last, sha)
 	if err != nil {
 		return err
 	}
-	if touched {
+	if need {
 		payload, _ := json.Marshal(map[string]any{"poll": map[string]string{
-			"repository": gitrepo.RedactURL(st.Source.URL), "ref": "refs/heads/" + st.Source.Revision, "before": last, "after": sha}})
+			"repository": gitrepo.RedactURL(st.Source.URL), "ref": "refs/heads/" + st.Source.Revision, "before": last, "after": sha},
+			"user": p.Runner.committer(ctx, st, sha)})
 		if _, err := p.Runner.Apply(ctx, st, sha, TriggerWebhook, payload); err != nil {
 			return err
 		}
+	} else {
+		p.Log.Debug("poll: no run", "stage", st.ID(), "after", sha, "why", why)
 	}
 	return p.Runner.DB.SetPosition(ctx, posName, sha)
 }

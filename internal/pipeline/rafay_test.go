@@ -151,8 +151,7 @@ func TestRafayTreeRoundTripsThroughGit(t *testing.T) {
 	tree := rafayTree(t)
 	e.work.Write(tree).Commit("a tree Rafay wrote")
 	e.work.Push("main")
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	ids, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot})
+	ids, err := e.runner.SyncNow(ctx, "default", "system-sync")
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("sync: %v %v", ids, err)
 	}
@@ -246,8 +245,7 @@ func TestRafayTreeRoundTripsThroughTheAPI(t *testing.T) {
 			t.Errorf("POST %s: Warning %q", p, resp.Header.Values("Warning"))
 		}
 	}
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	if n := wantSameBytes(t, destURL, tree, isArtifact); n != len(projects)+len(others) {
@@ -269,8 +267,7 @@ func TestGKEClusterLivesInTheSystem(t *testing.T) {
 	if _, err := e.sys.Apply(ctx, rs[0].Object); err != nil {
 		t.Fatalf("the system refused a GKE cluster: %v", err)
 	}
-	bot := pipeline.Identity{Name: "System Sync", Email: controllertest.AdminEmail}
-	if _, err := e.runner.SyncNow(ctx, "default", "system-sync", pipeline.ExportOptions{Bot: bot}); err != nil {
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
 		t.Fatal(err)
 	}
 	path := "projects/default/clusters/default-gke-73-demo.yaml"

@@ -13,7 +13,13 @@ import (
 	"github.com/systemsync/systemsync/internal/store"
 )
 
-// Run is one execution of a pipeline stage.
+// Run is one execution of a pipeline stage. As JSON (GET /api/runs/{id}):
+// id, pipeline, trigger, status, commit, message, startedAt, endedAt,
+// payload (the event that started it, JSON: a push's fields as GitHub
+// names them, {"poll": …}, {"manual": true}, {"changes": […]} or
+// {"conflict": …}, each with "user": who started it), rows, and conflicts:
+// the resources the run found in conflict, each with its branch and, once
+// resolved, its resolution ({keep, by, via, at, run}).
 type Run struct {
 	ID        int64           `json:"id"`
 	Pipeline  string          `json:"pipeline"` // project/name
@@ -25,9 +31,19 @@ type Run struct {
 	EndedAt   *time.Time      `json:"endedAt,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"` // the event that started it
 	Rows      []Row           `json:"rows"`
+	// Conflicts are the resources the run found in conflict (Get fills
+	// them; List leaves them out).
+	Conflicts []Conflict `json:"conflicts,omitempty"`
 }
 
-// Row is one resource's line in a run's output.
+// Unchanged is the outcome of a row that reports a problem the run only
+// carries over: a file with a problem that did not change since the
+// commit the stage last applied, a conflict an earlier run found that is
+// still open. It does not count in the run's status.
+const Unchanged = "unchanged"
+
+// Row is one resource's line in a run's output. Outcome is applied,
+// failed, skipped or Unchanged.
 type Row struct {
 	Kind    string `json:"kind"`
 	Project string `json:"project,omitempty"`
@@ -195,7 +211,13 @@ func (r *Runs) Get(ctx context.Context, id int64) (*Run, error) {
 		}
 		run.Rows = append(run.Rows, rr)
 	}
-	return run, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read run %d rows: %w", id, err)
+	}
+	if run.Conflicts, err = r.Conflicts(ctx, id); err != nil {
+		return nil, err
+	}
+	return run, nil
 }
 
 // List returns a pipeline's runs, newest first, without rows or payloads.
@@ -240,11 +262,13 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // StatusOf derives a run's status from its rows: Success when nothing
 // failed, was invalid, blocked or in conflict; Failed when something did and
-// nothing was applied; Partial otherwise.
+// nothing was applied; Partial otherwise. Rows with the outcome Unchanged
+// (problems the run only carries over) do not count.
 func StatusOf(rows []Row) string {
 	applied, bad := 0, 0
 	for _, r := range rows {
 		switch {
+		case r.Outcome == Unchanged:
 		case r.Outcome == "applied" && r.Action != "no-op":
 			applied++
 		case r.Outcome == "failed", r.Action == "invalid", r.Action == "blocked", r.Action == "conflict":

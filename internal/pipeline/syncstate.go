@@ -133,3 +133,20 @@ func saveArgs(stage, now string, saves []StateChange) []any {
 	}
 	return args
 }
+
+// Seeded records that the source of st at sha holds what the system
+// holds for the keys of states (a repository made from the system, as
+// local mode's demo): their sync state, and sha as the commit the stage
+// polled and applied last, so that neither is run again.
+func Seeded(ctx context.Context, db *store.DB, st Stage, sha string, states []StateChange) error {
+	if err := NewSyncState(db, st.ID()).SaveAll(ctx, states); err != nil {
+		return err
+	}
+	if err := db.SetPosition(ctx, PollPosition(st.ID()), sha); err != nil {
+		return fmt.Errorf("record the seed of %s: %w", st.ID(), err)
+	}
+	if err := db.SetPosition(ctx, appliedPosition(st.ID()), sha); err != nil {
+		return fmt.Errorf("record the seed of %s: %w", st.ID(), err)
+	}
+	return nil
+}

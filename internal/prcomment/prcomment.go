@@ -6,6 +6,7 @@ package prcomment
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
@@ -28,7 +29,51 @@ type Input struct {
 	HeadSHA string
 	RepoURL string // the repository's web URL, for links to files at HeadSHA
 	Plan    *reconcile.Plan
+	// Moved, when set, is why the plan was made again: the resources the
+	// pull request touches that changed in the system since the plan that
+	// was reviewed (conflicts in Plan).
+	Moved []Moved
 }
+
+// Moved is a change the system made to a resource a pull request touches,
+// after the pull request's plan.
+type Moved struct {
+	Key  spec.Key
+	Type string // Create, Update or Delete
+	User string // who, "" when unknown
+	Time time.Time
+}
+
+// movedText is the comment's section on what moved, "" when nothing did.
+func movedText(moved []Moved) string {
+	if len(moved) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "⚠️ **Planned again: %d resource(s) this pull request touches changed in the system since it was planned.** "+
+		"A merge now does not apply them: each is a conflict, so that neither side is overwritten. "+
+		"Push, comment `/systemsync plan` or re-run the check to plan against the system as it is now.\n\n", len(moved))
+	b.WriteString("| change in the system | resource | by | when |\n| --- | --- | --- | --- |\n")
+	for i, m := range moved {
+		if i == maxMovedRows {
+			fmt.Fprintf(&b, "\n… %d more left out.\n", len(moved)-i)
+			break
+		}
+		by, when := m.User, ""
+		if by == "" {
+			by = "—"
+		}
+		if !m.Time.IsZero() {
+			when = m.Time.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escapeCell(m.Type), resourceName(m.Key), escapeCell(by), when)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// maxMovedRows bounds the rows of the section on what moved.
+const maxMovedRows = 50
 
 var actionOrder = []reconcile.Action{
 	reconcile.Create, reconcile.Update, reconcile.Delete, reconcile.Export, reconcile.ExportDelete,
@@ -122,7 +167,7 @@ func escapeCell(s string) string {
 func PlanComment(in Input) string {
 	changes := in.Plan.Visible()
 	head := fmt.Sprintf("%s\n### System Sync plan for `%s`\n\nHead `%s`: **%s**.\n\n",
-		Marker(in.StageID), in.StageID, short(in.HeadSHA), Counts(in.Plan))
+		Marker(in.StageID), in.StageID, short(in.HeadSHA), Counts(in.Plan)) + movedText(in.Moved)
 	foot := "\nMerging applies this plan. Comment `/systemsync plan` to plan again, `/systemsync help` for the commands.\n"
 	if len(changes) == 0 {
 		return head + "Nothing to do: the system already matches this branch.\n" + foot
@@ -269,6 +314,17 @@ func CheckOutput(in Input) (conclusion, title, summary, text string) {
 	}
 	title = Counts(in.Plan)
 	summary = fmt.Sprintf("System Sync plan for `%s` at `%s`: %s.", in.StageID, short(in.HeadSHA), Counts(in.Plan))
+	if len(in.Moved) > 0 {
+		var names []string
+		for i, m := range in.Moved {
+			if i == maxMovedRows {
+				names = append(names, fmt.Sprintf("%d more", len(in.Moved)-i))
+				break
+			}
+			names = append(names, m.Key.String())
+		}
+		summary += fmt.Sprintf(" Planned again: %d resource(s) changed in the system since the last plan (%s).", len(in.Moved), strings.Join(names, ", "))
+	}
 	text = PlanComment(in)
 	if len([]rune(text)) > MaxCheckTextChars {
 		text = string([]rune(text)[:MaxCheckTextChars-200]) + "\n\n… cut to stay within GitHub's limit.\n"

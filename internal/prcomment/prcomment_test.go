@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
@@ -88,5 +89,28 @@ func TestNoChanges(t *testing.T) {
 	body := PlanComment(Input{StageID: "p/x/s", HeadSHA: "abc", Plan: &reconcile.Plan{}})
 	if !strings.Contains(body, "no changes") || !strings.Contains(body, "Nothing to do") {
 		t.Fatalf("empty plan comment:\n%s", body)
+	}
+}
+
+// A plan made again because the system changed says what moved, by whom
+// and when, in the comment and the check run's summary; a pipe in a user
+// name does not break the table.
+func TestPlanMadeAgainSaysWhatMoved(t *testing.T) {
+	at := time.Date(2025, 6, 1, 9, 30, 0, 0, time.UTC)
+	in := Input{StageID: "default/system-sync/sync", HeadSHA: "0123456789abcdef", Plan: &reconcile.Plan{Changes: []*reconcile.Change{
+		{Key: ns("c"), Path: "projects/default/namespaces/c.yaml", Action: reconcile.Conflict, Reason: "changed in the system after the plan"},
+	}}, Moved: []Moved{{Key: ns("c"), Type: "Update", User: "alice|x@example.com", Time: at}}}
+	body := PlanComment(in)
+	for _, want := range []string{"Planned again: 1 resource(s)", "| Update | Namespace `default/c` | alice\\|x@example.com | 2025-06-01T09:30:00Z |"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("comment lacks %q:\n%s", want, body)
+		}
+	}
+	if _, _, summary, _ := CheckOutput(in); !strings.Contains(summary, "Planned again: 1 resource(s) changed in the system since the last plan (Namespace/default/c)") {
+		t.Fatalf("summary %q", summary)
+	}
+	in.Moved = nil
+	if body := PlanComment(in); strings.Contains(body, "Planned again") {
+		t.Fatalf("a plan with nothing moved says it was planned again:\n%s", body)
 	}
 }

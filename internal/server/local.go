@@ -12,6 +12,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
+	"github.com/systemsync/systemsync/internal/pipeline"
+	"github.com/systemsync/systemsync/internal/reconcile"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -106,10 +108,38 @@ func initDemoRepo(ctx context.Context, s *Server, path, url string, keys []spec.
 	if err != nil {
 		return err
 	}
-	sig := gitrepo.Signature{Name: "System Sync", Email: "systemsync@localhost", When: time.Now()}
+	bot := s.Runner.Bot
+	sig := gitrepo.Signature{Name: bot.Name, Email: bot.Email, When: time.Now()}
 	sha, err := clone.Commit(ctx, "", files, sig, sig, "Initial commit: the default project and the demo pipeline")
 	if err != nil {
 		return err
 	}
-	return clone.Push(ctx, gitrepo.Auth{}, sha, "main", false)
+	if err := clone.Push(ctx, gitrepo.Auth{}, sha, "main", false); err != nil {
+		return err
+	}
+	return seeded(ctx, s, url, sha, keys)
+}
+
+// seeded records that the demo stage's source at sha holds what the
+// system holds for keys: their sync state, and sha as the commit polled
+// and applied, so that the first run is the first change a person makes.
+func seeded(ctx context.Context, s *Server, url, sha string, keys []spec.Key) error {
+	pipelineObj, err := s.Store.Get(ctx, spec.Key{Kind: "Pipeline", Project: DefaultProject, Name: DemoPipeline})
+	if err != nil {
+		return err
+	}
+	stages, errs := pipeline.Stages(pipelineObj.Object, map[string]string{DemoRepository: url})
+	if len(errs) > 0 || len(stages) != 1 {
+		return fmt.Errorf("the demo pipeline's stage: %v", errs)
+	}
+	var states []pipeline.StateChange
+	for _, k := range keys {
+		obj, err := s.Store.Get(ctx, k)
+		if err != nil {
+			return err
+		}
+		h := reconcile.Hash(obj.Object)
+		states = append(states, pipeline.StateChange{Key: k, State: reconcile.State{Path: spec.PathFor(k), GitHash: h, SystemHash: h}})
+	}
+	return pipeline.Seeded(ctx, s.DB, stages[0], sha, states)
 }

@@ -141,25 +141,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log, remotes)
 	runs := pipeline.NewRuns(s.DB)
 	runs.Owner, runs.Metrics = s.proc.ID, s.Metrics
-	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics}
+	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics, Bot: bot}
 	if follow == pipeline.FollowEvents {
 		s.Runner.Snapshot = reconcile.NewSnapshot() // it follows the event log
 	}
 	s.Poller = &pipeline.Poller{Runner: s.Runner, Interval: cfg.PollInterval, Log: log}
-	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
 	s.Follower = &pipeline.Follower{Runner: s.Runner, Mode: follow, ListInterval: cfg.Controller.ListInterval,
-		Window: cfg.CommitWindow, Bot: bot, Log: log}
+		Window: cfg.CommitWindow, Log: log}
 	if cfg.Controller.URL != "" {
 		log.Info("pipelines sync with a remote controller", "controller", cfg.Controller.URL, "follow", follow)
 	}
 	syncNow := func(ctx context.Context, project, name string) ([]int64, error) {
-		return s.Runner.SyncNow(ctx, project, name, pipeline.ExportOptions{Open: s.Follower.Open, Bot: bot})
+		return s.Runner.SyncNow(ctx, project, name)
 	}
 
 	mux := http.NewServeMux()
 	s.api = controller.NewAPI(s.Store, s.Keys, log)
 	mux.Handle("/apis/", s.api)
-	web.NewAPI(runs, s.Keys, syncNow, log).Register(mux)
+	runAPI := web.NewAPI(runs, s.Keys, syncNow, log)
+	runAPI.SetResolve(s.Runner.Resolve)
+	runAPI.Register(mux)
 	if s.Console, err = web.NewConsole(web.Options{
 		DB: s.DB, Store: s.Store, Keys: s.Keys, Runs: runs, Sync: syncNow,
 		Stages: func(ctx context.Context) ([]pipeline.Stage, error) {
@@ -215,7 +217,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		// Every fetch and push asks for its remote's own credentials:
 		// installation tokens go to GitHub's repositories only.
 		s.Runner.Credentials = gh.Credentials
-		s.Follower.Open = gh.OpenPullRequest
+		s.Runner.Open = gh.OpenPullRequest
+		// A change in the system plans again the open pull requests it makes stale.
+		queue := s.Queue
+		s.Follower.Changed = func(ctx context.Context, changes []pipeline.Change) {
+			if err := gh.PlansMoved(ctx, queue, changes); err != nil && ctx.Err() == nil {
+				log.Warn("stale pull request plans not planned again", "err", err)
+			}
+		}
 		s.Poller.Webhooked = gh.OnGitHub
 		s.Console.UsePeople(gh) // who may sign in with GitHub, asked of GitHub
 	} else if cfg.Controller.URL == "" {

@@ -233,6 +233,48 @@ CREATE TABLE console_users (
 );
 CREATE INDEX console_users_by_login ON console_users (login);`,
 	},
+	{
+		// A run's conflicts: the resources it found changed in Git and in
+		// the system, differently, with the branch holding the system's
+		// version, and how each was resolved (keep '' while open). And the
+		// open pull requests' plans: the system revision each was made at
+		// and the resources it touches, so that a change in the system
+		// makes it again.
+		Version: 8,
+		Name:    "run conflicts and their resolution, open pull requests' plans",
+		SQL: `
+CREATE TABLE run_conflicts (
+	run_id BIGINT NOT NULL,
+	kind TEXT NOT NULL,
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	path TEXT NOT NULL,
+	stage TEXT NOT NULL,
+	state TEXT NOT NULL,
+	repository TEXT NOT NULL,
+	branch TEXT NOT NULL,
+	keep TEXT NOT NULL,
+	resolved_by TEXT NOT NULL,
+	resolved_via TEXT NOT NULL,
+	resolved_at TEXT NOT NULL,
+	resolved_run BIGINT NOT NULL,
+	PRIMARY KEY (run_id, kind, project, name)
+);
+CREATE INDEX run_conflicts_open ON run_conflicts (state, kind, project, name) WHERE keep = '';
+CREATE TABLE open_plans (
+	repository TEXT NOT NULL,
+	number BIGINT NOT NULL,
+	stage TEXT NOT NULL,
+	head TEXT NOT NULL,
+	installation BIGINT NOT NULL,
+	repo TEXT NOT NULL,
+	keys TEXT NOT NULL,
+	revision BIGINT NOT NULL,
+	merged BOOLEAN NOT NULL,
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (repository, number, stage)
+);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.

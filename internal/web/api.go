@@ -15,27 +15,37 @@ import (
 	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/pipeline"
+	"github.com/systemsync/systemsync/internal/spec"
 )
 
 // maxKeyRequest bounds the body of POST /api/keys.
 const maxKeyRequest = 64 << 10
 
 // API serves GET /api/pipelines/{project}/{name}/runs, POST
-// /api/pipelines/{project}/{name}/run, GET /api/runs/{id} and, for admins,
+// /api/pipelines/{project}/{name}/run, GET /api/runs/{id}, POST
+// /api/runs/{id}/conflicts/{kind}/{project}/{name} and, for admins,
 // GET and POST /api/keys and DELETE /api/keys/{id}. Every request is
 // authenticated with the controller's API keys (X-API-KEY) and checked
 // against the key's role (see package access). Answers and errors are
 // written as the controller's are (controller.WriteJSON, WriteError).
 type API struct {
-	runs *pipeline.Runs
-	keys *controller.Keys
-	log  *slog.Logger
-	mux  *http.ServeMux
-	sync SyncFunc
+	runs    *pipeline.Runs
+	keys    *controller.Keys
+	log     *slog.Logger
+	mux     *http.ServeMux
+	sync    SyncFunc
+	resolve ResolveFunc
 }
 
 // SyncFunc runs a full sync of a pipeline both ways and returns the run ids.
 type SyncFunc func(ctx context.Context, project, name string) ([]int64, error)
+
+// ResolveFunc resolves a run's conflict as req asks and returns the
+// resolving run (pipeline.Runner.Resolve).
+type ResolveFunc func(ctx context.Context, req pipeline.ResolveRequest) (*pipeline.Run, error)
+
+// maxResolveRequest bounds the body of POST /api/runs/{id}/conflicts/….
+const maxResolveRequest = 4 << 10
 
 // NewAPI returns the run API; sync serves POST /api/pipelines/{project}/{name}/run.
 func NewAPI(runs *pipeline.Runs, keys *controller.Keys, sync SyncFunc, log *slog.Logger) *API {
@@ -43,6 +53,7 @@ func NewAPI(runs *pipeline.Runs, keys *controller.Keys, sync SyncFunc, log *slog
 	a.route("GET /api/pipelines/{project}/{name}/runs", access.Read, a.listRuns)
 	a.route("POST /api/pipelines/{project}/{name}/run", access.RunPipelines, a.runNow)
 	a.route("GET /api/runs/{id}", access.Read, a.getRun)
+	a.route("POST /api/runs/{id}/conflicts/{kind}/{project}/{name}", access.Read, a.resolveConflict) // the kind's write access is checked there
 	a.route("GET /api/keys", access.ManageKeys, a.listKeys)
 	a.route("POST /api/keys", access.ManageKeys, a.createKey)
 	a.route("DELETE /api/keys/{id}", access.ManageKeys, a.revokeKey)
@@ -67,6 +78,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/pipelines/{project}/{name}/runs", a)
 	mux.Handle("POST /api/pipelines/{project}/{name}/run", a)
 	mux.Handle("GET /api/runs/{id}", a)
+	mux.Handle("POST /api/runs/{id}/conflicts/{kind}/{project}/{name}", a)
 	mux.Handle("/api/keys", a)
 	mux.Handle("/api/keys/", a)
 }
@@ -143,6 +155,86 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("get run %d: %w", id, err))
 		return
 	}
+	controller.WriteJSON(w, http.StatusOK, run)
+}
+
+// SetResolve serves POST /api/runs/{id}/conflicts/{kind}/{project}/{name}
+// with resolve; until it is set, that route answers 501.
+func (a *API) SetResolve(resolve ResolveFunc) { a.resolve = resolve }
+
+// ResolveConflictRequest is the body of POST
+// /api/runs/{id}/conflicts/{kind}/{project}/{name}: which side to keep.
+type ResolveConflictRequest struct {
+	Keep string `json:"keep"` // "git" or "system"
+}
+
+// resolveConflict ends a run's open conflict: keep "git" applies Git's
+// version to the system, "system" writes the system's to the stage's
+// branch. For a Project, {project} is its own name. It needs the role that
+// may write the resource (editor, admin for a Pipeline) and answers the
+// conflict's run, its resolution filled in.
+func (a *API) resolveConflict(w http.ResponseWriter, r *http.Request) {
+	if a.resolve == nil {
+		a.fail(w, r, failf(http.StatusNotImplemented, "conflicts are not resolved by this server"))
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.fail(w, r, failf(http.StatusBadRequest, "run id must be a number"))
+		return
+	}
+	kind, ok := spec.LookupKind(r.PathValue("kind"))
+	if !ok {
+		a.fail(w, r, failf(http.StatusNotFound, "unknown kind %q", r.PathValue("kind")))
+		return
+	}
+	key := spec.Key{Kind: kind.Name, Project: r.PathValue("project"), Name: r.PathValue("name")}
+	if kind.Name == "Project" {
+		if key.Project != key.Name {
+			a.fail(w, r, failf(http.StatusNotFound, "a Project's conflict is /conflicts/Project/{name}/{name}"))
+			return
+		}
+		key.Project = ""
+	}
+	p, _ := access.FromContext(r.Context())
+	if err := access.Check(p, access.ForResource(http.MethodPost, kind.Name)); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req ResolveConflictRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxResolveRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		a.fail(w, r, failf(http.StatusBadRequest, `request body: want JSON {"keep": "git"|"system"}`))
+		return
+	}
+	if req.Keep != pipeline.KeepGit && req.Keep != pipeline.KeepSystem {
+		a.fail(w, r, failf(http.StatusBadRequest, `keep must be "git" or "system", not %q`, req.Keep))
+		return
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"conflict": map[string]any{"run": id, "kind": key.Kind, "project": key.Project, "name": key.Name},
+		"keep":     req.Keep, "user": p.Email, "via": "API"})
+	resolving, err := a.resolve(r.Context(), pipeline.ResolveRequest{Run: id, Key: key, Keep: req.Keep, By: p.Email, Via: "API",
+		Trigger: pipeline.TriggerManual, Payload: payload})
+	switch {
+	case errors.Is(err, pipeline.ErrConflictNotFound):
+		a.fail(w, r, failf(http.StatusNotFound, "%v", err))
+		return
+	case errors.Is(err, pipeline.ErrConflictResolved), errors.Is(err, pipeline.ErrCannotResolve):
+		a.fail(w, r, failf(http.StatusConflict, "%v", err))
+		return
+	case err != nil:
+		a.log.ErrorContext(r.Context(), "resolve a conflict", "run", id, "key", key.String(), "keep", req.Keep, "err", err)
+		a.fail(w, r, failf(http.StatusInternalServerError, "resolve the conflict of %s in run %d: %v", key, id, err))
+		return
+	}
+	run, err := a.runs.Get(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("get run %d: %w", id, err))
+		return
+	}
+	a.log.InfoContext(r.Context(), "conflict resolved", "run", id, "key", key.String(), "keep", req.Keep, "by", p.Email, "resolving_run", resolving.ID)
 	controller.WriteJSON(w, http.StatusOK, run)
 }
 
