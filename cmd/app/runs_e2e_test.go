@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -379,5 +383,48 @@ func TestLocalModeConflictsResolvedThroughTheAPI(t *testing.T) {
 	}
 	if run := runNow(t, base, key); run.Status != "Success" || strings.Contains(run.rows(), "conflict") {
 		t.Fatalf("the next run: %s %s", run.Status, run.rows())
+	}
+
+	// Through the console: the run page shows the open conflict with its
+	// buttons, and, once Git's version is kept, how and by whom.
+	id, _ = conflict("z")
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	form := func(path string, values url.Values) (int, string) {
+		t.Helper()
+		resp, err := browser.PostForm(base+path, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	page := func(path string) string {
+		t.Helper()
+		resp, err := browser.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if code, body := form("/login", url.Values{"api_key": {key}}); code != 200 {
+		t.Fatalf("console sign-in: %d %s", code, body)
+	}
+	runPath := fmt.Sprintf("/runs/%d", id)
+	if got := page(runPath); !strings.Contains(got, `id="conflict-rows"`) || !strings.Contains(got, "Namespace default/z") ||
+		!strings.Contains(got, `value="git">Keep Git's</button>`) {
+		t.Fatalf("the run page does not offer to resolve the conflict:\n%s", got)
+	}
+	if code, body := form(runPath+"/conflicts/Namespace/default/z", url.Values{"keep": {"git"}}); code != 200 || !strings.Contains(body, "kept Git's version — by admin@localhost, console") {
+		t.Fatalf("resolving in the console: %d %s", code, body)
+	}
+	if s := system("z"); !strings.Contains(s, "from-git") {
+		t.Fatalf("the system does not hold Git's version: %s", s)
 	}
 }

@@ -163,7 +163,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	runAPI.SetResolve(s.Runner.Resolve)
 	runAPI.Register(mux)
 	if s.Console, err = web.NewConsole(web.Options{
-		DB: s.DB, Store: s.Store, Keys: s.Keys, Runs: runs, Sync: syncNow,
+		DB: s.DB, Store: s.Store, Keys: s.Keys, Runs: runs, Sync: syncNow, Resolve: s.Runner.Resolve,
 		Stages: func(ctx context.Context) ([]pipeline.Stage, error) {
 			stages, _, err := pipeline.LoadStages(ctx, s.Runner.System)
 			return stages, err

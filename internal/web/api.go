@@ -168,6 +168,50 @@ type ResolveConflictRequest struct {
 	Keep string `json:"keep"` // "git" or "system"
 }
 
+// ResolveConflict is the one way a person ends a run's open conflict,
+// through the API or the console: the resource named by kind, project
+// (for a Project, its own name) and name; keep "git" applies Git's version
+// to the system, "system" writes the system's to the stage's branch. p must
+// hold the role that may write the resource. via says how ("API",
+// "console"). The errors are *controller.Error (400, 404, 409, 501) or
+// *access.Denied, ready to answer with, or others (500).
+func ResolveConflict(ctx context.Context, resolve ResolveFunc, p access.Principal, id int64, kind, project, name, keep, via string) (*pipeline.Run, error) {
+	if resolve == nil {
+		return nil, failf(http.StatusNotImplemented, "conflicts are not resolved by this server")
+	}
+	k, ok := spec.LookupKind(kind)
+	if !ok {
+		return nil, failf(http.StatusNotFound, "unknown kind %q", kind)
+	}
+	key := spec.Key{Kind: k.Name, Project: project, Name: name}
+	if k.Name == "Project" {
+		if key.Project != key.Name {
+			return nil, failf(http.StatusNotFound, "a Project's conflict is /conflicts/Project/{name}/{name}")
+		}
+		key.Project = ""
+	}
+	if err := access.Check(p, access.ForResource(http.MethodPost, k.Name)); err != nil {
+		return nil, err
+	}
+	if keep != pipeline.KeepGit && keep != pipeline.KeepSystem {
+		return nil, failf(http.StatusBadRequest, `keep must be "git" or "system", not %q`, keep)
+	}
+	payload, _ := json.Marshal(map[string]any{
+		"conflict": map[string]any{"run": id, "kind": key.Kind, "project": key.Project, "name": key.Name},
+		"keep":     keep, "user": p.Email, "via": via})
+	run, err := resolve(ctx, pipeline.ResolveRequest{Run: id, Key: key, Keep: keep, By: p.Email, Via: via,
+		Trigger: pipeline.TriggerManual, Payload: payload})
+	switch {
+	case errors.Is(err, pipeline.ErrConflictNotFound):
+		return nil, failf(http.StatusNotFound, "%v", err)
+	case errors.Is(err, pipeline.ErrConflictResolved), errors.Is(err, pipeline.ErrCannotResolve):
+		return nil, failf(http.StatusConflict, "%v", err)
+	case err != nil:
+		return nil, fmt.Errorf("resolve the conflict of %s in run %d: %w", key, id, err)
+	}
+	return run, nil
+}
+
 // resolveConflict ends a run's open conflict: keep "git" applies Git's
 // version to the system, "system" writes the system's to the stage's
 // branch. For a Project, {project} is its own name. It needs the role that
@@ -183,24 +227,6 @@ func (a *API) resolveConflict(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, failf(http.StatusBadRequest, "run id must be a number"))
 		return
 	}
-	kind, ok := spec.LookupKind(r.PathValue("kind"))
-	if !ok {
-		a.fail(w, r, failf(http.StatusNotFound, "unknown kind %q", r.PathValue("kind")))
-		return
-	}
-	key := spec.Key{Kind: kind.Name, Project: r.PathValue("project"), Name: r.PathValue("name")}
-	if kind.Name == "Project" {
-		if key.Project != key.Name {
-			a.fail(w, r, failf(http.StatusNotFound, "a Project's conflict is /conflicts/Project/{name}/{name}"))
-			return
-		}
-		key.Project = ""
-	}
-	p, _ := access.FromContext(r.Context())
-	if err := access.Check(p, access.ForResource(http.MethodPost, kind.Name)); err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	var req ResolveConflictRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxResolveRequest))
 	dec.DisallowUnknownFields()
@@ -208,25 +234,10 @@ func (a *API) resolveConflict(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, failf(http.StatusBadRequest, `request body: want JSON {"keep": "git"|"system"}`))
 		return
 	}
-	if req.Keep != pipeline.KeepGit && req.Keep != pipeline.KeepSystem {
-		a.fail(w, r, failf(http.StatusBadRequest, `keep must be "git" or "system", not %q`, req.Keep))
-		return
-	}
-	payload, _ := json.Marshal(map[string]any{
-		"conflict": map[string]any{"run": id, "kind": key.Kind, "project": key.Project, "name": key.Name},
-		"keep":     req.Keep, "user": p.Email, "via": "API"})
-	resolving, err := a.resolve(r.Context(), pipeline.ResolveRequest{Run: id, Key: key, Keep: req.Keep, By: p.Email, Via: "API",
-		Trigger: pipeline.TriggerManual, Payload: payload})
-	switch {
-	case errors.Is(err, pipeline.ErrConflictNotFound):
-		a.fail(w, r, failf(http.StatusNotFound, "%v", err))
-		return
-	case errors.Is(err, pipeline.ErrConflictResolved), errors.Is(err, pipeline.ErrCannotResolve):
-		a.fail(w, r, failf(http.StatusConflict, "%v", err))
-		return
-	case err != nil:
-		a.log.ErrorContext(r.Context(), "resolve a conflict", "run", id, "key", key.String(), "keep", req.Keep, "err", err)
-		a.fail(w, r, failf(http.StatusInternalServerError, "resolve the conflict of %s in run %d: %v", key, id, err))
+	p, _ := access.FromContext(r.Context())
+	resolving, err := ResolveConflict(r.Context(), a.resolve, p, id, r.PathValue("kind"), r.PathValue("project"), r.PathValue("name"), req.Keep, "API")
+	if err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	run, err := a.runs.Get(r.Context(), id)
@@ -234,7 +245,7 @@ func (a *API) resolveConflict(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, fmt.Errorf("get run %d: %w", id, err))
 		return
 	}
-	a.log.InfoContext(r.Context(), "conflict resolved", "run", id, "key", key.String(), "keep", req.Keep, "by", p.Email, "resolving_run", resolving.ID)
+	a.log.InfoContext(r.Context(), "conflict resolved", "run", id, "kind", r.PathValue("kind"), "name", r.PathValue("name"), "keep", req.Keep, "by", p.Email, "resolving_run", resolving.ID)
 	controller.WriteJSON(w, http.StatusOK, run)
 }
 

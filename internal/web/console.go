@@ -33,13 +33,16 @@ var staticFS embed.FS
 // Options are what the console is built on: the same controller store,
 // keys, runs and sync the APIs use.
 type Options struct {
-	DB     *store.DB
-	Store  *controller.Store
-	Keys   *controller.Keys
-	Runs   *pipeline.Runs
-	Sync   SyncFunc
-	Stages func(ctx context.Context) ([]pipeline.Stage, error)
-	Web    config.Web
+	DB    *store.DB
+	Store *controller.Store
+	Keys  *controller.Keys
+	Runs  *pipeline.Runs
+	Sync  SyncFunc
+	// Resolve ends a run's conflict (the API's ResolveFunc); nil: the run
+	// page offers no way to.
+	Resolve ResolveFunc
+	Stages  func(ctx context.Context) ([]pipeline.Stage, error)
+	Web     config.Web
 	// BaseURL is where the server listens, the console's address when
 	// Web.URL is empty.
 	BaseURL string
@@ -195,6 +198,7 @@ func (c *Console) routes() http.Handler {
 	in("POST /pipelines/{project}/{name}/run", c.runPipeline)
 	in("GET /runs/{id}", c.runPage)
 	in("GET /runs/{id}/events", c.runEvents)
+	in("POST /runs/{id}/conflicts/{kind}/{project}/{name}", c.resolveConflict)
 	in("GET /users", c.usersPage)
 	in("POST /users/keys", c.createKey)
 	in("POST /users/keys/{id}/revoke", c.revokeKey)

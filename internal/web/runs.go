@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/systemsync/systemsync/internal/access"
 	"github.com/systemsync/systemsync/internal/pipeline"
 	"github.com/systemsync/systemsync/internal/spec"
 )
@@ -49,6 +50,16 @@ type runPage struct {
 	Changes   []payloadChange
 	Payload   string
 	Truncated bool
+	// Conflicts the run found, with how each was resolved; CanResolve
+	// says whether the viewer may end the open ones here.
+	Conflicts  []conflictRow
+	CanResolve bool
+}
+
+// conflictRow is one conflict on the run page.
+type conflictRow struct {
+	pipeline.Conflict
+	Action string // where its resolve form posts
 }
 
 func (p runPage) title() string { return fmt.Sprintf("Run %d", p.Run.ID) }
@@ -117,7 +128,38 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		page.From, page.To = (n-1)*runRowsPerPage+1, (n-1)*runRowsPerPage+len(run.Rows)
 	}
 	page.readPayload(run)
+	conflicts, err := c.opt.Runs.Conflicts(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	for _, cf := range conflicts {
+		project := cf.Project
+		if cf.Kind == "Project" {
+			project = cf.Name
+		}
+		page.Conflicts = append(page.Conflicts, conflictRow{Conflict: cf,
+			Action: fmt.Sprintf("/runs/%d/conflicts/%s/%s/%s", id, url.PathEscape(cf.Kind), url.PathEscape(project), url.PathEscape(cf.Name))})
+	}
+	page.CanResolve = c.opt.Resolve != nil && access.Check(v.Principal, access.WriteResources) == nil
 	c.render(w, r, http.StatusOK, "run", v, page)
+}
+
+// resolveConflict is POST /runs/{id}/conflicts/{kind}/{project}/{name}
+// (form field keep: git or system): the API's resolve, as the signed-in
+// person, then back to the run page, which says how it was resolved.
+func (c *Console) resolveConflict(w http.ResponseWriter, r *http.Request, v *viewer) {
+	id, err := runID(r)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	if _, err := ResolveConflict(r.Context(), c.opt.Resolve, v.Principal, id, r.PathValue("kind"), r.PathValue("project"),
+		r.PathValue("name"), r.PostFormValue("keep"), "console"); err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/runs/%d#conflicts", id), http.StatusSeeOther)
 }
 
 // repoOfRun is the repository (URL) and revision a run's files are in:
