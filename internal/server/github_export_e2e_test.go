@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -40,11 +41,19 @@ func exportingBot(t *testing.T) *bot {
 	if _, err := b.sys.Apply(ctx, p); err != nil {
 		t.Fatal(err)
 	}
+	// That change is a console change like any other: the pipeline, now
+	// exporting, commits it. Wait for it, so that the runs the tests
+	// count start after it.
+	eventually(t, "the pipeline's own change committed", func() bool {
+		out, err := exec.Command("git", "-C", b.gh.GitDir(owner, repoName), "show", "main:"+folder+"/projects/default/pipelines/system-sync.yaml").Output()
+		return err == nil && strings.Contains(string(out), "systemToGitSync: true")
+	})
+	b.work.Run("pull", "-q", "origin", "main")
 	b.work.Write(map[string]string{p2("keep"): ns("keep", "dev")})
 	base := b.work.Commit("base")
 	b.work.Push("main")
 	b.push(t, "0000000000000000000000000000000000000000", base, "main")
-	b.waitRuns(t, 1)
+	b.waitRuns(t, 2) // the pipeline's own export, and the push
 	return b
 }
 

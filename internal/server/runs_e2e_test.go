@@ -23,7 +23,7 @@ func TestPushOfTheBotsOwnCommitsStartsNoRun(t *testing.T) {
 	}
 	eventually(t, "the bot's commit on GitHub", func() bool { return gittest.Git(t, gitDir, "rev-parse", "main") != before })
 	botCommit := gittest.Git(t, gitDir, "rev-parse", "main")
-	runs := b.waitRuns(t, 2) // the first push's, and the export's
+	runs := b.waitRuns(t, 3) // exportingBot's two, and the export's
 	if runs[0].Trigger != "Internally Triggered" {
 		t.Fatalf("run %d: %s", runs[0].ID, runs[0].Trigger)
 	}
@@ -46,8 +46,8 @@ func TestPushOfTheBotsOwnCommitsStartsNoRun(t *testing.T) {
 	// GitHub delivers the push of the bot's commit.
 	delivery := b.push(t, before, botCommit, "main")
 	jobDone(t, b, delivery)
-	if n := len(b.runs(t)); n != 2 {
-		t.Fatalf("%d runs after the push of the bot's own commit, want 2", n)
+	if n := len(b.runs(t)); n != 3 {
+		t.Fatalf("%d runs after the push of the bot's own commit, want 3", n)
 	}
 	for _, cr := range b.gh.CheckRuns(owner, repoName) {
 		if cr.GetHeadSHA() == botCommit {
@@ -67,7 +67,7 @@ func TestPushOfTheBotsOwnCommitsStartsNoRun(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("push delivery: %d %s", code, resp)
 	}
-	runs = b.waitRuns(t, 3)
+	runs = b.waitRuns(t, 4)
 	run, err := b.s.Runner.Runs.Get(ctx, runs[0].ID)
 	if err != nil {
 		t.Fatal(err)
