@@ -97,8 +97,17 @@ func sizeBound(v any, col int) int {
 		return sat(stringBound(x, col) + 1)
 	case nil, bool:
 		return 6
+	case int64:
+		n := 2 // the line end, and a digit
+		if x < 0 {
+			n++
+		}
+		for ; x >= 10 || x <= -10; x /= 10 {
+			n++
+		}
+		return n
 	}
-	return 34 // a number: at most 24 digits, sign, point and exponent
+	return 34 // a float: at most 24 digits, sign, point and exponent
 }
 
 // stringBound is at least the bytes a string takes written as a scalar whose
