@@ -489,7 +489,7 @@ func TestOneSizeLimitForTheAPIAndGit(t *testing.T) {
 	}
 
 	// Larger than the limit as YAML in Git: 413, the limit named, nothing stored.
-	over := bigNamespace("over", 150000, "v: x")
+	over := bigNamespace("over", 50000, "v: "+strings.Repeat("x", 64)) // long labels: within spec.MaxNodes
 	body, _ = json.Marshal(over)
 	code, out := a.send(t, "POST", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces", "application/json", body)
 	var eb struct {

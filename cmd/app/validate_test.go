@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -102,5 +103,38 @@ func TestValidateWarningsAndStrict(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"validate", "--bogus", path}, &out, &errb, nil); code != 2 {
 		t.Errorf("unknown flag: exit %d", code)
+	}
+}
+
+// TestValidateRefusesTooManyNodesCheaply is the review's `app validate` of
+// four 4 MiB files of `[0,0,0,…]` (3.3 GB of RSS on two cores): each is a
+// problem naming its file, the line of the node past spec.MaxNodes and
+// the limit, found for a small part of what building them would cost.
+func TestValidateRefusesTooManyNodesCheaply(t *testing.T) {
+	zeros := "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: NAME\n  project: default\nspec:\n  x: [0" +
+		strings.Repeat(",0", 2<<20-64) + "]\n"
+	files := map[string]string{}
+	for _, name := range []string{"big0", "big1", "big2", "big3"} {
+		files["projects/default/namespaces/"+name+".yaml"] = strings.Replace(zeros, "NAME", name, 1)
+	}
+	dir := writeTree(t, files)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"validate", dir}, &out, &errb, nil)
+	runtime.ReadMemStats(&after)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stdout:\n%.2000s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	for name := range files {
+		if want := name + ":7: holds more than 250000 YAML nodes"; !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%.2000s", want, out.String())
+		}
+	}
+	// Building the four trees allocated over 2 GB; counting allocates a
+	// few MB a file (the files themselves are 16 MiB).
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 160<<20 {
+		t.Errorf("validating 16 MiB allocated %d MB", alloc>>20)
 	}
 }

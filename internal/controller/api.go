@@ -236,11 +236,16 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	tooBig := errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes for a request; one resource may be %d bytes (4 MiB) as YAML in Git", MaxBodyBytes, spec.MaxResourceBytes)
+	if r.ContentLength > MaxBodyBytes { // refused before a byte of it is read
+		a.fail(w, r, tooBig)
+		return
+	}
 	body, err := readBody(w, r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			a.fail(w, r, errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes for a request; one resource may be %d bytes (4 MiB) as YAML in Git", MaxBodyBytes, spec.MaxResourceBytes))
+		var overLimit *http.MaxBytesError
+		if errors.As(err, &overLimit) {
+			a.fail(w, r, tooBig)
 			return
 		}
 		a.fail(w, r, errorf(http.StatusBadRequest, "read request body: %v", err))
@@ -278,11 +283,15 @@ func WarningHeader(p spec.Problem) string {
 // reads it: parsed as JSON or YAML (by contentType), given at.Project when
 // it names no project, and validated against at (at.Kind is the kind the
 // URL names, at.Name the name a PUT names). An error refuses it: a 400
-// *Error holding every error with its field and line; the warnings are
+// *Error holding every error with its field and line (413 for a body over
+// spec.MaxNodes, with the line of the node past the limit); the warnings are
 // returned with the resource (they go with a successful apply, as Warning
 // headers on the API).
 func CheckBody(at spec.Context, contentType string, body []byte) (*spec.Resource, []spec.Problem, error) {
 	res, problems := spec.ParseBody(contentType, body)
+	if spec.TooManyNodes(problems) {
+		return nil, nil, &Error{Code: http.StatusRequestEntityTooLarge, Message: "request body " + problems[0].Message, Problems: problems}
+	}
 	if len(problems) > 0 {
 		return nil, nil, &Error{Code: http.StatusBadRequest, Message: "invalid request body", Problems: problems}
 	}
@@ -300,8 +309,14 @@ func CheckBody(at spec.Context, contentType string, body []byte) (*spec.Resource
 // (and PUT …/<name>) with body, on behalf of user: CheckBody, then Apply.
 // expectVersion, when set, must be the stored resourceVersion; empty, the
 // body's metadata.resourceVersion must, when it carries one (409 when
-// stale, see Apply). It returns the body's warnings with the outcome.
+// stale, see Apply). It returns the body's warnings with the outcome. It
+// parses within the process's parse budget (spec.Reserve), waiting for it.
 func (s *Store) ApplyBody(ctx context.Context, at spec.Context, contentType string, body []byte, user, expectVersion string) (Stored, Outcome, []spec.Problem, error) {
+	release, err := spec.Reserve(ctx, len(body)) // the process's parse budget, until the parsed body is dropped
+	if err != nil {
+		return Stored{}, "", nil, fmt.Errorf("apply %s: %w", at.Kind, err)
+	}
+	defer release()
 	res, warnings, err := CheckBody(at, contentType, body)
 	if err != nil {
 		return Stored{}, "", nil, err

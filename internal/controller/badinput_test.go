@@ -2,11 +2,14 @@ package controller_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/systemsync/systemsync/internal/controller"
 	"github.com/systemsync/systemsync/internal/controller/controllertest"
@@ -54,8 +57,16 @@ func TestBadInputGetsAClearErrorAndChangesNothing(t *testing.T) {
 		{name: "unknown top-level field", body: []byte(eksCluster + "extra: true\n"), code: 400, field: "extra", line: 20},
 		{name: "empty body", body: nil, code: 400, message: "empty"},
 		{name: "body over the limit", body: bytes.Repeat([]byte("#"), controller.MaxBodyBytes+1), code: 413, message: "limit"},
-		{name: "resource over the limit", body: []byte(strings.Replace(eksCluster, "metadata:\n", "metadata:\n  labels:\n"+manyLabels(150000), 1)),
+		{name: "resource over the limit", body: []byte(strings.Replace(eksCluster, "metadata:\n", "metadata:\n  labels:\n"+manyLongLabels(50000), 1)),
 			code: 413, message: "the limit of 4194304 bytes (4 MiB) for one resource"},
+		// 300,000 zeros in 600 kB: refused before a node of it is built,
+		// naming the line of the node past the limit.
+		{name: "more YAML nodes than the limit", body: []byte(strings.Replace(eksCluster, "spec:\n", "spec:\n  x: ["+strings.Repeat("0,", 300000)+"0]\n", 1)),
+			code: 413, line: zerosLine, message: "more than 250000 YAML nodes"},
+		{name: "more JSON nodes than the limit", contentType: "application/json",
+			body: []byte(`{"apiVersion": "infra.k8smgmt.io/v3", "kind": "Cluster", "metadata": {"name": "demo-eks", "project": "default"},` +
+				"\n" + `"spec": {"x": [` + strings.Repeat("0,", 300000) + "0]}}"),
+			code: 413, line: 2, message: "more than 250000 YAML nodes"},
 		{name: "no API key", key: "-", body: []byte(eksCluster), code: 401, message: "X-API-KEY"},
 		{name: "wrong API key", key: "not-a-key", body: []byte(eksCluster), code: 401, message: "unknown API key"},
 		{name: "project does not exist", path: "/apis/infra.k8smgmt.io/v3/projects/nowhere/clusters",
@@ -114,6 +125,18 @@ func TestBadInputGetsAClearErrorAndChangesNothing(t *testing.T) {
 	}
 }
 
+// zerosLine is the line of eksCluster's first field under spec.
+var zerosLine = 2 + strings.Count(eksCluster[:strings.Index(eksCluster, "spec:\n")], "\n")
+
+// manyLongLabels is a YAML labels block of n entries (about 90 bytes each).
+func manyLongLabels(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "    label-%06d: value-%s-%06d\n", i, strings.Repeat("x", 64), i)
+	}
+	return b.String()
+}
+
 // manyLabels is a YAML labels block of n entries (about 30 bytes each).
 func manyLabels(n int) string {
 	var b strings.Builder
@@ -131,5 +154,33 @@ func TestStatusIsAcceptedAndIgnored(t *testing.T) {
 	}
 	if _, ok := a.body["status"]; ok {
 		t.Fatalf("status kept: %s", a.raw)
+	}
+}
+
+// TestBodyOverTheLimitIsRefusedUnread: a body whose Content-Length is over
+// MaxBodyBytes gets 413 before the server reads a byte of it (the client
+// here sends none until it has the answer).
+func TestBodyOverTheLimitIsRefusedUnread(t *testing.T) {
+	c := controllertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) }) // a client waiting for its body to be read gives up
+	req, err := http.NewRequestWithContext(ctx, "POST", c.URL+clustersPath, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = controller.MaxBodyBytes + 1
+	req.Header.Set("X-API-KEY", controllertest.AdminKey)
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("no answer before the body was sent: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(raw), "limit of 8388608 bytes") {
+		t.Fatalf("status %d, want 413 naming the limit: %s", resp.StatusCode, raw)
 	}
 }

@@ -526,3 +526,47 @@ func NumberEnd[T ~string | ~[]byte](s T, i int) (end int, integer, ok bool) {
 	}
 	return i, integer, true
 }
+
+// Count counts the nodes data is as YAML (JSON is YAML): one for the
+// document and one for each string (keys too), number, literal, object and
+// array, from its tokens, building nothing. It stops at the first node past
+// limit and returns limit+1 and that node's offset; otherwise the count and
+// 0. Text that is not JSON is counted as if it were, token by token.
+func Count(data []byte, limit int) (n, offset int) {
+	n = 1
+	for i := 0; i < len(data); {
+		c := data[i]
+		switch c {
+		case ' ', '\t', '\n', '\r', ',', ':', '}', ']':
+			i++
+			continue
+		}
+		if n++; n > limit {
+			return n, i
+		}
+		switch c {
+		case '{', '[':
+			i++
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+			i++
+		default: // a number or a literal: up to the next delimiter
+			for i < len(data) && !isDelimiter(data[i]) {
+				i++
+			}
+		}
+	}
+	return n, 0
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', '{', '}', '[', ']', '"':
+		return true
+	}
+	return false
+}

@@ -196,7 +196,8 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		work = append(work, todo{e, repoPath, info})
 	}
 	// Files checked before come from the cache, in one pass; the others
-	// are checked on every core.
+	// are checked on every core, within the process's parse budget
+	// (spec.Reserve).
 	files := make([]*File, len(work))
 	var misses []int
 	l.mu.Lock()
@@ -312,11 +313,21 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 	case e.Size > MaxFileBytes:
 		fail(spec.FileTooBig(e.Size))
 	default:
-		data, err := src.Blob(ctx, e.BlobSHA, MaxFileBytes)
+		// Parsing costs memory in proportion to the input: the bytes
+		// in flight are the process's budget, whichever cores and runs
+		// ask for them.
+		release, err := spec.Reserve(ctx, int(e.Size))
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", repoPath, err)
 		}
-		l.checkContent(f, data, info)
+		data, err := src.Blob(ctx, e.BlobSHA, MaxFileBytes)
+		if err == nil {
+			l.checkContent(f, data, info)
+		}
+		release()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", repoPath, err)
+		}
 	}
 	l.mu.Lock()
 	l.cache[key] = &cached{file: f, lastLoad: l.loads}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -534,5 +535,45 @@ func TestPlanFromSnapshotObjects(t *testing.T) {
 				t.Fatalf("%s:\n got %+v\nwant %+v", w.Key, g, w)
 			}
 		}
+	}
+}
+
+// enteringTree is a memTree that tells when a load has read its folder.
+type enteringTree struct {
+	*memTree
+	entered chan struct{}
+}
+
+func (e *enteringTree) Entries(ctx context.Context, commit, folder string) ([]reconcile.TreeEntry, error) {
+	defer close(e.entered)
+	return e.memTree.Entries(ctx, commit, folder)
+}
+
+// TestLoaderParsesWithinTheProcessBudget: while the process's parse budget
+// (spec.Reserve) is all taken, a load reads no file, waiting until its
+// context ends; with the budget back, the same load reads and checks it.
+func TestLoaderParsesWithinTheProcessBudget(t *testing.T) {
+	tree := &memTree{files: map[string]string{"projects/default/namespaces/a.yaml": namespace("default", "a", "x")}}
+	release, err := spec.Reserve(context.Background(), spec.ParseBudgetBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &enteringTree{tree, make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := reconcile.NewLoader().Load(ctx, src, "c1", "", reconcile.Scope{})
+		done <- err
+	}()
+	<-src.entered // past the tree: the next step is reading the file
+	cancel()
+	err = <-done
+	release()
+	if !errors.Is(err, context.Canceled) || tree.reads != 0 {
+		t.Fatalf("load with the budget taken: %v after %d blob reads; want it to wait, reading none", err, tree.reads)
+	}
+	d, err := reconcile.NewLoader().Load(context.Background(), tree, "c1", "", reconcile.Scope{})
+	if err != nil || tree.reads != 1 || !d.Files[spec.Key{Kind: "Namespace", Project: "default", Name: "a"}].Valid() {
+		t.Fatalf("load with the budget back: %v, %d reads, %+v", err, tree.reads, d)
 	}
 }

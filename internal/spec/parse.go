@@ -29,6 +29,9 @@ import (
 // timestamps such as 2022-07-01 stay strings; an alias yields a copy of the
 // anchored value and merge keys (<<) fill in keys the mapping lacks.
 //
+// Input over MaxNodes (counted without building it) is one Problem naming
+// the line of the first node past the limit, and gives no resource.
+//
 // Numbers keep their exact value: one that no int64 or float64 holds as
 // written (1e400, a 30-digit integer, more digits than a float64 has,
 // .inf and .nan) is a Problem naming its line and field, and the file
@@ -41,6 +44,9 @@ func Parse(file string, data []byte) ([]*Resource, []Problem) {
 // parseYAML is Parse, with List expansion optional.
 func parseYAML(file string, data []byte, expandLists bool) ([]*Resource, []Problem) {
 	if p, bad := utf8Problem(file, data); bad {
+		return nil, []Problem{p}
+	}
+	if p, ok := yamlNodesProblem(file, data); !ok {
 		return nil, []Problem{p}
 	}
 	docs, err := decodeDocs(data)
@@ -419,7 +425,8 @@ func lineEnds(data []byte) []int {
 // expanded. `status` is dropped. Problems have no File. Numbers and text
 // are held as Parse holds them: a JSON number no int64 or float64 holds as
 // written, or a string that is not UTF-8 (or holds half of a surrogate
-// pair), is a Problem with its line and field.
+// pair), is a Problem with its line and field. A body over MaxNodes is
+// refused as Parse refuses a file (TooManyNodes tells that problem).
 func ParseBody(contentType string, body []byte) (*Resource, []Problem) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -446,6 +453,9 @@ func ParseBody(contentType string, body []byte) (*Resource, []Problem) {
 // values and Normalize's copy of them), else through decodeJSONBody, with
 // its problems. Both give the same resource for what jsontree takes.
 func parseJSONBody(body []byte) (*Resource, []Problem) {
+	if p, ok := jsonNodesProblem(body); !ok {
+		return nil, []Problem{p}
+	}
 	if obj, ok := jsontree.Object(body); ok {
 		delete(obj, "status")
 		return &Resource{Object: obj, Line: 1}, nil

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -12,18 +13,32 @@ const sealHint = "seal it with a SecretSealer and reference it as sealed://…"
 // wherever they are in the spec (mapping keys, values, list items, at any
 // depth, inside multi-line strings such as Helm values):
 //
-//   - a value under a key named like a secret: password, passwd, token,
-//     secret, privateKey, accessKey, secretKey, apiKey, clientSecret (case
-//     and '-', '_', '.' ignored, the name ending in one of them, so
-//     sshPrivateKey and webhookSecret count but syncSecrets and
-//     enableSecretRotation do not), when it is a non-empty string and not a
-//     `sealed://` or `file://` reference;
+//   - a value under a key named like a secret: password, passwd, pwd,
+//     passphrase, token, secret, privateKey, accessKey, secretKey, apiKey,
+//     clientSecret (case and '-', '_', '.' ignored, the name ending in one
+//     of them, so sshPrivateKey and webhookSecret count but syncSecrets and
+//     enableSecretRotation do not), or credential or credentials as the
+//     whole key (cloudCredentials names a credential object), when it is a
+//     non-empty string, not a `sealed://` or `file://` reference nor a
+//     placeholder (${X}, $X, $(X), {{ .x }}, ***, <password>);
 //   - the value of a mapping typed secret: type or valueType `Secret` or
 //     `Secure`, or `sensitive: true` (or options.sensitive), with a
-//     non-empty value that is not such a reference;
+//     non-empty value that is not such a reference; and the value of an
+//     entry whose name is named like a secret, as Kubernetes writes an
+//     environment variable ({name: DB_PASSWORD, value: …}), but for a
+//     placeholder;
+//   - in a multi-line string (Helm values, an environment file, a script,
+//     JSON), a line setting a key named like a secret, `password: v`,
+//     `"token": "v"`, `DB_PASSWORD=v`, `export API_TOKEN=v`, unless the
+//     value is empty, a placeholder, a reference, a boolean or null, or
+//     opens a nested block; and a line `Authorization: Basic …`;
+//   - a string that is an HTTP Authorization credential: `Basic`, `Bearer`
+//     or `Token` and 8 or more characters of a token;
 //   - in any string: a URL whose user info holds a password
 //     (https://bob:…@host; a user without a password, or a placeholder such
-//     as ${TOKEN}, $TOKEN, $(TOKEN), {{ .Token }} or ***, is fine); a GitHub
+//     as ${TOKEN}, $TOKEN, $(TOKEN), {{ .Token }} or ***, is fine), or is a
+//     token alone (https://glpat-…@host: a known token prefix, or 20 or more
+//     letters, digits, '-' and '_' with both letters and digits); a GitHub
 //     token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 or more letters and digits,
 //     github_pat_ and 82 or more); an AWS access key ID (AKIA or ASIA and 16
 //     capitals or digits), and a secret access key next to it (40 characters
@@ -175,12 +190,21 @@ func (s *secretScan) entry(m map[string]any, k string, e any, at *step) bool {
 			msg = "clear-text secret"
 		case isAWSSecretKey(e) && holdsAWSKeyName(m):
 			msg = "clear-text AWS secret access key"
+		case k == "value" && !s.sealed && secretNamed(m["name"]) && !isPlaceholderValue(e) && !isSecretTyped(m):
+			msg = "clear-text secret: the value of an entry named like a secret (as an environment variable is)"
 		}
 		return msg != "" && s.add(kp, msg)
 	case map[string]any, []any:
 		return s.walk(e, kp)
 	}
 	return false
+}
+
+// secretNamed reports whether the name of a {name, value} entry names a
+// secret (DB_PASSWORD, API_TOKEN).
+func secretNamed(name any) bool {
+	n, ok := name.(string)
+	return ok && len(n) <= 128 && isSecretKeyName(n)
 }
 
 // holdsAWSKeyName reports whether a value of m is an AWS access key ID, or
@@ -221,10 +245,212 @@ func secretIn(s string) string {
 	if u := urlWithPassword(s); u != "" {
 		found = append(found, "password in a URL ("+u+")")
 	}
+	if u := urlWithTokenUser(s); u != "" {
+		found = append(found, "token as the user of a URL ("+u+")")
+	}
+	if scheme := authCredential(strings.TrimSpace(s)); scheme != "" {
+		found = append(found, "HTTP Authorization credential ("+scheme+" …)")
+	}
+	if strings.IndexByte(s, '\n') >= 0 {
+		if what := textSecret(s); what != "" {
+			found = append(found, what)
+		}
+	}
 	if len(found) == 0 {
 		return ""
 	}
 	return "clear-text " + strings.Join(found, " and ")
+}
+
+// textSecret looks at each line of a multi-line text (Helm values, an
+// environment file, a script, JSON) for a setting of a key named like a
+// secret, `password: v`, `"token": "v",`, `DB_PASSWORD=v`, `export
+// API_TOKEN=v`, or of an HTTP Authorization credential, and names the first
+// it finds ("value of "password" on line 3 of the text"), or returns "". A
+// value that is empty, a placeholder, a reference, a boolean or null, or
+// that opens a nested block, is not a secret.
+func textSecret(text string) string {
+	for n, rest := 1, text; rest != ""; n++ {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		key, val, ok := settingIn(line)
+		if !ok {
+			continue
+		}
+		if isSecretKeyName(key) && !isPlaceholderValue(val) {
+			return fmt.Sprintf("value of %q on line %d of the text", shortKey(key), n)
+		}
+		if scheme := authCredential(val); scheme != "" && endsLike(key, "authorization") {
+			return fmt.Sprintf("HTTP Authorization credential (%s …) on line %d of the text", scheme, n)
+		}
+	}
+	return ""
+}
+
+// settingIn splits a line that sets a key, `key: value` or `KEY=value`
+// (the key a word of letters, digits, '_', '-' and '.', quoted or not,
+// after list dashes, `export` or `--`), into its key and its value, trimmed
+// of blanks, quotes, a trailing comma and a ` #` comment.
+func settingIn(line string) (key, val string, ok bool) {
+	line = strings.TrimLeft(line, " \t")
+	for strings.HasPrefix(line, "- ") {
+		line = strings.TrimLeft(line[2:], " \t")
+	}
+	line = strings.TrimPrefix(line, "export ")
+	end := 0
+	quote := byte(0)
+	if line != "" && (line[0] == '"' || line[0] == '\'') {
+		quote, end = line[0], 1
+	}
+	start := end
+	for end < len(line) && (isAlnum(line[end]) || strings.IndexByte("_-.", line[end]) >= 0) {
+		end++
+	}
+	key = line[start:end]
+	if key == "" || quote != 0 && (end == len(line) || line[end] != quote) {
+		return "", "", false
+	}
+	if quote != 0 {
+		end++
+	}
+	rest := strings.TrimLeft(line[end:], " \t")
+	switch {
+	case strings.HasPrefix(rest, ": ") || rest == ":" || quote != 0 && strings.HasPrefix(rest, ":"):
+		rest = rest[1:]
+	case strings.HasPrefix(rest, "="):
+		rest = rest[1:]
+	default:
+		return "", "", false
+	}
+	val = strings.TrimSpace(rest)
+	if i := strings.Index(val, " #"); i >= 0 {
+		val = strings.TrimSpace(val[:i])
+	}
+	val = strings.TrimSuffix(val, ",")
+	if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+		val = val[1 : len(val)-1]
+	}
+	return key, val, true
+}
+
+// isPlaceholderValue reports whether a value set under a secret's name does
+// not hold one: empty, a reference (sealed://, file://), a placeholder
+// (${X}, $X, {{ .x }}, ***, <your-password>), a boolean, null or none, or the
+// start of a nested value (|, >, {, [, &anchor, *alias).
+func isPlaceholderValue(v string) bool {
+	if v == "" || isSecretRef(v) || isPlaceholder(v) {
+		return true
+	}
+	switch v[0] {
+	case '|', '>', '{', '[', '&', '*', '!':
+		return true
+	case '<':
+		return v[len(v)-1] == '>'
+	}
+	switch strings.ToLower(v) {
+	case "~", "null", "none", "nil", "true", "false", "yes", "no", "on", "off", `""`, "''":
+		return true
+	}
+	return strings.Contains(v, "{{") || strings.Contains(v, "${")
+}
+
+// shortKey is a key as a message names it: not more than 40 bytes.
+func shortKey(k string) string {
+	if len(k) > 40 {
+		return k[:40] + "…"
+	}
+	return k
+}
+
+// authSchemes are the HTTP authentication schemes whose credential is a
+// secret as written.
+var authSchemes = []string{"Basic", "Bearer", "Token"}
+
+// authCredential returns the scheme of s when s is an HTTP Authorization
+// value, `Basic <base64>`, `Bearer <token>` or `Token <token>` (any case),
+// whose credential is 8 or more characters of a token (letters, digits and
+// -._~+/=), not a placeholder; "" otherwise.
+func authCredential(s string) string {
+	for _, scheme := range authSchemes {
+		if len(s) < len(scheme)+9 || !strings.EqualFold(s[:len(scheme)], scheme) || s[len(scheme)] != ' ' {
+			continue
+		}
+		cred := strings.TrimLeft(s[len(scheme):], " ")
+		if len(cred) < 8 {
+			return ""
+		}
+		for i := 0; i < len(cred); i++ {
+			if !isAlnum(cred[i]) && strings.IndexByte("-._~+/=", cred[i]) < 0 {
+				return ""
+			}
+		}
+		return scheme
+	}
+	return ""
+}
+
+// tokenPrefixes start the tokens a user name of a URL may be (GitLab's,
+// GitHub's, Slack's).
+var tokenPrefixes = []string{"glpat-", "gldt-", "glptt-", "glrt-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xoxb-", "xoxp-"}
+
+// urlWithTokenUser returns the first URL in s whose user info is a token
+// and nothing more (https://glpat-…@gitlab.example.com, as GitLab and GitHub
+// take one), shown without it (https://…@host), or "". A token is one of
+// tokenPrefixes, or a user name of 20 or more letters, digits, '-' and '_'
+// with both letters and digits; a placeholder is not one.
+func urlWithTokenUser(s string) string {
+	for from := 0; ; {
+		i := strings.Index(s[from:], "://")
+		if i < 0 {
+			return ""
+		}
+		i += from
+		from = i + 3
+		scheme := i
+		for scheme > 0 && (isAlnum(s[scheme-1]) || strings.IndexByte("+.-", s[scheme-1]) >= 0) {
+			scheme--
+		}
+		if c := s[scheme] | 0x20; scheme == i || c < 'a' || c > 'z' {
+			continue
+		}
+		authority := s[i+3:]
+		if end := strings.IndexAny(authority, "/?#\"'`<>\\ \t\r\n,;|"); end >= 0 {
+			authority = authority[:end]
+		}
+		at := strings.LastIndexByte(authority, '@')
+		if at < 0 || strings.IndexByte(authority[:at], ':') >= 0 || !isTokenUser(authority[:at]) {
+			continue
+		}
+		return s[scheme:i+3] + "…@" + authority[at+1:]
+	}
+}
+
+func isTokenUser(u string) bool {
+	for _, p := range tokenPrefixes {
+		if strings.HasPrefix(u, p) && len(u) > len(p)+8 {
+			return true
+		}
+	}
+	if len(u) < 20 {
+		return false
+	}
+	var letter, digit bool
+	for i := 0; i < len(u); i++ {
+		switch c := u[i]; {
+		case '0' <= c && c <= '9':
+			digit = true
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+			letter = true
+		case c == '-' || c == '_':
+		default:
+			return false
+		}
+	}
+	return letter && digit
 }
 
 // isSecretRef reports whether s points at a secret instead of holding it.
@@ -233,11 +459,44 @@ func isSecretRef(s string) bool {
 }
 
 // secretKeySuffixes are the normalized key endings that name a secret.
-var secretKeySuffixes = []string{"password", "passwd", "token", "secret", "privatekey", "accesskey", "secretkey", "apikey", "clientsecret"}
+var secretKeySuffixes = []string{"password", "passwd", "pwd", "passphrase", "token", "secret", "privatekey", "accesskey", "secretkey", "apikey", "clientsecret"}
+
+// secretKeyNames are the normalized keys that name a secret only as the
+// whole key: cloudCredentials names a credential object, credentials holds one.
+var secretKeyNames = []string{"credential", "credentials"}
 
 // isSecretKeyName reports whether a mapping key names a secret value.
 func isSecretKeyName(k string) bool {
-	return endsLike(k, secretKeySuffixes...)
+	if endsLike(k, secretKeySuffixes...) {
+		return true
+	}
+	return isLike(k, secretKeyNames...)
+}
+
+// isLike reports whether k, lower-cased and without '-', '_' and '.', is
+// one of names (each at most 16 bytes).
+func isLike(k string, names ...string) bool {
+	var buf [16]byte
+	got := 0
+	for i := 0; i < len(k); i++ {
+		switch b := k[i]; {
+		case b == '-' || b == '_' || b == '.':
+		case got == len(buf):
+			return false
+		case b >= 'A' && b <= 'Z':
+			buf[got] = b + 'a' - 'A'
+			got++
+		default:
+			buf[got] = b
+			got++
+		}
+	}
+	for _, n := range names {
+		if string(buf[:got]) == n {
+			return true
+		}
+	}
+	return false
 }
 
 // endsLike reports whether k, lower-cased and without '-', '_' and '.',
@@ -270,11 +529,8 @@ func endsLike(k string, suffixes ...string) bool {
 // isSecretTyped reports whether mapping m declares its value secret.
 func isSecretTyped(m map[string]any) bool {
 	for _, k := range []string{"type", "valueType"} {
-		if t, ok := m[k].(string); ok {
-			switch strings.ToLower(t) {
-			case "secret", "secure":
-				return true
-			}
+		if t, ok := m[k].(string); ok && (strings.EqualFold(t, "secret") || strings.EqualFold(t, "secure")) {
+			return true
 		}
 	}
 	if b, ok := m["sensitive"].(bool); ok && b {
@@ -414,9 +670,8 @@ func hasAWSSecretAssignment(s string) bool {
 	if len(s) < 40 {
 		return false
 	}
-	lower := strings.ToLower(s)
 	for from := 0; ; {
-		i := strings.Index(lower[from:], "secret_access_key")
+		i := indexFold(s[from:], "secret_access_key")
 		if i < 0 {
 			return false
 		}
@@ -435,6 +690,18 @@ func hasAWSSecretAssignment(s string) bool {
 			return true
 		}
 	}
+}
+
+// indexFold is strings.Index of the lower-case ASCII word in s, in any
+// case, without lower-casing s.
+func indexFold(s, word string) int {
+	first, upper := word[0], word[0]-'a'+'A'
+	for i := 0; i+len(word) <= len(s); i++ {
+		if (s[i] == first || s[i] == upper) && strings.EqualFold(s[i:i+len(word)], word) {
+			return i
+		}
+	}
+	return -1
 }
 
 // urlWithPassword returns the first URL in s whose user info holds a

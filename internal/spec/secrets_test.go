@@ -154,6 +154,11 @@ func secretKeyNameAsWritten(k string) bool {
 			return true
 		}
 	}
+	for _, whole := range secretKeyNames {
+		if n == whole {
+			return true
+		}
+	}
 	return false
 }
 
@@ -162,7 +167,9 @@ func TestSecretKeyNameFollowsTheRule(t *testing.T) {
 		"webhookSecret", "syncSecrets", "enableSecretRotation", "sshPrivateKey", "private_key", "privateKeyPath",
 		"AccessKey", "aws.secret.key", "secretKey", "apiKey", "api-key", "clientSecret", "client__secret", "CLIENT-SECRET",
 		"pässword", "passwörd", "\xffpassword", "password\xff", "tokén", "a---token---", "_.-", "key", "monkey", "secretkeyx",
-		"ClientSecretClientSecret", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxclient-secret"} {
+		"ClientSecretClientSecret", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxclient-secret", "passphrase", "sshPassphrase", "pwd", "DB_PWD",
+		"credential", "Credentials", "CREDENTIALS", "cloud_credentials", "cloudCredentials", "credentialType", "credentials.x",
+		"credentialscredentials", "c-r-e-d-e-n-t-i-a-l-s", "xcredentials", "credential-s"} {
 		if got, want := isSecretKeyName(k), secretKeyNameAsWritten(k); got != want {
 			t.Errorf("isSecretKeyName(%q) = %v, the rule says %v", k, got, want)
 		}
@@ -188,6 +195,13 @@ func TestHoldsSecretAgreesWithTheScan(t *testing.T) {
 		{"spec": map[string]any{"k": testAWSID, "s": testAWSSecret}},
 		{"spec": map[string]any{"name": "AWS_SECRET_ACCESS_KEY", "value": testAWSSecret}},
 		{"spec": map[string]any{"name": "AWS_REGION", "value": testAWSSecret}},
+		{"spec": map[string]any{"env": []any{map[string]any{"name": "DB_PASSWORD", "value": "v"}}}},
+		{"spec": map[string]any{"env": []any{map[string]any{"name": "DB_PASSWORD", "value": "${V}"}}}},
+		{"spec": map[string]any{"values": "db:\n  password: v\n"}},
+		{"spec": map[string]any{"values": "db:\n  password: ''\n"}},
+		{"spec": map[string]any{"headers": map[string]any{"Authorization": "Basic ZGVwbG95Omh1bnRlcjI="}}},
+		{"spec": map[string]any{"endpoint": "https://glpat-AbCdEfGhIjKlMnOpQrSt@gitlab.example.com/x.git"}},
+		{"spec": map[string]any{"passphrase": "v", "cloudCredentials": "c"}},
 	}
 	for _, f := range spectest.Generate(500, 3) {
 		rs, _ := Parse(f.Path, f.Data)
@@ -327,6 +341,120 @@ func TestSecretsNoneInTheRealSyncRepositories(t *testing.T) {
 			if ps := Secrets(r); len(ps) > 0 && strings.Contains(rel, "syncrepo-") {
 				t.Errorf("%s flagged: %v", rel, ps)
 			}
+		}
+	}
+}
+
+// TestSecretsCommonFormsTheReviewFound: the forms the security review
+// found exported to Git in clear, each reported at its field and line,
+// naming what it is without repeating it.
+func TestSecretsCommonFormsTheReviewFound(t *testing.T) {
+	const pw = "hunter2hunter2"
+	cases := []struct {
+		name, yaml   string
+		line         int
+		field, found string
+	}{
+		{"a password in an Override's values text", "apiVersion: apps.k8smgmt.io/v3\nkind: Override\nmetadata:\n  name: o\n  project: default\nspec:\n" +
+			"  type: ClusterOverrideTypeHelm\n  overrideValues: |\n    db:\n      host: db.example.org\n      password: " + pw + " # dev\n",
+			8, "spec.overrideValues", `value of "password" on line 3 of the text`},
+		{"an environment file in a text", "kind: Workload\nspec:\n  script: |\n    export DB_HOST=db\n    export DB_PASSWORD='" + pw + "'\n",
+			3, "spec.script", `value of "DB_PASSWORD" on line 2 of the text`},
+		{"JSON in a text", "kind: Workload\nspec:\n  config: |\n    {\n      \"apiToken\": \"" + pw + "\",\n      \"x\": 1\n    }\n",
+			3, "spec.config", `value of "apiToken" on line 2 of the text`},
+		{"a Kubernetes env entry", "apiVersion: apps.k8smgmt.io/v3\nkind: Workload\nmetadata:\n  name: w\n  project: default\nspec:\n  env:\n  - name: DB_PASSWORD\n    value: " + pw + "\n",
+			9, "spec.env[0].value", "value of an entry named like a secret"},
+		{"a passphrase", "kind: Namespace\nspec:\n  passphrase: " + pw + "\n", 3, "spec.passphrase", "clear-text secret"},
+		{"a pwd", "kind: Namespace\nspec:\n  dbPwd: " + pw + "\n", 3, "spec.dbPwd", "clear-text secret"},
+		{"credentials", "kind: Namespace\nspec:\n  credentials: " + pw + "\n", 3, "spec.credentials", "clear-text secret"},
+		{"a token as the user of a URL", "apiVersion: integrations.k8smgmt.io/v3\nkind: Repository\nmetadata:\n  name: r\n  project: default\nspec:\n" +
+			"  endpoint: https://glpat-AbCdEfGhIjKlMnOpQrSt@gitlab.example.com/x.git\n", 7, "spec.endpoint", "token as the user of a URL (https://…@gitlab.example.com)"},
+		{"a long user-only user info", "kind: Repository\nspec:\n  endpoint: https://a1B2c3D4e5F6g7H8i9J0k1L2@git.example.org/x.git\n",
+			3, "spec.endpoint", "token as the user of a URL"},
+		{"a Basic Authorization header", "apiVersion: infra.k8smgmt.io/v3\nkind: Namespace\nmetadata:\n  name: n\n  project: default\nspec:\n" +
+			"  headers:\n    Authorization: Basic ZGVwbG95Omh1bnRlcjI=\n", 8, "spec.headers.Authorization", "HTTP Authorization credential (Basic …)"},
+		{"a Bearer header as a name and value", "kind: Namespace\nspec:\n  headers:\n  - name: Authorization\n    value: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc\n",
+			5, "spec.headers[0].value", "HTTP Authorization credential (Bearer …)"},
+		{"an Authorization line in a text", "kind: Namespace\nspec:\n  curl: |\n    -H 'x: y'\n    Authorization: Bearer abcdefgh12345678\n",
+			3, "spec.curl", "HTTP Authorization credential (Bearer …) on line 2 of the text"},
+	}
+	for _, c := range cases {
+		rs, probs := Parse("f.yaml", []byte(c.yaml))
+		if len(probs) > 0 || len(rs) != 1 {
+			t.Fatalf("%s: parse: %v", c.name, probs)
+		}
+		ps := Secrets(rs[0])
+		if len(ps) != 1 {
+			t.Errorf("%s: %d problems %v, want one (exported to Git in clear)", c.name, len(ps), ps)
+			continue
+		}
+		p := ps[0]
+		if p.Line != c.line || p.Field != c.field || !strings.Contains(p.Message, c.found) || !strings.Contains(p.Message, "SecretSealer") {
+			t.Errorf("%s: %v, want line %d %s: … %s … SecretSealer", c.name, p, c.line, c.field, c.found)
+		}
+		for _, secret := range []string{pw, "AbCdEfGhIjKlMnOpQrSt", "ZGVwbG95Omh1bnRlcjI=", "eyJhbGciOiJIUzI1NiJ9", "abcdefgh12345678", "a1B2c3D4e5F6"} {
+			if strings.Contains(p.Message+p.Field, secret) {
+				t.Errorf("%s: the problem repeats the secret: %v", c.name, p)
+			}
+		}
+	}
+}
+
+// TestSecretsNewFormsLookalikes: what the new forms must leave alone:
+// placeholders, references, names of secrets rather than secrets, empty
+// and nested values, prose, short user names.
+func TestSecretsNewFormsLookalikes(t *testing.T) {
+	texts := []string{
+		"image:\n  pullSecret: none\ndb:\n  password: \"\"\n  existingSecret:\n  token: ${TOKEN}\n  apiKey: '{{ .Values.key }}'\n  secret: |\n    nested\n",
+		"password: <Password>\npasswordFile: /etc/pw\nsecretName: db-creds\nenabled: true\ncreateSecret: false\ntoken: null\n",
+		"Use a strong password: it is checked.\nThe token=is explained below\nDB_PASSWORD=\nexport API_TOKEN=$API_TOKEN\n",
+		"{\n  \"password\": \"\",\n  \"tokenUrl\": \"https://example.org/token\"\n}\n",
+		"Authorization: Bearer ${TOKEN}\nauthorization: Basic ***\nBearer tokens are described here.\n",
+	}
+	for _, text := range texts {
+		obj := map[string]any{"spec": map[string]any{"values": text}}
+		if ps := Secrets(&Resource{Object: obj}); len(ps) != 0 {
+			t.Errorf("text flagged: %v\n%s", ps, text)
+		}
+	}
+	values := []string{"https://git@github.com/a/b.git", "https://deploy-bot@git.example.org/x.git", "https://${GITLAB_TOKEN}@gitlab.example.com/x.git",
+		"https://my-service-account-name@git.example.org/x.git", "Bearer ${TOKEN}", "Basic ***", "Bearer tokens are described here",
+		"aws-cloud-credential", "Webhook"}
+	for _, v := range values {
+		obj := map[string]any{"spec": map[string]any{"endpoint": v, "authorization": v, "cloudCredentials": v, "credentialType": v}}
+		if ps := Secrets(&Resource{Object: obj}); len(ps) != 0 {
+			t.Errorf("%q flagged: %v", v, ps)
+		}
+	}
+	for _, entry := range []map[string]any{
+		{"name": "DB_PASSWORD", "value": ""}, {"name": "DB_PASSWORD", "value": "${DB_PASSWORD}"}, {"name": "DB_PASSWORD", "value": "sealed://db.password"},
+		{"name": "DB_HOST", "value": "db.example.org"}, {"name": "cloudCredentials", "value": "aws-cloud-credential"},
+	} {
+		obj := map[string]any{"spec": map[string]any{"env": []any{entry}}}
+		if ps := Secrets(&Resource{Object: obj}); len(ps) != 0 {
+			t.Errorf("env entry %v flagged: %v", entry, ps)
+		}
+	}
+	// A SealedSecret's entries are ciphertext whatever they are named.
+	sealed := map[string]any{"kind": "SealedSecret", "spec": map[string]any{"env": []any{map[string]any{"name": "DB_PASSWORD", "value": "AgBy3i4OJSWK"}}}}
+	if ps := Secrets(&Resource{Object: sealed}); len(ps) != 0 {
+		t.Errorf("a SealedSecret's entry flagged: %v", ps)
+	}
+}
+
+// TestSecretsFindNothingWithoutAllocating: the quick walk of a resource
+// without a secret, the common case on every load, allocates nothing.
+func TestSecretsFindNothingWithoutAllocating(t *testing.T) {
+	objs := realObjects(t)
+	objs = append(objs, map[string]any{"spec": map[string]any{"overrideValues": "image:\n  tag: v1\ndb:\n  host: db\n  password: ''\n",
+		"env": []any{map[string]any{"name": "DB_HOST", "value": "db"}}, "endpoint": "https://git@github.com/a/b.git"}})
+	for i, o := range objs {
+		r := &Resource{Object: o}
+		if len(Secrets(r)) > 0 {
+			continue
+		}
+		if n := testing.AllocsPerRun(20, func() { Secrets(r) }); n != 0 {
+			t.Errorf("object %d: Secrets allocates %.0f times finding nothing", i, n)
 		}
 	}
 }

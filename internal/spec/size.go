@@ -25,10 +25,16 @@ func FileTooBig(size int64) string {
 	return fmt.Sprintf("is %d bytes, over the limit of %d bytes (%s) for one resource", size, MaxResourceBytes, mib(MaxResourceBytes))
 }
 
-// SizeError is a resource over MaxResourceBytes.
-type SizeError struct{}
+// SizeError is a resource over MaxResourceBytes, or over MaxNodes when
+// Nodes is set.
+type SizeError struct {
+	Nodes bool
+}
 
 func (e *SizeError) Error() string {
+	if e.Nodes {
+		return fmt.Sprintf("the resource holds more than %d YAML nodes as Git holds it (each key, value and list item is one), over the limit for one resource: split it or trim it", MaxNodes)
+	}
 	return fmt.Sprintf("the resource is larger as YAML in Git than the limit of %d bytes (%s) for one resource: split it or trim it", MaxResourceBytes, mib(MaxResourceBytes))
 }
 
@@ -39,11 +45,16 @@ func mib(n int) string {
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
-// CheckSize returns a *SizeError when obj is over MaxResourceBytes as Git
-// holds it, nil otherwise. A resource is measured by an upper bound found
-// in one walk, without writing it; only one whose bound is over the limit
-// is rendered, in bounded memory and only up to the limit.
+// CheckSize returns a *SizeError when obj is over MaxResourceBytes or
+// MaxNodes as Git holds it, nil otherwise. Its nodes are counted first (a
+// resource within MaxNodes can be read back from Git), then it is measured
+// by an upper bound found in one walk, without writing it; only one whose
+// bound is over the limit is rendered, in bounded memory and only up to
+// the limit.
 func CheckSize(obj map[string]any) error {
+	if objectNodes(obj, MaxNodes) >= MaxNodes { // and one for the document
+		return &SizeError{Nodes: true}
+	}
 	if sizeBound(obj, 0) <= MaxResourceBytes {
 		return nil
 	}
@@ -86,8 +97,17 @@ func sizeBound(v any, col int) int {
 		return sat(stringBound(x, col) + 1)
 	case nil, bool:
 		return 6
+	case int64:
+		n := 2 // the line end, and a digit
+		if x < 0 {
+			n++
+		}
+		for ; x >= 10 || x <= -10; x /= 10 {
+			n++
+		}
+		return n
 	}
-	return 34 // a number: at most 24 digits, sign, point and exponent
+	return 34 // a float: at most 24 digits, sign, point and exponent
 }
 
 // stringBound is at least the bytes a string takes written as a scalar whose

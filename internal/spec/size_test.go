@@ -71,8 +71,9 @@ func TestCheckSizeMeasuresTheYAMLGitHolds(t *testing.T) {
 		t.Fatalf("3 MB Namespace: %v", err)
 	}
 	// Labels whose values need quoting: the bound is over the limit, the
-	// YAML is measured.
-	quoted := func(n int) map[string]any { return labelled(n, "v: x") }
+	// YAML is measured (long values: the labels that fill 4 MiB are well
+	// within MaxNodes).
+	quoted := func(n int) map[string]any { return labelled(n, "v: "+strings.Repeat("x", 64)) }
 	data, _ := Render(quoted(1000))
 	perLabel := (len(data) - 100) / 1000
 	within := MaxResourceBytes/perLabel - 100
