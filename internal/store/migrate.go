@@ -175,6 +175,23 @@ CREATE TABLE processes (
 ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX runs_in_progress ON runs (owner) WHERE status = 'In Progress';`,
 	},
+	{
+		// Version 6 is the console's (sessions, console users).
+		// A SecretSealer's key pair: the private key never leaves the
+		// system (no API answer, log or Git holds it); kept when the sealer
+		// is deleted, so that making it again restores what it sealed.
+		Version: 7,
+		Name:    "the key pairs of secret sealers",
+		SQL: `
+CREATE TABLE sealer_keys (
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	private_key TEXT NOT NULL,
+	certificate TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (project, name)
+);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
