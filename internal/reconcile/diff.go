@@ -32,15 +32,22 @@ func (d FieldDiff) String() string {
 
 // Diff lists the fields whose values differ between old and new, compared
 // in canonical form (server-owned fields ignored), sorted by field path.
+// A clear-text secret is never shown: its value is spec.SecretMask on
+// both sides, or spec.SecretMaskChanged on new's where it changed (see
+// spec.MaskSecrets).
 func Diff(old, new map[string]any) []FieldDiff {
 	var out []FieldDiff
 	var a, b any
+	var am, bm map[string]any
 	if old != nil {
-		a = spec.Canonical(old)
+		am = spec.Canonical(old)
+		a = am
 	}
 	if new != nil {
-		b = spec.Canonical(new)
+		bm = spec.Canonical(new)
+		b = bm
 	}
+	spec.MaskSecrets(am, bm)
 	diffValue("", a, b, old == nil, new == nil, &out)
 	return out
 }

@@ -49,6 +49,19 @@ func NewSealer(project string, keys []*Key, cache *Cache) *Sealer {
 // Project is the project whose keys the sealer holds.
 func (s *Sealer) Project() string { return s.project }
 
+// ID names the sealer's keys (their fingerprints, in order): two sealers
+// with the same ID seal and unseal alike.
+func (s *Sealer) ID() string {
+	if s == nil {
+		return ""
+	}
+	fps := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		fps[i] = k.fingerprint
+	}
+	return strings.Join(fps, ",")
+}
+
 // Ref returns the reference that stands for the field at path, a field
 // under spec ("spec.credentials.password" → "sealed://credentials.password"),
 // and false for a field outside spec.

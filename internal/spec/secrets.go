@@ -535,3 +535,77 @@ func isPlaceholder(p string) bool {
 	}
 	return false
 }
+
+// Placeholders MaskSecrets writes for a secret.
+const (
+	SecretMask        = "(secret)"
+	SecretMaskChanged = "(secret, changed)"
+)
+
+// MaskSecrets replaces, in a and b (two versions of one object, copies
+// the caller owns, either nil), every clear-text secret SecretFields finds
+// in either with a placeholder, so that a difference between them can be
+// shown without showing a secret: SecretMask where both hold the same
+// value, SecretMaskChanged on b's side where it differs. A secret that is
+// a mapping key is renamed to its first letters (as problems show it) on
+// both sides.
+func MaskSecrets(a, b map[string]any) {
+	fields := append(SecretFields(a), SecretFields(b)...)
+	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Path < fields[j].Path })
+	// Values first: a secret key renamed would move the paths below it.
+	for i, f := range fields {
+		if f.InKey || i > 0 && fields[i-1].Path == f.Path && !fields[i-1].InKey {
+			continue
+		}
+		va, inA := FieldAt(a, f.Path)
+		vb, inB := FieldAt(b, f.Path)
+		if inA {
+			SetField(a, f.Path, SecretMask)
+		}
+		if inB {
+			if inA && va == vb {
+				SetField(b, f.Path, SecretMask)
+			} else {
+				SetField(b, f.Path, SecretMaskChanged)
+			}
+		}
+	}
+	for i := len(fields) - 1; i >= 0; i-- { // deepest first
+		if f := fields[i]; f.InKey {
+			renameKey(a, f.Path)
+			renameKey(b, f.Path)
+		}
+	}
+}
+
+// renameKey renames the mapping key that ends path p to its first letters.
+func renameKey(obj map[string]any, p string) {
+	segs := splitPath(p)
+	if obj == nil || len(segs) == 0 || segs[len(segs)-1].isIndex {
+		return
+	}
+	var cur any = obj
+	for _, s := range segs[:len(segs)-1] {
+		switch x := cur.(type) {
+		case map[string]any:
+			cur = x[s.key]
+		case []any:
+			if !s.isIndex || s.index < 0 || s.index >= len(x) {
+				return
+			}
+			cur = x[s.index]
+		default:
+			return
+		}
+	}
+	m, ok := cur.(map[string]any)
+	key := segs[len(segs)-1].key
+	if v, has := m[key]; ok && has {
+		short := key
+		if len(short) > 4 {
+			short = short[:4] + "…"
+		}
+		delete(m, key)
+		m[short] = v
+	}
+}
