@@ -116,8 +116,29 @@ func Refs(obj map[string]any) []RefField {
 	return out
 }
 
-// HasRefs reports whether obj holds a sealed:// reference anywhere.
-func HasRefs(obj map[string]any) bool { return len(Refs(obj)) > 0 }
+// HasRefs reports whether obj holds a sealed:// reference anywhere, at
+// the cost of a walk that builds no path.
+func HasRefs(obj map[string]any) bool { return hasRef(obj) }
+
+func hasRef(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			if hasRef(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasRef(e) {
+				return true
+			}
+		}
+	case string:
+		return strings.HasPrefix(x, Scheme)
+	}
+	return false
+}
 
 // FieldError is a field that cannot be sealed or unsealed, and why.
 type FieldError struct {
