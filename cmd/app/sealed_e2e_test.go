@@ -121,7 +121,11 @@ func TestSealedSecretsRoundTrip(t *testing.T) {
 
 	// A change of another field through the API: the spec file alone.
 	artBlob := gitOut(a.demo, "rev-parse", "main:"+artifact)
-	a.apply(t, func() map[string]any { r := repo("frank"); spec.SetField(r, "spec.credentials.password", kubesealed); return r }())
+	a.apply(t, func() map[string]any {
+		r := repo("frank")
+		spec.SetField(r, "spec.credentials.password", kubesealed)
+		return r
+	}())
 	eventuallyTrue(t, "username frank in Git", func() bool { return strings.Contains(show(file), "username: frank") })
 	if got := gitOut(a.demo, "rev-parse", "main:"+artifact); got != artBlob {
 		t.Errorf("the artifact was rewritten though no value changed:\n%s", gitOut(a.demo, "log", "-3", "--stat", "main"))
