@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/systemsync/systemsync/internal/parallel"
 	"github.com/systemsync/systemsync/internal/sealing"
 	"github.com/systemsync/systemsync/internal/spec"
 )
@@ -35,13 +36,21 @@ func (s *sealers) of(ctx context.Context, project string) (*sealing.Sealer, erro
 }
 
 // unsealFiles replaces each valid file of d holding sealed:// references
-// with its unsealed copy (see unseal), when the loader has a keyring.
-// blobs are the files' blob SHAs.
+// with its unsealed copy (see unseal), when the loader has a keyring:
+// from the cache when the same file, artifact and keys were unsealed
+// before, the others on every core. blobs are the files' blob SHAs.
 func (l *Loader) unsealFiles(ctx context.Context, src TreeSource, d *Desired, files []*File, blobs []string) error {
 	if l.Keys == nil {
 		return nil
 	}
 	ss := &sealers{keys: l.Keys, got: map[string]*sealing.Sealer{}}
+	type todo struct {
+		i       int
+		key     unsealKey
+		sealer  *sealing.Sealer
+		artPath string
+	}
+	var work []todo
 	for i, f := range files {
 		if !f.sealed || !f.Valid() {
 			continue
@@ -62,14 +71,25 @@ func (l *Loader) unsealFiles(ctx context.Context, src TreeSource, d *Desired, fi
 			files[i] = c.file
 			continue
 		}
-		out, err := unseal(ctx, src, f, sl, artPath, key.artifact)
+		work = append(work, todo{i, key, sl, artPath})
+	}
+	errs := make([]error, len(work))
+	parallel.For(len(work), func(n int) {
+		w := work[n]
+		out, err := unseal(ctx, src, files[w.i], w.sealer, w.artPath, w.key.artifact)
+		if err != nil {
+			errs[n] = err
+			return
+		}
+		files[w.i] = out
+		l.mu.Lock()
+		l.unsealed[w.key] = &cached{file: out, lastLoad: l.loads}
+		l.mu.Unlock()
+	})
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
-		l.mu.Lock()
-		l.unsealed[key] = &cached{file: out, lastLoad: l.loads}
-		l.mu.Unlock()
-		files[i] = out
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sealing
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
@@ -248,4 +249,28 @@ func TestKeyPEM(t *testing.T) {
 	if shown := k.Shown(); strings.Contains(shown.PEM, "PRIVATE") || !strings.Contains(shown.PEM, "BEGIN CERTIFICATE") {
 		t.Errorf("shown: %s", shown.PEM)
 	}
+}
+
+// The cost of one value sealed and opened, as an export and a load pay it.
+func BenchmarkSeal(b *testing.B) {
+	k, err := NewKey(nil, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	label := Label(Namespace, "creds", ScopeStrict)
+	b.Run("encrypt", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Encrypt(rand.Reader, k.Public(), []byte("Pw-000001-bench"), label); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	ct, _ := Encrypt(rand.Reader, k.Public(), []byte("Pw-000001-bench"), label)
+	b.Run("decrypt", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Decrypt(k.Private, ct, label); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
