@@ -23,7 +23,8 @@ import (
 // values; a value sealed with the certificate (as kubeseal --cert does)
 // reaches the system; a reference that cannot be unsealed is that file's
 // invalid row naming the field; the artifact is not rewritten when no
-// value changed; and no commit, object or log line holds a clear value.
+// value changed; and no commit, object, run row or log line holds a clear
+// value.
 func TestSealedSecretsRoundTrip(t *testing.T) {
 	a := startLocal(t)
 	const sealers = "/apis/integrations.k8smgmt.io/v3/projects/default/secretsealers"
@@ -136,6 +137,13 @@ func TestSealedSecretsRoundTrip(t *testing.T) {
 
 	values := append(p.values(), kubesealed)
 	scanRepo(t, a.demo, values, nil)
+	rows, _ := a.rows(t, "system-sync")
+	shown, _ := json.Marshal(rows)
+	for _, v := range values {
+		if strings.Contains(string(shown), v) {
+			t.Errorf("a run row holds the planted %.12s…", v)
+		}
+	}
 	logs := a.stdout.String() + a.stderr.String()
 	for _, v := range values {
 		if strings.Contains(logs, v) {
