@@ -288,7 +288,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 	// Rendering is most of an export's own work: it runs on every core,
 	// and the results are gathered in the plan's order.
 	rendered := make([]renderedFile, len(p.Plan.Changes))
-	seal := r.sealers()
+	seal := r.sealers(p.Plan)
 	parallel.For(len(p.Plan.Changes), func(i int) {
 		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
 			rendered[i] = renderFile(ctx, repo, base, c, c.SystemHash(), seal)
@@ -313,7 +313,7 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 			row(c, string(reconcile.Applied), "")
 		case reconcile.ExportDelete:
 			files = append(files, gitrepo.FileChange{Path: c.Path, Delete: true})
-			if gone := seal.artifactGone(ctx, repo, base, c); gone != nil {
+			if gone := seal.artifactGone(base, c); gone != nil {
 				files = append(files, *gone)
 			}
 			saves = append(saves, StateChange{Key: c.Key, Remove: true})

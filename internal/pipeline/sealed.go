@@ -17,6 +17,7 @@ import (
 // once; safe for concurrent use. A nil one seals nothing.
 type exportSealers struct {
 	keys sealing.Keyring
+	plan *reconcile.Plan // what Git holds
 	mu   sync.Mutex
 	got  map[string]sealerOrErr
 }
@@ -26,12 +27,13 @@ type sealerOrErr struct {
 	err error
 }
 
-// sealers returns the export's sealers: nil when the runner has no keyring.
-func (r *Runner) sealers() *exportSealers {
+// sealers returns the sealers of an export of plan: nil when the runner
+// has no keyring.
+func (r *Runner) sealers(plan *reconcile.Plan) *exportSealers {
 	if r.Loader == nil || r.Loader.Keys == nil {
 		return nil
 	}
-	return &exportSealers{keys: r.Loader.Keys, got: map[string]sealerOrErr{}}
+	return &exportSealers{keys: r.Loader.Keys, plan: plan, got: map[string]sealerOrErr{}}
 }
 
 func (e *exportSealers) of(ctx context.Context, project string) (*sealing.Sealer, error) {
@@ -72,7 +74,7 @@ func (e *exportSealers) seal(ctx context.Context, repo *gitrepo.Repo, base strin
 	artPath := sealing.ArtifactPath(c.Path, c.Key.Name)
 	var prevData []byte
 	var prev *sealing.Artifact
-	if base != "" {
+	if base != "" && e.plan.InGit(artPath) {
 		data, err := repo.ReadFile(ctx, base, artPath)
 		switch {
 		case err == nil:
@@ -111,13 +113,12 @@ func refersTo(obj map[string]any, specPath, artPath string) bool {
 
 // artifactGone is the deletion of a deleted resource's artifact, when Git
 // holds one (nil otherwise).
-func (e *exportSealers) artifactGone(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change) *gitrepo.FileChange {
+func (e *exportSealers) artifactGone(base string, c *reconcile.Change) *gitrepo.FileChange {
 	if e == nil || base == "" || !strings.HasSuffix(c.Path, ".yaml") {
 		return nil
 	}
-	artPath := sealing.ArtifactPath(c.Path, c.Key.Name)
-	if _, err := repo.ReadFile(ctx, base, artPath); err != nil {
-		return nil
+	if artPath := sealing.ArtifactPath(c.Path, c.Key.Name); e.plan.InGit(artPath) {
+		return &gitrepo.FileChange{Path: artPath, Delete: true}
 	}
-	return &gitrepo.FileChange{Path: artPath, Delete: true}
+	return nil
 }
