@@ -142,8 +142,8 @@ func hasRef(v any) bool {
 
 // FieldError is a field that cannot be sealed or unsealed, and why.
 type FieldError struct {
-	Path    string
-	Message string
+	Path    string // the field, as a problem names it (a key holding a secret cut to its first letters)
+	Message string // never the secret
 }
 
 func (e FieldError) Error() string { return e.Path + ": " + e.Message }
