@@ -317,31 +317,9 @@ func TestSecretsAreNeverWrittenToGitNorLogged(t *testing.T) {
 
 	// Every object of the destination, and every object of the demo
 	// repository but the user's own pushes, is free of every planted value.
-	scan := func(repo string, values []string, skipCommits []string) {
-		t.Helper()
-		all := gitOut(repo, "cat-file", "--batch-all-objects", "--batch")
-		logs := gitOut(repo, "log", "--all", "-p", "--format=commit %H%n%B")
-		if all == "" || logs == "" {
-			t.Fatalf("%s: nothing to scan", repo)
-		}
-		for _, v := range values {
-			if skipCommits == nil && strings.Contains(all, v) {
-				t.Errorf("%s holds the planted %.12s… in an object", repo, v)
-			}
-			for _, c := range strings.Split(logs, "\ncommit ")[0:] {
-				sha, _, _ := strings.Cut(strings.TrimPrefix(c, "commit "), "\n")
-				if contains(skipCommits, sha) {
-					continue
-				}
-				if strings.Contains(c, v) {
-					t.Errorf("%s: commit %.12s writes the planted %.12s…", repo, sha, v)
-				}
-			}
-		}
-	}
-	scan(dest, append(api.values(), pushed.values()...), nil)
-	scan(a.demo, api.values(), nil)
-	scan(a.demo, pushed.values(), userCommits)
+	scanRepo(t, dest, append(api.values(), pushed.values()...), nil)
+	scanRepo(t, a.demo, api.values(), nil)
+	scanRepo(t, a.demo, pushed.values(), userCommits)
 	if refs := gitOut(a.demo, "for-each-ref", "--format=%(refname)"); !strings.Contains(refs, "refs/heads/main") {
 		t.Fatalf("demo refs: %s", refs)
 	}
@@ -378,6 +356,32 @@ func TestSecretsAreNeverWrittenToGitNorLogged(t *testing.T) {
 	for _, v := range append(api.values(), pushed.values()...) {
 		if strings.Contains(out.String()+errb.String(), v) {
 			t.Errorf("validate repeats the planted %.12s…", v)
+		}
+	}
+}
+
+// scanRepo fails the test for each planted value an object of repo, or a
+// commit of any of its refs (message and patch), holds; the commits in
+// skipCommits are not scanned, nor then the objects.
+func scanRepo(t *testing.T, repo string, values []string, skipCommits []string) {
+	t.Helper()
+	all := gitOut(repo, "cat-file", "--batch-all-objects", "--batch")
+	logs := gitOut(repo, "log", "--all", "-p", "--format=commit %H%n%B")
+	if all == "" || logs == "" {
+		t.Fatalf("%s: nothing to scan", repo)
+	}
+	for _, v := range values {
+		if skipCommits == nil && strings.Contains(all, v) {
+			t.Errorf("%s holds the planted %.12s… in an object", repo, v)
+		}
+		for _, c := range strings.Split(logs, "\ncommit ")[0:] {
+			sha, _, _ := strings.Cut(strings.TrimPrefix(c, "commit "), "\n")
+			if contains(skipCommits, sha) {
+				continue
+			}
+			if strings.Contains(c, v) {
+				t.Errorf("%s: commit %.12s writes the planted %.12s…", repo, sha, v)
+			}
 		}
 	}
 }

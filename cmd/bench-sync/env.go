@@ -88,6 +88,7 @@ type controllerEnv struct {
 	dbURL string
 	url   string
 	srv   *httptest.Server
+	store *controller.Store
 }
 
 func startController(ctx context.Context, dir string) (*controllerEnv, error) {
@@ -107,7 +108,7 @@ func startController(ctx context.Context, dir string) (*controllerEnv, error) {
 	}
 	st := controller.NewStore(db)
 	srv := httptest.NewServer(controller.NewAPI(st, keys, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	return &controllerEnv{db: db, dbURL: dbURL, url: srv.URL, srv: srv}, nil
+	return &controllerEnv{db: db, dbURL: dbURL, url: srv.URL, srv: srv, store: st}, nil
 }
 
 func (c *controllerEnv) close() {

@@ -128,7 +128,13 @@ func runExportBenches(ctx context.Context, o options) error {
 	if err := benchBurst(ctx, o); err != nil {
 		return err
 	}
-	return benchFullExport(ctx, o)
+	if err := benchFullExport(ctx, o, 0); err != nil {
+		return err
+	}
+	if o.secrets > 0 {
+		return benchFullExport(ctx, o, o.secrets)
+	}
+	return nil
 }
 
 // benchChangeToCommit: one change through the API at a time, timed until
@@ -229,8 +235,14 @@ func benchBurst(ctx context.Context, o options) error {
 
 // benchFullExport: 10,000 resources exported into an empty repository,
 // against rendering them to bytes; then a re-export that must write nothing.
-func benchFullExport(ctx context.Context, o options) error {
-	e, err := setupExportEnv(ctx, "full")
+// With secrets > 0, that many of them (spread evenly) are Repositories
+// holding a clear-text password, which each project's SecretSealer seals.
+func benchFullExport(ctx context.Context, o options, secrets int) error {
+	name := "full"
+	if secrets > 0 {
+		name = "sealed"
+	}
+	e, err := setupExportEnv(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -242,6 +254,11 @@ func benchFullExport(ctx context.Context, o options) error {
 			return fmt.Errorf("%s: %v", f.Path, probs[0])
 		}
 		objs = append(objs, rs[0].Object)
+	}
+	if secrets > 0 {
+		if objs, err = withSecrets(ctx, e, objs, secrets); err != nil {
+			return err
+		}
 	}
 	if err := applyAll(ctx, e.user, objs); err != nil {
 		return err
@@ -283,8 +300,27 @@ func benchFullExport(ctx context.Context, o options) error {
 			return fmt.Errorf("git fsck of %s: %w: %s", dir, err, out)
 		}
 	}
-	fmt.Printf("### Full export of %d resources into an empty folder\n\n", len(objs))
-	fmt.Println("`Runner.Export` of a manual run: plan against the system, render every resource Rafay-style, one commit, push over HTTP. Floor: render the same resources to bytes (`spec.Render`). Goal ≤ 2× the floor; a re-export of the unchanged system writes nothing.")
+	var cold time.Duration
+	if secrets > 0 {
+		if err := checkSealed(e, secrets); err != nil {
+			return err
+		}
+		// A fresh process: the sealers' keys parsed anew, no value known,
+		// every sealed one in Git decrypted to compare.
+		fresh := &pipeline.Runner{DB: e.runner.DB, Git: e.runner.Git, Loader: reconcile.NewLoader(), System: e.runner.System,
+			Runs: e.runner.Runs, Log: e.runner.Log, Snapshot: reconcile.NewSnapshot(), Bot: e.runner.Bot}
+		fresh.Loader.Keys = controller.NewStore(e.ctl.db).Sealers()
+		t0 = time.Now()
+		if again, err := fresh.Export(ctx, e.stage, pipeline.TriggerInternal, nil, pipeline.ExportOptions{}); err != nil || again.Commit != "" {
+			return fmt.Errorf("re-export by a fresh runner: %v, commit %q", err, again.Commit)
+		}
+		cold = time.Since(t0)
+		fmt.Printf("### Full export of %d resources into an empty folder, %d of them holding a password to seal\n\n", len(objs), secrets)
+		fmt.Println("As the full export below, with one SecretSealer (KubeSeal) per project: each password goes to Git as `sealed://credentials.password` and to its resource's `artifacts/<name>/sealed-secret.yaml`, sealed as kubeseal seals (RSA-OAEP 2048 + AES-256-GCM). Floor: render the same resources, passwords in clear (`spec.Render`). Goal ≤ 2× the floor; a re-export of the unchanged system writes nothing.")
+	} else {
+		fmt.Printf("### Full export of %d resources into an empty folder\n\n", len(objs))
+		fmt.Println("`Runner.Export` of a manual run: plan against the system, render every resource Rafay-style, one commit, push over HTTP. Floor: render the same resources to bytes (`spec.Render`). Goal ≤ 2× the floor; a re-export of the unchanged system writes nothing.")
+	}
 	fmt.Println()
 	fmt.Println("| | time | / floor |")
 	fmt.Println("| --- | --- | --- |")
@@ -297,6 +333,9 @@ func benchFullExport(ctx context.Context, o options) error {
 	fmt.Printf("| re-export of the unchanged system | %s | %.2f× |\n", ms(re), ratio(re, floor))
 	for _, p := range reParts {
 		fmt.Printf("| — %s | %s | %.2f× |\n", stepName(p.name), ms(p.took), ratio(p.took, floor))
+	}
+	if secrets > 0 {
+		fmt.Printf("| re-export by a fresh runner (keys read, %d sealed values decrypted) | %s | %.2f× |\n", secrets, ms(cold), ratio(cold, floor))
 	}
 	fmt.Println()
 	fmt.Printf("Goal ≤ 2× floor: %s. Re-export writes nothing: %s.\n\n", verdict(ratio(full, floor) <= 2), verdict(again.Commit == ""))

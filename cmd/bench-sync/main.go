@@ -13,6 +13,9 @@
 //   - webhook acknowledgement at a steady rate through the full server
 //     (HMAC check, durable job, 202); floor: a handler that only reads the
 //     body and checks the HMAC;
+//   - the full export of a system into an empty repository, and again with
+//     -secrets of its resources holding a password its project's
+//     SecretSealer seals; floor: render the same resources;
 //   - peak memory exporting one 3 MB resource, in a child process; floor: a
 //     child that only renders it.
 //
@@ -20,7 +23,7 @@
 // http-backend, the embedded controller on SQLite, the server on SQLite.
 //
 //	go run ./cmd/bench-sync [-bench pr,cold,mem,webhook,export,large] [-files 10000] [-prs 10] [-changed 10]
-//	                        [-cold-iters 3] [-rate 100] [-duration 10s] [-cpuprofile FILE]
+//	                        [-cold-iters 3] [-rate 100] [-duration 10s] [-secrets 1000] [-cpuprofile FILE]
 package main
 
 import (
@@ -47,6 +50,7 @@ type options struct {
 	duration  time.Duration
 	payload   string
 	keep      bool
+	secrets   int
 }
 
 func main() {
@@ -70,6 +74,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long webhooks are sent at -rate")
 	flag.StringVar(&o.payload, "payload", "testdata/github-webhooks/push/payload.json", "push webhook payload (octokit's example)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folders (printed on stderr)")
+	flag.IntVar(&o.secrets, "secrets", 1000, "resources holding a clear-text password in the sealed variant of the full export (0: no such variant)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	o.benches = map[string]bool{}

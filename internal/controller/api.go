@@ -166,7 +166,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		if out, err = appendRowView(out, row, t.kind.Name, t.project); err != nil {
+		if t.kind.Name == SealerKind {
+			out, err = a.appendSealerView(r.Context(), out, row, t.project)
+		} else {
+			out, err = appendRowView(out, row, t.kind.Name, t.project)
+		}
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -208,7 +213,12 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, st.View())
+	view, err := a.store.sealers.view(r.Context(), st)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, view)
 }
 
 func (a *API) delete(w http.ResponseWriter, r *http.Request) {
@@ -264,6 +274,15 @@ func (a *API) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range warnings {
 		w.Header().Add("Warning", WarningHeader(p))
+	}
+	if t.kind.Name == SealerKind {
+		view, err := a.store.sealers.view(r.Context(), st)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		WriteJSON(w, code, view)
+		return
 	}
 	writeView(w, code, st)
 }

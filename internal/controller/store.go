@@ -93,11 +93,14 @@ type Store struct {
 	// checkedWrites makes batches of checked changes in one round trip
 	// (PostgreSQL; see commitChecked).
 	checkedWrites bool
+	sealers       *Sealers // the SecretSealers' key pairs
 }
 
 // NewStore returns a Store over a migrated database.
 func NewStore(db *store.DB) *Store {
-	return &Store{db: db, notify: newNotifier(), now: time.Now, checkedWrites: db.Dialect == store.Postgres}
+	s := &Store{db: db, notify: newNotifier(), now: time.Now, checkedWrites: db.Dialect == store.Postgres}
+	s.sealers = newSealers(db, s)
+	return s
 }
 
 // Get returns the resource with key k, or an *Error with code 404.
@@ -309,10 +312,14 @@ func (s *Store) apply(ctx context.Context, k spec.Key, obj map[string]any, user,
 	a := &applyChange{k: k, obj: obj, body: string(body), user: user, expect: expectVersion}
 	err = s.write(ctx, a)
 	if errors.Is(err, errUnchanged) {
-		return a.result, Unchanged, nil
+		a.outcome, err = Unchanged, nil
 	}
 	if err != nil {
 		return Stored{}, "", wrapUnlessAPI(err, "apply "+k.String())
+	}
+	// A KubeSeal SecretSealer gets its key pair (Sealers).
+	if err := s.sealers.afterApply(ctx, k, obj); err != nil {
+		return Stored{}, "", fmt.Errorf("apply %s: %w", k, err)
 	}
 	return a.result, a.outcome, nil
 }

@@ -556,7 +556,7 @@ func systemFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconci
 	if c.System() == nil {
 		return nil, nil
 	}
-	out := renderFile(ctx, repo, base, c, c.SystemHash())
+	out := renderFile(ctx, repo, base, c, c.SystemHash(), nil) // no sealing on a conflict branch: a secret is refused
 	if out.failed != "" {
 		return nil, fmt.Errorf("%w: the system's version of %s cannot be written to Git: %s", ErrCannotResolve, c.Key, out.failed)
 	}

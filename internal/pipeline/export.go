@@ -298,9 +298,10 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 	// Rendering is most of an export's own work: it runs on every core,
 	// and the results are gathered in the plan's order.
 	rendered := make([]renderedFile, len(p.Plan.Changes))
+	seal := r.sealers(p.Plan)
 	parallel.For(len(p.Plan.Changes), func(i int) {
 		if c := p.Plan.Changes[i]; c.Action == reconcile.Export {
-			rendered[i] = renderFile(ctx, repo, base, c, c.SystemHash())
+			rendered[i] = renderFile(ctx, repo, base, c, c.SystemHash(), seal)
 		}
 	})
 	for i, c := range p.Plan.Changes {
@@ -315,10 +316,16 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 				continue
 			}
 			files = append(files, gitrepo.FileChange{Path: c.Path, Data: out.data})
+			if out.artifact != nil {
+				files = append(files, *out.artifact)
+			}
 			saves = append(saves, StateChange{Key: c.Key, State: reconcile.State{Path: c.Path, GitHash: out.hash, SystemHash: out.hash}})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.ExportDelete:
 			files = append(files, gitrepo.FileChange{Path: c.Path, Delete: true})
+			if gone := seal.artifactGone(base, c); gone != nil {
+				files = append(files, *gone)
+			}
 			saves = append(saves, StateChange{Key: c.Key, Remove: true})
 			row(c, string(reconcile.Applied), "")
 		case reconcile.Conflict:
@@ -348,20 +355,24 @@ func (r *Runner) exportFiles(ctx context.Context, repo *gitrepo.Repo, base strin
 
 // renderedFile is the system's version of one resource, written for Git.
 type renderedFile struct {
-	data   []byte
-	hash   string // reconcile.Hash of the object, which Git now holds too
-	failed string // why it is not written, when it is not
+	data     []byte
+	hash     string              // reconcile.Hash of the object, which Git now holds too
+	failed   string              // why it is not written, when it is not
+	artifact *gitrepo.FileChange // to its sealed secrets' artifact, if any
 }
 
 // renderFile writes the system's object of an Export change as its file:
 // Git's file edited in place when Git has one, else rendered anew. An
-// object holding a clear-text secret, or over spec.MaxResourceBytes, is not
-// written; a file that editing in place would take over the limit is
-// written anew. hash is the object's reconcile.Hash when known ("":
-// computed here). Safe for concurrent use.
-func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change, hash string) renderedFile {
+// object holding a clear-text secret has it sealed by its project's sealer
+// (seal; the artifact changes only when a value does), or is not written
+// when there is none; one over spec.MaxResourceBytes is not written; a
+// file that editing in place would take over the limit is written anew.
+// hash is the object's reconcile.Hash when known ("": computed here),
+// secrets unsealed. Safe for concurrent use.
+func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconcile.Change, hash string, seal *exportSealers) renderedFile {
 	obj := c.System()
-	if probs := spec.Secrets(&spec.Resource{Object: obj}); len(probs) > 0 {
+	probs := spec.Secrets(&spec.Resource{Object: obj})
+	if len(probs) > 0 && seal == nil {
 		return renderedFile{failed: "not written to Git: " + probs[0].Field + ": " + probs[0].Message}
 	}
 	var existing []byte
@@ -376,6 +387,13 @@ func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconci
 		return renderedFile{failed: "not written to Git: " + err.Error()}
 	}
 	canon := spec.Canonical(obj)
+	var artifact *gitrepo.FileChange
+	if seal != nil {
+		var failed string
+		if artifact, failed = seal.seal(ctx, repo, base, c, canon, probs, existing); failed != "" {
+			return renderedFile{failed: failed}
+		}
+	}
 	data, err := spec.Update(existing, canon)
 	if err == nil && len(data) > spec.MaxResourceBytes {
 		// Git's file, edited in place, keeps comments and layout that
@@ -388,7 +406,7 @@ func renderFile(ctx context.Context, repo *gitrepo.Repo, base string, c *reconci
 	if hash == "" {
 		hash = reconcile.Hash(obj)
 	}
-	return renderedFile{data: data, hash: hash}
+	return renderedFile{data: data, hash: hash, artifact: artifact}
 }
 
 func (r *Runner) finishExport(ctx context.Context, id int64, sha, branch string, rows []Row, out *Exported) (*Exported, error) {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/systemsync/systemsync/internal/parallel"
+	"github.com/systemsync/systemsync/internal/sealing"
 	"github.com/systemsync/systemsync/internal/spec"
 )
 
@@ -54,6 +55,10 @@ type File struct {
 	// nothing for the garbage collector to scan), so the object is parsed
 	// again when it is asked for: only for the changes that need it.
 	data []byte
+	// sealed: data holds sealed:// references. clear, once they are
+	// unsealed, holds the value of each field that holds one, by path.
+	sealed bool
+	clear  map[string]string
 }
 
 // Valid reports whether the file holds one valid, secret-free resource:
@@ -61,8 +66,9 @@ type File struct {
 func (f *File) Valid() bool { return f.data != nil && !spec.HasErrors(f.Problems) }
 
 // Resource returns the resource the file holds, as the loader checked it
-// (metadata.project filled in from the path when the file leaves it out),
-// or nil when it holds no valid one. Each call parses the file again and
+// (metadata.project filled in from the path when the file leaves it out,
+// its sealed:// references unsealed when the loader has a keyring), or
+// nil when it holds no valid one. Each call parses the file again and
 // returns a new Resource, without line numbers.
 func (f *File) Resource() *spec.Resource {
 	if f == nil || f.data == nil {
@@ -74,6 +80,9 @@ func (f *File) Resource() *spec.Resource {
 	}
 	if f.Key.Project != "" && r.Project() == "" {
 		r.SetProject(f.Key.Project)
+	}
+	for p, v := range f.clear {
+		spec.SetField(r.Object, p, v)
 	}
 	r.DropLines()
 	return r
@@ -106,9 +115,17 @@ type Desired struct {
 // has not seen at that path before, so the cost of a run follows the change.
 // It is safe for concurrent use.
 type Loader struct {
-	mu    sync.Mutex
-	cache map[cacheKey]*cached // checked file (scope not applied)
-	loads int                  // Load calls so far
+	// Keys, when set, unseals the sealed:// references of the files
+	// loaded with their project's sealer (the Secret Sealer's key pairs);
+	// a reference that cannot be unsealed makes its file invalid, naming
+	// the field. Runner.Export seals with the same keys. Nil leaves
+	// references as they are (a remote controller's to read).
+	Keys sealing.Keyring
+
+	mu       sync.Mutex
+	cache    map[cacheKey]*cached  // checked file (scope not applied)
+	unsealed map[unsealKey]*cached // a checked file, unsealed
+	loads    int                   // Load calls so far
 }
 
 // cacheKey is a blob at a path: what a file's check depends on.
@@ -124,7 +141,9 @@ type cached struct {
 const keepLoads = 32
 
 // NewLoader returns a Loader with an empty cache.
-func NewLoader() *Loader { return &Loader{cache: map[cacheKey]*cached{}} }
+func NewLoader() *Loader {
+	return &Loader{cache: map[cacheKey]*cached{}, unsealed: map[unsealKey]*cached{}}
+}
 
 // evict drops files no recent load has seen, and counts the load.
 func (l *Loader) evict() {
@@ -137,6 +156,11 @@ func (l *Loader) evict() {
 	for k, c := range l.cache {
 		if l.loads-c.lastLoad > keepLoads {
 			delete(l.cache, k)
+		}
+	}
+	for k, c := range l.unsealed {
+		if l.loads-c.lastLoad > keepLoads {
+			delete(l.unsealed, k)
 		}
 	}
 }
@@ -219,6 +243,13 @@ func (l *Loader) Load(ctx context.Context, src TreeSource, commit, folder string
 		if err != nil {
 			return nil, err
 		}
+	}
+	blobs := make([]string, len(work))
+	for i, w := range work {
+		blobs[i] = w.e.BlobSHA
+	}
+	if err := l.unsealFiles(ctx, src, d, files, blobs); err != nil {
+		return nil, err
 	}
 	l.evict()
 	files = append(files, odd...)
@@ -372,6 +403,7 @@ func checkContent(f *File, data []byte, info spec.PathInfo) {
 		f.Blocked = true
 		return
 	}
+	f.sealed = holdsRefs(data)
 	f.Hash = Hash(r.Object)
 	f.Skip = spec.GitSyncSkip(r.Object)
 }

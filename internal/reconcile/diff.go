@@ -81,7 +81,7 @@ func secretTree(sides ...[]spec.SecretField) *secretNode {
 				root = &secretNode{}
 			}
 			n := root
-			for _, step := range f.Path {
+			for _, step := range f.Steps() {
 				n = n.add(step)
 			}
 			if f.InKey {

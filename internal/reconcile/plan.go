@@ -78,10 +78,18 @@ type Plan struct {
 	Commit   string
 	Changes  []*Change
 	gitkeeps map[string]bool
+	paths    map[string]string // every file of the folder, repository path → blob
 }
 
 // HasGitkeep reports whether the folder holds projects/<project>/.gitkeep.
 func (p *Plan) HasGitkeep(project string) bool { return p.gitkeeps[project] }
+
+// InGit reports whether the folder planned holds a file at path
+// (repository-relative), whatever it is.
+func (p *Plan) InGit(path string) bool {
+	_, ok := p.paths[path]
+	return ok
+}
 
 // Count returns how many changes have action a.
 func (p *Plan) Count(a Action) int {
@@ -153,7 +161,7 @@ type Input struct {
 // MakePlan applies the three-way table of DESIGN.md to every key that Git,
 // the system or the sync state knows.
 func MakePlan(in Input) *Plan {
-	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps,
+	plan := &Plan{Commit: in.Desired.Commit, gitkeeps: in.Desired.Gitkeeps, paths: in.Desired.Paths,
 		Changes: make([]*Change, 0, len(in.Desired.Files)+len(in.Desired.Other))}
 	// Every key once: Git's, then the sync state's, then the system's.
 	for k := range in.Desired.Files {

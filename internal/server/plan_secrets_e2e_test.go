@@ -30,7 +30,7 @@ func TestPlanOfAForkShowsNoSecretTheSystemHolds(t *testing.T) {
 	b.waitRuns(t, 1)
 
 	b.work.Run("checkout", "-q", "-b", "fork-work")
-	b.work.Write(map[string]string{folder + "/projects/default/repositories/git-creds.yaml": strings.Replace(gitRepoWithPassword, "hunter2", "sealed://x", 1)})
+	b.work.Write(map[string]string{folder + "/projects/default/repositories/git-creds.yaml": strings.Replace(gitRepoWithPassword, "hunter2", "${DB_PASSWORD}", 1)})
 	head := b.work.Commit("from a fork")
 	b.work.Push("fork-work")
 	pr := githubtest.Pull{Number: 9, HeadRef: "fork-work", HeadSHA: head, BaseRef: "main", HeadRepoFullName: "stranger/specs", User: "stranger"}
@@ -43,7 +43,7 @@ func TestPlanOfAForkShowsNoSecretTheSystemHolds(t *testing.T) {
 		}
 		return strings.Contains(body, "git-creds")
 	})
-	if strings.Contains(body, secret) || strings.Contains(body, "sealed://x") {
+	if strings.Contains(body, secret) || strings.Contains(body, "${DB_PASSWORD}") {
 		t.Fatalf("the plan comment shows the password's values:\n%s", body)
 	}
 	if !strings.Contains(body, "- spec.credentials.password: (secret, not shown)") || !strings.Contains(body, "+ spec.credentials.password: (secret, not shown)") {

@@ -143,6 +143,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	runs.Owner, runs.Metrics = s.proc.ID, s.Metrics
 	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
 	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics, Bot: bot}
+	if cfg.Controller.URL == "" {
+		// The embedded controller's sealers seal and unseal, in this
+		// process: their private keys never leave it.
+		s.Runner.Loader.Keys = s.Store.Sealers()
+	}
 	if follow == pipeline.FollowEvents {
 		s.Runner.Snapshot = reconcile.NewSnapshot() // it follows the event log
 	}

@@ -369,3 +369,80 @@ func stringAt(m map[string]any, key string) string {
 // returns r.Line afterwards. A caller that keeps many checked resources
 // calls it once their problems are known, to hold only the plain object.
 func (r *Resource) DropLines() { r.doc = nil }
+
+// FieldAt returns the value at the field path p of obj (a path as
+// problems name fields: "spec.credentials.password", "spec.values[0]",
+// `metadata.labels["a.b"]`), and whether it exists.
+func FieldAt(obj map[string]any, p string) (any, bool) {
+	var cur any = obj
+	for _, s := range splitPath(p) {
+		switch x := cur.(type) {
+		case map[string]any:
+			if s.isIndex {
+				return nil, false
+			}
+			v, ok := x[s.key]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			if !s.isIndex || s.index < 0 || s.index >= len(x) {
+				return nil, false
+			}
+			cur = x[s.index]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// SetField replaces the value at the field path p of obj with v, in
+// place; it reports false, changing nothing, when the field does not
+// exist (it never makes one).
+func SetField(obj map[string]any, p string, v any) bool {
+	segs := splitPath(p)
+	if len(segs) == 0 {
+		return false
+	}
+	var cur any = obj
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch x := cur.(type) {
+		case map[string]any:
+			if s.isIndex {
+				return false
+			}
+			next, ok := x[s.key]
+			if !ok {
+				return false
+			}
+			if last {
+				x[s.key] = v
+				return true
+			}
+			cur = next
+		case []any:
+			if !s.isIndex || s.index < 0 || s.index >= len(x) {
+				return false
+			}
+			if last {
+				x[s.index] = v
+				return true
+			}
+			cur = x[s.index]
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// JoinKey appends a mapping key to a field path as problems write paths
+// (quoted in brackets when it holds a dot, a bracket, a quote or a space),
+// so that FieldAt reads it back.
+func JoinKey(parent, key string) string { return joinKey(parent, key) }
+
+// JoinIndex appends a sequence index to a field path ("a[3]").
+func JoinIndex(parent string, i int) string { return joinIndex(parent, i) }

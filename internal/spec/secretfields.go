@@ -7,91 +7,19 @@ import (
 	"strings"
 )
 
-// SecretField is one place of an object where Secrets finds a clear-text
-// secret.
-type SecretField struct {
-	// Path is the steps from the object's root: a mapping key (string) or
-	// a sequence index (int).
-	Path []any
-	// InKey says the secret is the last key of Path itself (a key that
-	// holds a token, say), not the value under it.
-	InKey bool
-}
-
-// SecretFields returns the places in obj where Secrets finds a secret, by
-// the same rules, each once, in a fixed order (mapping keys sorted,
-// sequence items in order). Most objects hold none: nil, found without
-// building a path.
-func SecretFields(obj map[string]any) []SecretField {
-	sealed := obj["kind"] == "SealedSecret"
-	quick := secretScan{sealed: sealed}
-	if !quick.walk(obj, nil) {
-		return nil
-	}
-	full := secretScan{all: true, sealed: sealed}
-	full.walk(obj, nil)
-	var out []SecretField
-	for _, f := range full.found {
-		path, ok := parseFieldPath(f.field)
-		if !ok {
-			continue // a path the scan wrote is always one parseFieldPath reads
-		}
-		sf := SecretField{Path: path, InKey: f.field != f.shown}
-		if !slices.ContainsFunc(out, func(o SecretField) bool { return o.InKey == sf.InKey && slices.Equal(o.Path, sf.Path) }) {
-			out = append(out, sf)
+// Steps is f.Path as its steps from the object's root: a mapping key
+// (string) or a sequence index (int).
+func (f SecretField) Steps() []any {
+	segs := splitPath(f.Path)
+	out := make([]any, len(segs))
+	for i, sg := range segs {
+		if sg.isIndex {
+			out[i] = sg.index
+		} else {
+			out[i] = sg.key
 		}
 	}
 	return out
-}
-
-// parseFieldPath reads a field path as joinKey and joinIndex write it
-// (a.b, a["x.y"], a[3]) into its steps.
-func parseFieldPath(p string) ([]any, bool) {
-	var out []any
-	for i := 0; i < len(p); {
-		switch {
-		case p[i] == '[' && i+1 < len(p) && p[i+1] == '"':
-			q, err := strconv.QuotedPrefix(p[i+1:])
-			if err != nil {
-				return nil, false
-			}
-			k, err := strconv.Unquote(q)
-			i += 1 + len(q)
-			if err != nil || i >= len(p) || p[i] != ']' {
-				return nil, false
-			}
-			i++
-			out = append(out, k)
-		case p[i] == '[':
-			end := strings.IndexByte(p[i:], ']')
-			if end < 0 {
-				return nil, false
-			}
-			n, err := strconv.Atoi(p[i+1 : i+end])
-			if err != nil {
-				return nil, false
-			}
-			out = append(out, n)
-			i += end + 1
-		default:
-			if p[i] == '.' {
-				if len(out) == 0 {
-					return nil, false
-				}
-				i++
-			}
-			end := strings.IndexAny(p[i:], ".[")
-			if end < 0 {
-				end = len(p) - i
-			}
-			if end == 0 {
-				return nil, false
-			}
-			out = append(out, p[i:i+end])
-			i += end
-		}
-	}
-	return out, len(out) > 0
 }
 
 // SecretMask is what MaskSecrets writes in place of the n-th secret (from
@@ -128,13 +56,14 @@ func MaskSecrets(obj map[string]any) map[string]any {
 	// names what it named in obj when it is used.
 	for i, f := range fields {
 		if !f.InKey {
-			setSecretAt(out, f.Path, SecretMask(i+1))
+			setSecretAt(out, f.Steps(), SecretMask(i+1))
 		}
 	}
 	for i := len(fields) - 1; i >= 0; i-- {
 		if f := fields[i]; f.InKey {
-			if m, ok := valueAt(out, f.Path[:len(f.Path)-1]).(map[string]any); ok {
-				k := f.Path[len(f.Path)-1].(string)
+			steps := f.Steps()
+			if m, ok := valueAt(out, steps[:len(steps)-1]).(map[string]any); ok {
+				k := steps[len(steps)-1].(string)
 				m[SecretMask(i+1)] = m[k]
 				delete(m, k)
 			}
@@ -162,7 +91,7 @@ func RestoreSecrets(obj, stored map[string]any) (map[string]any, error) {
 		switch x := v.(type) {
 		case string:
 			if n, ok := maskNumber(x); ok {
-				if n <= len(fields) && !fields[n-1].InKey && slices.Equal(fields[n-1].Path, path) {
+				if n <= len(fields) && !fields[n-1].InKey && slices.Equal(fields[n-1].Steps(), path) {
 					return valueAt(stored, path)
 				}
 				errs = append(errs, fmt.Sprintf("%s: %q is not where that secret was (type its value to change or move it)", fieldPathText(path), x))
@@ -172,12 +101,13 @@ func RestoreSecrets(obj, stored map[string]any) (map[string]any, error) {
 			for k, e := range x {
 				kp := append(slices.Clip(path), k)
 				if n, ok := maskNumber(k); ok {
-					f := SecretField{}
+					var f SecretField
+					var steps []any
 					if n <= len(fields) {
-						f = fields[n-1]
+						f, steps = fields[n-1], fields[n-1].Steps()
 					}
-					if f.InKey && len(f.Path) == len(kp) && slices.Equal(f.Path[:len(path)], path) {
-						orig := f.Path[len(path)].(string)
+					if f.InKey && len(steps) == len(kp) && slices.Equal(steps[:len(path)], path) {
+						orig := steps[len(path)].(string)
 						renames = append(renames, [2]string{k, orig})
 						kp[len(path)] = orig
 					} else {

@@ -26,13 +26,17 @@ func secretObject() map[string]any {
 func TestSecretFieldsNameEveryPlaceSecretsFinds(t *testing.T) {
 	obj := secretObject()
 	got := SecretFields(obj)
-	want := []SecretField{
-		{Path: []any{"spec", "credentials", "password"}},
-		{Path: []any{"spec", "headers", "x.token"}},
-		{Path: []any{"spec", "mirrors", 1}},
-		{Path: []any{"spec", "notes", fieldsToken}, InKey: true},
+	want := [][]any{
+		{"spec", "credentials", "password"},
+		{"spec", "headers", "x.token"},
+		{"spec", "mirrors", 1},
+		{"spec", "notes", fieldsToken},
 	}
-	if !reflect.DeepEqual(got, want) {
+	var steps [][]any
+	for _, f := range got {
+		steps = append(steps, f.Steps())
+	}
+	if !reflect.DeepEqual(steps, want) || len(got) != 4 || !got[3].InKey || got[0].InKey || got[1].InKey || got[2].InKey {
 		t.Fatalf("SecretFields:\n got %#v\nwant %#v", got, want)
 	}
 	// The same count as Secrets reports problems.
@@ -97,13 +101,13 @@ func TestMaskSecretsHidesEverySecretAndRestoreGivesThemBack(t *testing.T) {
 	}
 }
 
-func TestParseFieldPathReadsWhatTheScanWrites(t *testing.T) {
+func TestStepsReadWhatTheScanWrites(t *testing.T) {
 	for _, path := range [][]any{
 		{"spec", "a"}, {"spec", "x.y", 3, "z"}, {"metadata", "labels", "app.kubernetes.io/name"}, {"a", `q"uote`}, {"", 0}, {"spec", "list", 0, 1},
 	} {
-		got, ok := parseFieldPath(fieldPathText(path))
-		if !ok || !reflect.DeepEqual(got, path) {
-			t.Errorf("%q: %v %v, want %v", fieldPathText(path), got, ok, path)
+		got := SecretField{Path: fieldPathText(path)}.Steps()
+		if !reflect.DeepEqual(got, path) {
+			t.Errorf("%q: %v, want %v", fieldPathText(path), got, path)
 		}
 	}
 }

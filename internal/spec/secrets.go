@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -55,19 +56,66 @@ const sealHint = "seal it with a SecretSealer and reference it as sealed://…"
 // ordered by line. Most resources hold no secret, which is found without
 // building a field path.
 func Secrets(r *Resource) []Problem {
-	sealed := r.Object["kind"] == "SealedSecret"
-	quick := secretScan{sealed: sealed}
-	if !quick.walk(r.Object, nil) {
+	found := secretsOf(r.Object)
+	if len(found) == 0 {
 		return nil
 	}
-	full := secretScan{all: true, sealed: sealed}
-	full.walk(r.Object, nil)
-	probs := make([]Problem, 0, len(full.found))
-	for _, f := range full.found {
+	probs := make([]Problem, 0, len(found))
+	for _, f := range found {
 		probs = append(probs, Problem{File: r.File, Line: r.LineOf(f.field), Field: f.shown, Message: f.msg + ": " + sealHint})
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs
+}
+
+// SecretField is one clear-text secret of an object, as Secrets finds it.
+type SecretField struct {
+	// Path is the field that holds the secret, as FieldAt reads it
+	// ("spec.credentials.password", "spec.values[0]"); for a secret in a
+	// mapping key, the path of that key's entry.
+	Path string
+	// Shown is Path as a problem shows it: for a secret in a key, with the
+	// key cut to its first letters.
+	Shown string
+	// InKey: the secret is the mapping key itself, not the value at Path,
+	// so it cannot be replaced by a reference.
+	InKey bool
+	// Message names what was found without repeating it ("clear-text
+	// password in a URL (https://bob:…@host)").
+	Message string
+}
+
+// SecretFields returns the clear-text secrets Secrets reports for obj,
+// ordered by path: each is a whole string value a reference
+// (`sealed://…`) can stand for, unless InKey. Most objects hold none,
+// which costs no path.
+func SecretFields(obj map[string]any) []SecretField {
+	found := secretsOf(obj)
+	if len(found) == 0 {
+		return nil
+	}
+	out := make([]SecretField, 0, len(found))
+	for _, f := range found {
+		sf := SecretField{Path: f.field, Shown: f.shown, InKey: f.inKey, Message: f.msg}
+		if !slices.ContainsFunc(out, func(o SecretField) bool { return o.Path == sf.Path && o.InKey == sf.InKey }) {
+			out = append(out, sf) // one field, however many ways it holds a secret
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// secretsOf finds the secrets of obj, with their paths: none at the cost
+// of a walk that builds no path.
+func secretsOf(obj map[string]any) []secretFound {
+	sealed := obj["kind"] == "SealedSecret"
+	quick := secretScan{sealed: sealed}
+	if !quick.walk(obj, nil) {
+		return nil
+	}
+	full := secretScan{all: true, sealed: sealed}
+	full.walk(obj, nil)
+	return full.found
 }
 
 // secretScan walks an object for secrets: to the first one (all false),
@@ -82,6 +130,7 @@ type secretFound struct {
 	field string // the path, to find the line
 	shown string // the path as a problem shows it: a key holding a secret is not repeated
 	msg   string
+	inKey bool // the secret is the key of the entry at field
 }
 
 // step is one step of a field path, kept on the stack while walking: the
@@ -107,7 +156,7 @@ func (s *secretScan) add(at *step, msg string) bool {
 	if !s.all {
 		return true
 	}
-	s.found = append(s.found, secretFound{at.String(), at.String(), msg})
+	s.found = append(s.found, secretFound{at.String(), at.String(), msg, false})
 	return false
 }
 
@@ -120,7 +169,7 @@ func (s *secretScan) addKey(at *step, msg string) bool {
 	if len(shown) > 4 {
 		shown = shown[:4] + "…"
 	}
-	s.found = append(s.found, secretFound{at.String(), joinKey(at.up.String(), shown), msg})
+	s.found = append(s.found, secretFound{at.String(), joinKey(at.up.String(), shown), msg, true})
 	return false
 }
 
@@ -186,7 +235,7 @@ func (s *secretScan) entry(m map[string]any, k string, e any, at *step) bool {
 		msg := secretIn(e)
 		switch {
 		case msg != "":
-		case e != "" && !isSecretRef(e) && !s.sealed && isSecretKeyName(k):
+		case !s.sealed && isSecretKeyName(k) && !isPlaceholderValue(e):
 			msg = "clear-text secret"
 		case isAWSSecretKey(e) && holdsAWSKeyName(m):
 			msg = "clear-text AWS secret access key"

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,6 +300,49 @@ spec:
 				t.Errorf("problem %d repeats the secret: %s", i, p.Message)
 			}
 		}
+	}
+}
+
+// SecretFields finds what Secrets finds, with paths that FieldAt and
+// SetField read and write, and says which secrets are keys.
+func TestSecretFieldsAreAddressable(t *testing.T) {
+	obj := map[string]any{"kind": "Repository", "metadata": map[string]any{"name": "r",
+		"labels": map[string]any{testGHS: "true"}},
+		"spec": map[string]any{"endpoint": "https://bob:" + testPassword + "@git.example.org/x.git",
+			"mirrors": []any{"https://git.example.org/x.git", map[string]any{"notes": "token " + testGHP}},
+			"a.b":     map[string]any{"password": "plain-" + testPassword}}}
+	fields := SecretFields(obj)
+	var got []string
+	for _, f := range fields {
+		got = append(got, fmt.Sprintf("%s %s %v", f.Path, f.Shown, f.InKey))
+		if f.InKey {
+			continue
+		}
+		v, ok := FieldAt(obj, f.Path)
+		if s, _ := v.(string); !ok || SecretFields(map[string]any{"x": map[string]any{"password": s}}) == nil {
+			t.Errorf("FieldAt(%s) = %v, %v", f.Path, v, ok)
+		}
+		if !SetField(obj, f.Path, "sealed://x") {
+			t.Errorf("SetField(%s) failed", f.Path)
+		}
+	}
+	want := []string{
+		"metadata.labels." + testGHS + " metadata.labels.ghs_… true",
+		"spec.endpoint spec.endpoint false",
+		"spec.mirrors[1].notes spec.mirrors[1].notes false",
+		`spec["a.b"].password spec["a.b"].password false`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("SecretFields:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := len(SecretFields(obj)); n != 1 {
+		t.Errorf("after SetField, %d secrets are left, want the key's alone", n)
+	}
+	if SetField(obj, "spec.nothing", "x") || SetField(obj, "spec.mirrors[5]", "x") || SetField(obj, "spec.endpoint.x", "x") {
+		t.Error("SetField made a field")
+	}
+	if _, ok := FieldAt(obj, "spec.mirrors[0]"); !ok {
+		t.Error("FieldAt of a list item")
 	}
 }
 

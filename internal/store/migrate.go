@@ -275,6 +275,22 @@ CREATE TABLE open_plans (
 	PRIMARY KEY (repository, number, stage)
 );`,
 	},
+	{
+		// A SecretSealer's key pair: the private key never leaves the
+		// system (no API answer, log or Git holds it); kept when the sealer
+		// is deleted, so that making it again restores what it sealed.
+		Version: 9,
+		Name:    "the key pairs of secret sealers",
+		SQL: `
+CREATE TABLE sealer_keys (
+	project TEXT NOT NULL,
+	name TEXT NOT NULL,
+	private_key TEXT NOT NULL,
+	certificate TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	PRIMARY KEY (project, name)
+);`,
+	},
 }
 
 // Migrations returns the schema history, oldest first.
