@@ -32,6 +32,10 @@ type Runner struct {
 	// Credentials says how to authenticate to each remote; nil: no remote
 	// gets credentials.
 	Credentials Credentials
+	// Expressions are the organization's name and the organization's and
+	// projects' variables, and the pipelines' compiled expressions; nil:
+	// organization "default", no such variables.
+	Expressions *Expressions
 
 	locks sync.Map // stage ID → *sync.Mutex
 }
@@ -259,6 +263,13 @@ func (r *Runner) Apply(ctx context.Context, st Stage, ref, trigger string, paylo
 		sys.abandon()
 		return nil, err
 	}
+	ctx, g := r.gate(ctx, st, trigger, payload, repo)
+	if g.stopped() { // skipped by a pre-condition, or a variable failed: recorded, nothing planned
+		sys.abandon()
+		run, err := r.stopRun(ctx, st, trigger, sha, g)
+		return &Applied{Run: run}, err
+	}
+	payload = g.payload
 	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 	if err != nil {
 		_, _ = r.Runs.Failed(ctx, st.PipelineName(), trigger, sha, payload, err.Error())
