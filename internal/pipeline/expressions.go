@@ -81,11 +81,11 @@ func (x *Expressions) scopeVars(project string) []expr.Compiled {
 type pipelineExprs struct {
 	revision string
 	org      string
-	scope    []expr.Compiled       // the organization's and the project's variables
-	pipeline []expr.Compiled       // spec.variables
+	scope    []expr.Compiled         // the organization's and the project's variables
+	pipeline []expr.Compiled         // spec.variables
 	triggers map[int][]expr.Compiled // spec.triggers[i].variables
 	stages   map[int]*stageExprs     // by the stage's index in spec.stages
-	graph    []StageNode           // every stage of the pipeline, in spec.stages order
+	graph    []StageNode             // every stage of the pipeline, in spec.stages order
 }
 
 // stageExprs are one stage's variables and pre-conditions.
