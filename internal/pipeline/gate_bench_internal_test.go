@@ -11,7 +11,9 @@ import (
 // variables (pipeline, trigger and stage scopes) and five pre-conditions.
 func benchPipeline() map[string]any {
 	v := func(name, typ, value string) any { return map[string]any{"name": name, "type": typ, "value": value} }
-	pc := func(e string) any { return map[string]any{"type": "Expression", "config": map[string]any{"expression": e}} }
+	pc := func(e string) any {
+		return map[string]any{"type": "Expression", "config": map[string]any{"expression": e}}
+	}
 	return map[string]any{
 		"apiVersion": "gitops.k8smgmt.io/v3", "kind": "Pipeline",
 		"metadata": map[string]any{"name": "bench", "project": "default", "resourceVersion": "7"},
