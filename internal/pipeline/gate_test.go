@@ -257,9 +257,9 @@ func TestStagesRunInNextOrder(t *testing.T) {
 	if len(runs) != 2 {
 		for _, r := range runs {
 			full, _ := e.runner.Runs.Get(ctx, r.ID)
-			t.Logf("run %s", mustJSON(full))
+			t.Logf("run %s", celJSON(full))
 		}
-		t.Fatalf("runs %s", mustJSON(runs))
+		t.Fatalf("runs %s", celJSON(runs))
 	}
 	r1, p1 := payloadOf(t, e, runs[1].ID)
 	r2, p2 := payloadOf(t, e, runs[0].ID)
@@ -300,12 +300,12 @@ func TestStagesRunInNextOrder(t *testing.T) {
 		t.Fatalf("the last run is of %s", p.Stage)
 	}
 	b, err := e.sys.Get(ctx, "Namespace", "default", "b")
-	if err != nil || !strings.Contains(mustJSON(b), `"value":"v2"`) {
-		t.Fatalf("the second stage ran after the first failed: %s %v", mustJSON(b), err)
+	if err != nil || !strings.Contains(celJSON(b), `"value":"v2"`) {
+		t.Fatalf("the second stage ran after the first failed: %s %v", celJSON(b), err)
 	}
 }
 
-func mustJSON(v any) string {
+func celJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
