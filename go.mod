@@ -3,6 +3,7 @@ module github.com/systemsync/systemsync
 go 1.26.8
 
 require (
+	cel.dev/cel-go v0.33.3
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/bradleyfalzon/ghinstallation/v2 v2.9.0
 	github.com/chromedp/cdproto v0.160.1
@@ -32,7 +33,6 @@ require (
 )
 
 require (
-	cel.dev/cel-go v0.33.3 // indirect
 	cel.dev/expr v0.25.1 // indirect
 	dario.cat/mergo v1.0.0 // indirect
 	github.com/Microsoft/go-winio v0.6.2 // indirect

@@ -309,3 +309,38 @@ func celJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// Stages with no next between them both run, neither waiting for the
+// other to succeed (EachStage's internal test shows they run at once).
+func TestStagesWithoutNextRunTogether(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, "")
+	p := syncPipeline("specs", "")
+	stage := func(name string) map[string]any {
+		return map[string]any{"name": name, "type": "SystemSync",
+			"preConditions": preConditions("stages." + map[string]string{"a": "b", "b": "a"}[name] + ".status in ['Pending', 'In Progress', 'Success']"),
+			"config": map[string]any{"gitToSystemSync": true, "sourceAsDestination": true,
+				"sourceRepo": map[string]any{"repository": "specs", "revision": "main", "path": map[string]any{"name": name}}}}
+	}
+	p["spec"].(map[string]any)["stages"] = []any{stage("a"), stage("b")}
+	if _, err := e.sys.Apply(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.work.Write(map[string]string{
+		"a/projects/default/namespaces/a.yaml": ns("default", "a", "v1"),
+		"b/projects/default/namespaces/b.yaml": ns("default", "b", "v1"),
+	}).Commit("both")
+	e.work.Push("main")
+	if err := e.poller.PollOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := e.runner.Runs.List(ctx, "default/system-sync", 10)
+	if len(runs) != 2 || runs[0].Status != pipeline.StatusSuccess || runs[1].Status != pipeline.StatusSuccess {
+		t.Fatalf("runs %s", celJSON(runs))
+	}
+	for _, name := range []string{"a", "b"} {
+		if _, err := e.sys.Get(ctx, "Namespace", "default", name); err != nil {
+			t.Errorf("%s not applied: %v", name, err)
+		}
+	}
+}
