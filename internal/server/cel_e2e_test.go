@@ -177,3 +177,54 @@ func celJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// On GitHub, a pre-condition reads the push's payload and files: a push
+// by a pusher it does not name is Skipped (the apply check run says
+// skipped, with the expression); one touching the files it asks for runs.
+func TestPreConditionOnGitHubPush(t *testing.T) {
+	ctx := context.Background()
+	b := startBot(t)
+	pl := triggeredPipeline("system-sync", "specs", folder, trigger("push", "Webhook", "", "specs"))
+	st := pl["spec"].(map[string]any)["stages"].([]any)[0].(map[string]any)
+	st["preConditions"] = []any{map[string]any{"type": "Expression", "config": map[string]any{
+		"expression": "trigger.name == 'push' && trigger.payload.ref == 'refs/heads/main' && trigger.files.exists(f, f.endsWith('/b.yaml'))"}}}
+	if _, err := b.sys.Apply(ctx, pl); err != nil {
+		t.Fatal(err)
+	}
+	b.work.Write(map[string]string{p("a"): ns("a", "dev")})
+	first := b.work.Commit("a")
+	b.work.Push("main")
+	b.work.Write(map[string]string{p("a"): ns("a", "prod")})
+	second := b.work.Commit("a again, no b")
+	b.work.Push("main")
+	jobDone(t, b, b.push(t, first, second, "main"))
+	runs := b.waitRuns(t, 1)
+	if runs[0].Status != pipeline.StatusSkipped || !strings.Contains(runs[0].Message, "trigger.files.exists(f, f.endsWith('/b.yaml'))") {
+		t.Fatalf("run of a push without b: %+v", runs[0])
+	}
+	if _, err := b.sys.Get(ctx, "Namespace", "default", "a"); !controllerapi.IsNotFound(err) {
+		t.Fatalf("a skipped push applied a: %v", err)
+	}
+	eventually(t, "a skipped systemsync/apply check", func() bool {
+		for _, cr := range b.gh.CheckRuns(owner, repoName) {
+			if cr.GetName() == "systemsync/apply" && cr.GetHeadSHA() == second && cr.GetStatus() == "completed" {
+				if cr.GetConclusion() != "skipped" || !strings.Contains(cr.GetOutput().GetSummary(), "is false") {
+					t.Fatalf("check run %s: %s", cr.GetConclusion(), cr.GetOutput().GetSummary())
+				}
+				return true
+			}
+		}
+		return false
+	})
+	b.work.Write(map[string]string{p("b"): ns("b", "dev")})
+	third := b.work.Commit("b")
+	b.work.Push("main")
+	jobDone(t, b, b.push(t, second, third, "main"))
+	runs = b.waitRuns(t, 2)
+	if runs[0].Status != pipeline.StatusSuccess || runs[0].Commit != third {
+		t.Fatalf("run of a push with b: %+v", runs[0])
+	}
+	if _, err := b.sys.Get(ctx, "Namespace", "default", "b"); err != nil {
+		t.Fatalf("b not applied: %v", err)
+	}
+}
