@@ -32,6 +32,8 @@ func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 			"  type: Git\n  endpoint: https://example.com/r.git\n  credentials:\n    password: hunter2\n",
 		"projects/default/pipelines/nightly.yaml": "apiVersion: gitops.k8smgmt.io/v3\nkind: Pipeline\nmetadata:\n  name: nightly\n  project: default\nspec:\n" +
 			"  triggers:\n  - config:\n      cronExpression: '0 3 * *'\n    name: nightly\n    type: Cron\n",
+		"projects/default/pipelines/gated.yaml": "apiVersion: gitops.k8smgmt.io/v3\nkind: Pipeline\nmetadata:\n  name: gated\n  project: default\nspec:\n" +
+			"  stages:\n  - name: sync\n    type: SystemSync\n    preConditions:\n    - type: Expression\n      config:\n        expression: trigger.nmae == 'x'\n",
 		"README.md": "not a spec\n",
 	})
 	var out, errb bytes.Buffer
@@ -44,6 +46,7 @@ func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 		"projects/default/namespaces/bad.yaml:4: metadata.name:",
 		"projects/default/repositories/git.yaml:10: spec.credentials.password:",
 		"projects/default/pipelines/nightly.yaml:9: spec.triggers[0].config.cronExpression: \"0 3 * *\": not a cron expression of five fields",
+		"projects/default/pipelines/gated.yaml:13: spec.stages[0].preConditions[0].config.expression: `trigger.nmae == 'x'`: undefined field 'nmae'",
 	}
 	if len(lines) < len(want) {
 		t.Fatalf("output:\n%s", out.String())
@@ -59,7 +62,7 @@ func TestValidateReportsFileLineFieldAndExits1(t *testing.T) {
 			t.Errorf("no line starting %q in:\n%s", w, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "5 spec files checked") {
+	if !strings.Contains(errb.String(), "6 spec files checked") {
 		t.Errorf("summary: %s", errb.String())
 	}
 }

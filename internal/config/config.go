@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/systemsync/systemsync/internal/expr"
 	"github.com/systemsync/systemsync/internal/gitrepo"
 )
 
@@ -86,6 +88,86 @@ type Config struct {
 	Web Web `yaml:"web"`
 	// Remotes is the trust boundary for Git remotes outside local mode.
 	Remotes Remotes `yaml:"remotes"`
+	// Organization is the organization's name: organization.name in
+	// pipeline expressions ("default" when unset).
+	Organization string `yaml:"organization"`
+	// Variables are the pipeline variables of the organization and of
+	// each project, the two broadest of the five scopes (then the
+	// pipeline's, the trigger's and the stage's). File only.
+	Variables Variables `yaml:"variables"`
+}
+
+// Variables is the variables section: the organization's variables and
+// each project's, {name, type, value} as pipelines write them (value a
+// CEL expression, see internal/expr). It is written either as the
+// organization's list alone or as a mapping:
+//
+//	variables:
+//	  organization:
+//	  - {name: region, type: String, value: '"eu-west-1"'}
+//	  projects:
+//	    demo:
+//	    - {name: region, type: String, value: '"us-east-1"'}
+//
+// A Secret-typed variable may hold its value here (never in Git); a run
+// shows its name only.
+type Variables struct {
+	Organization []expr.Variable            `yaml:"organization"`
+	Projects     map[string][]expr.Variable `yaml:"projects"`
+}
+
+// UnmarshalYAML reads the section in either of its forms.
+func (v *Variables) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.SequenceNode {
+		v.Projects = nil
+		return n.Decode(&v.Organization)
+	}
+	type plain Variables
+	var p plain
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k != "organization" && k != "projects" {
+				return fmt.Errorf("line %d: variables.%s: unknown key: want organization (a list) and projects (a list per project)", n.Content[i].Line, k)
+			}
+		}
+	}
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*v = Variables(p)
+	return nil
+}
+
+// check compiles every variable: a bad one is an error naming it.
+func (v Variables) check() []error {
+	var errs []error
+	one := func(field string, x expr.Variable) {
+		if x.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: a variable needs a name", field))
+			return
+		}
+		if _, err := expr.Value(x); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", field, x.Name, err))
+		}
+	}
+	for i, x := range v.Organization {
+		one(fmt.Sprintf("variables.organization[%d]", i), x)
+	}
+	for _, p := range sortedKeys(v.Projects) {
+		for i, x := range v.Projects[p] {
+			one(fmt.Sprintf("variables.projects.%s[%d]", p, i), x)
+		}
+	}
+	return errs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Remotes is the remotes section. Outside local mode the bot fetches from
@@ -173,6 +255,7 @@ func Defaults() Config {
 		IdleTimeout:     120 * time.Second,
 		Controller:      Controller{Follow: FollowAuto},
 		Web:             Web{DefaultRole: "viewer", SessionLifetime: 12 * time.Hour},
+		Organization:    "default",
 	}
 }
 
@@ -315,6 +398,7 @@ func (c Config) check() error {
 			errs = append(errs, fmt.Errorf("%s (SYSTEMSYNC_%s) is %v: want a duration ≥ 0", d.key, strings.ToUpper(d.key), d.v))
 		}
 	}
+	errs = append(errs, c.Variables.check()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
 	}

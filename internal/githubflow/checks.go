@@ -76,13 +76,24 @@ func (a *App) apply(ctx context.Context, log *slog.Logger, inst int64, repo repo
 		runURL = a.runURL(run.ID)
 	}
 	conclusion := "success"
-	if run.Status != pipeline.StatusSuccess {
+	switch run.Status {
+	case pipeline.StatusSuccess:
+	case pipeline.StatusSkipped: // a pre-condition was false
+		conclusion = "skipped"
+	default:
 		conclusion = "failure"
 	}
 	body := prcomment.ApplyComment(st.ID(), run.ID, sha, run.Status, applied.Results, runURL)
 	summary := fmt.Sprintf("Run %d of `%s` at `%s`: **%s**.", run.ID, st.ID(), sha, run.Status)
+	if run.Message != "" {
+		summary += " " + run.Message
+	}
+	var anns []prcomment.Annotation
+	if applied.Planned != nil { // nil: the stage stopped before planning (a pre-condition, its variables)
+		anns = prcomment.Annotations(applied.Planned.Plan.GitToSystem())
+	}
 	if err := a.finishCheck(ctx, gh, owner, name, CheckApply, check.GetID(), conclusion, run.Status, summary, body,
-		prcomment.Annotations(applied.Planned.Plan.GitToSystem())); err != nil {
+		anns); err != nil {
 		return err
 	}
 	for _, pr := range prs {

@@ -236,7 +236,7 @@ var errNoInstallation = errors.New("installation.id is missing: not a delivery t
 
 // stagesFor returns the git → system stages of the repository known by urls, at branch.
 func (a *App) stagesFor(ctx context.Context, log *slog.Logger, urls []string, branch string) ([]pipeline.Stage, error) {
-	stages, problems, err := pipeline.LoadStages(ctx, a.runner.System)
+	stages, problems, err := a.runner.LoadStages(ctx)
 	if err != nil {
 		return nil, err
 	}

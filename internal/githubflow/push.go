@@ -108,10 +108,11 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 	if err != nil || len(stages) == 0 {
 		return err
 	}
-	for _, st := range stages {
+	// Stages run as their pipelines' next orders them.
+	return h.runner.EachStage(ctx, stages, func(ctx context.Context, st pipeline.Stage) error {
 		if st.CronOnly() {
 			log.Info("push starts no run: the pipeline's triggers are all Cron", "stage", st.ID(), "after", job.After)
-			continue
+			return nil
 		}
 		need, why, err := h.runner.NeedsRun(ctx, st, job.Before, job.After)
 		if err != nil {
@@ -119,11 +120,8 @@ func (h pushHandler) work(ctx context.Context, log *slog.Logger, event string, d
 		}
 		if !need {
 			log.Info("push starts no run", "stage", st.ID(), "after", job.After, "why", why, "paths", st.PushPaths())
-			continue
+			return nil
 		}
-		if err := h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data); err != nil {
-			return err
-		}
-	}
-	return nil
+		return h.apply(ctx, log, job.Installation.ID, job.Repository, st, job.After, pipeline.TriggerWebhook, data)
+	})
 }

@@ -443,7 +443,7 @@ func (r *Runner) Resolve(ctx context.Context, req ResolveRequest) (*Run, error) 
 	if cf.Resolution != nil {
 		return nil, fmt.Errorf("%w: the conflict of %s in run %d was resolved (%s) by %s via %s", ErrConflictResolved, req.Key, req.Run, cf.Resolution.Keep, cf.Resolution.By, cf.Resolution.Via)
 	}
-	stages, _, err := LoadStages(ctx, r.System)
+	stages, _, err := r.LoadStages(ctx)
 	if err != nil {
 		return nil, err
 	}

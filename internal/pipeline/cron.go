@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/systemsync/systemsync/internal/gitrepo"
@@ -98,30 +100,38 @@ func (s Stage) cronWatch(tr Trigger) cronWatch {
 // whose check fails is recorded and logged and does not stop the others;
 // the error is for reading the pipelines only.
 func (c *Cron) Tick(ctx context.Context, at time.Time) error {
-	stages, problems, err := LoadStages(ctx, c.Runner.System)
+	stages, problems, err := c.Runner.LoadStages(ctx)
 	if err != nil {
 		return fmt.Errorf("cron tick %s: %w", at.UTC().Format(time.RFC3339), err)
 	}
 	for _, e := range problems {
 		c.Log.Debug("pipeline skipped", "err", e) // the poller warns of it
 	}
-	checked := 0
+	var due []Stage
 	for _, st := range stages {
-		if !st.GitToSystem {
-			continue
+		if st.GitToSystem && slices.ContainsFunc(st.Triggers, func(tr Trigger) bool { return tr.Due(at) }) {
+			due = append(due, st)
 		}
+	}
+	var checked atomic.Int64
+	// Stages run as their pipelines' next orders them.
+	_ = c.Runner.EachStage(ctx, due, func(ctx context.Context, st Stage) error {
 		for _, tr := range st.Triggers {
 			if !tr.Due(at) {
 				continue
 			}
-			checked++
+			checked.Add(1)
 			c.check(ctx, st, tr, at)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	c.Log.Debug("cron tick", "tick", at.UTC().Format(time.RFC3339), "triggers_checked", checked)
+	c.Log.Debug("cron tick", "tick", at.UTC().Format(time.RFC3339), "triggers_checked", checked.Load())
 	return nil
 }
 

@@ -74,6 +74,14 @@ func (r *Runner) Export(ctx context.Context, st Stage, trigger string, changes [
 	if trigger == TriggerManual {
 		payload = manualPayload(ctx)
 	}
+	if opt.RunID == 0 { // a manual sync's run was gated by its apply
+		var g *gateResult
+		if ctx, g = r.gate(ctx, st, trigger, payload, nil); g.stopped() {
+			run, err := r.stopRun(ctx, st, trigger, "", g)
+			return &Exported{Run: run}, err
+		}
+		payload = g.payload
+	}
 	id := opt.RunID
 	start := func(sha string) error {
 		if id != 0 {

@@ -218,7 +218,7 @@ func (f *Follower) export(ctx context.Context, changes []Change) error {
 	if len(changes) == 0 && len(pending) == 0 {
 		return nil
 	}
-	stages, problems, err := LoadStages(ctx, f.Runner.System)
+	stages, problems, err := f.Runner.LoadStages(ctx)
 	if err != nil {
 		return err
 	}

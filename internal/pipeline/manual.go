@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/systemsync/systemsync/internal/access"
 )
@@ -23,42 +25,53 @@ var ErrPipelineNotFound = errors.New("pipeline not found")
 // SyncNow runs a full sync of every SystemSync stage of one pipeline, both
 // ways, as the Run button does: Git → system first (when the stage does
 // it), then system → Git, recorded as one run per stage with trigger
-// Manually Triggered. It returns the run ids.
+// Manually Triggered. Stages run as their next orders them (EachStage);
+// one a pre-condition skips records a Skipped run. It returns the run
+// ids, in the order the runs started.
 func (r *Runner) SyncNow(ctx context.Context, project, name string) ([]int64, error) {
-	stages, _, err := LoadStages(ctx, r.System)
+	stages, _, err := r.LoadStages(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	found := false
+	var mine []Stage
 	for _, st := range stages {
-		if st.Pipeline.Project != project || st.Pipeline.Name != name {
-			continue
+		if st.Pipeline.Project == project && st.Pipeline.Name == name {
+			mine = append(mine, st)
 		}
-		found = true
+	}
+	if len(mine) == 0 {
+		return nil, fmt.Errorf("%w: no active SystemSync stage in pipeline %s/%s", ErrPipelineNotFound, project, name)
+	}
+	var mu sync.Mutex
+	var ids []int64
+	err = r.EachStage(ctx, mine, func(ctx context.Context, st Stage) error {
 		var o ExportOptions
 		if st.GitToSystem {
 			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, manualPayload(ctx))
 			if err != nil {
-				return ids, err
+				return err
 			}
 			o.RunID, o.PriorRows = applied.Run.ID, applied.Run.Rows
+			if applied.Planned == nil { // skipped, or its variables failed: no export either
+				st.SystemToGit = false
+			}
 		}
 		if st.SystemToGit {
 			out, err := r.Export(ctx, st, TriggerManual, nil, o)
 			if err != nil {
-				return ids, err
+				return err
 			}
 			if out.Run != nil {
 				o.RunID = out.Run.ID
 			}
 		}
 		if o.RunID != 0 {
+			mu.Lock()
 			ids = append(ids, o.RunID)
+			mu.Unlock()
 		}
-	}
-	if !found {
-		return nil, fmt.Errorf("%w: no active SystemSync stage in pipeline %s/%s", ErrPipelineNotFound, project, name)
-	}
-	return ids, nil
+		return nil
+	})
+	slices.Sort(ids)
+	return ids, err
 }

@@ -74,7 +74,7 @@ func (p *Poller) Run(ctx context.Context) {
 // PollOnce checks every polled stage that is due once (a failing one
 // waits out its back-off).
 func (p *Poller) PollOnce(ctx context.Context) error {
-	stages, problems, err := LoadStages(ctx, p.Runner.System)
+	stages, problems, err := p.Runner.LoadStages(ctx)
 	if err != nil {
 		return err
 	}
@@ -87,6 +87,7 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 		p.health = map[string]*pollHealth{}
 	}
 	polled := map[string]bool{}
+	var due []Stage
 	for _, st := range stages {
 		if !st.GitToSystem || st.CronOnly() || (p.Webhooked != nil && p.Webhooked(st.Source.URL)) {
 			continue
@@ -100,11 +101,18 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 		if time.Now().Before(h.next) {
 			continue
 		}
+		due = append(due, st)
+	}
+	// Stages run as their pipelines' next orders them.
+	_ = p.Runner.EachStage(ctx, due, func(ctx context.Context, st Stage) error {
 		err := p.pollStage(ctx, st)
-		if ctx.Err() != nil {
-			return nil
+		if ctx.Err() == nil {
+			p.observe(ctx, st, p.health[st.ID()], err)
 		}
-		p.observe(ctx, st, h, err)
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil
 	}
 	for id := range p.health {
 		if !polled[id] {

@@ -42,6 +42,10 @@ type Runner struct {
 	// decide on (a review or conflict branch); nil leaves the branch, as
 	// with plain Git.
 	Open ReviewOpener
+	// Expressions are the organization's name and the organization's and
+	// projects' variables, and the pipelines' compiled expressions; nil:
+	// organization "default", no such variables.
+	Expressions *Expressions
 
 	locks sync.Map // stage ID → *sync.Mutex
 }
@@ -462,6 +466,13 @@ func (r *Runner) ApplyWith(ctx context.Context, st Stage, ref, trigger string, p
 		sys.abandon()
 		return nil, err
 	}
+	ctx, g := r.gate(ctx, st, trigger, payload, repo)
+	if g.stopped() { // skipped by a pre-condition, or a variable failed: recorded, nothing planned
+		sys.abandon()
+		run, err := r.stopRun(ctx, st, trigger, sha, g)
+		return &Applied{Run: run}, err
+	}
+	payload = g.payload
 	planned, err := r.planWith(ctx, st, repo, sha, st.Source.Path, reconcile.GitWins, sys)
 	if err != nil {
 		_, _ = r.Runs.Failed(ctx, st.PipelineName(), trigger, sha, payload, err.Error())

@@ -115,7 +115,7 @@ func (r *Runs) FailInterrupted(ctx context.Context) (int, error) {
 
 // Start records a new run In Progress and returns its id.
 func (r *Runs) Start(ctx context.Context, pipeline, trigger, commit string, payload []byte) (int64, error) {
-	id, err := r.db.NextID(ctx, "run")
+	id, err := r.nextID(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -184,6 +184,7 @@ func (r *Runs) Finish(ctx context.Context, id int64, status, commit, message str
 	if trigger != "" {
 		r.Metrics.Run(trigger, status)
 	}
+	stageEnded(ctx, status)
 	r.watch.notify()
 	return nil
 }

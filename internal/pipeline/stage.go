@@ -58,6 +58,10 @@ type Stage struct {
 	// Triggers are the pipeline's spec.triggers (the same for each of its
 	// stages): what starts a run of the stage.
 	Triggers []Trigger
+	// Index is the stage's place in spec.stages.
+	Index int
+	// exprs are the pipeline's compiled expressions and its stages' order.
+	exprs *pipelineExprs
 }
 
 // Trigger is one of a pipeline's spec.triggers.
@@ -248,8 +252,15 @@ func (s Stage) PipelineName() string { return s.Pipeline.Project + "/" + s.Pipel
 // Stages reads the SystemSync stages of one Pipeline object. repos maps a
 // Repository name to its endpoint, for the pipeline's project (and those
 // shared with it). A stage naming an unknown repository is an error; the
-// pipeline's other stages are still returned.
+// pipeline's other stages are still returned. Fields written with
+// variables ({{ .variables.NAME }}) are written with the pipeline's and
+// stage's variables; Runner.LoadStages adds the organization's and the
+// projects'.
 func Stages(pipelineObj map[string]any, repos map[string]string) ([]Stage, []error) {
+	return stagesOf(pipelineObj, repos, nil)
+}
+
+func stagesOf(pipelineObj map[string]any, repos map[string]string, x *Expressions) ([]Stage, []error) {
 	r := &spec.Resource{Object: pipelineObj}
 	spc, _ := pipelineObj["spec"].(map[string]any)
 	if active, ok := spc["active"].(bool); ok && !active {
@@ -269,6 +280,7 @@ func Stages(pipelineObj map[string]any, repos map[string]string) ([]Stage, []err
 		}
 	}
 	trs, errs := triggers(r.Key(), spc["triggers"], repos)
+	exprs := x.compiled(pipelineObj)
 	var out []Stage
 	for i, st := range list(spc["stages"]) {
 		sm, _ := st.(map[string]any)
@@ -285,16 +297,22 @@ func Stages(pipelineObj map[string]any, repos map[string]string) ([]Stage, []err
 			Source:      repoRef(cfg["sourceRepo"]),
 			Review:      cfg["review"] == true || cfg["createPullRequest"] == true,
 			Triggers:    trs,
+			Index:       i,
+			exprs:       exprs,
 		}
 		s.Scope = reconcile.Scope{Projects: projects, Kinds: kindSet(cfg["includedResources"]), Excluded: kindSet(cfg["excludedResources"])}
 		if s.Scope.Excluded == nil {
 			s.Scope.Excluded = map[string]bool{}
 		}
 		dest := repoRef(cfg["destinationRepo"])
-		if cfg["sourceAsDestination"] == true || dest.Repository == "" {
+		separate := cfg["sourceAsDestination"] != true && dest.Repository != ""
+		s.Dest = dest
+		if err := exprs.renderFields(&s, separate); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline %s stage %s (spec.stages[%d]): %w", r.Key(), name, i, err))
+			continue
+		}
+		if !separate {
 			s.Dest = s.Source
-		} else {
-			s.Dest = dest
 		}
 		var ok bool
 		if s.Source.URL, ok = repos[s.Source.Repository]; !ok {
@@ -343,7 +361,20 @@ func repoRef(v any) RepoRef {
 
 // LoadStages reads every active SystemSync stage from the controller.
 // Problems with single pipelines are returned beside the stages that work.
+// It knows no organization or project variables: Runner.LoadStages does.
 func LoadStages(ctx context.Context, sys *controllerapi.Client) ([]Stage, []error, error) {
+	return loadStages(ctx, sys, nil)
+}
+
+// LoadStages reads every active SystemSync stage from the controller, as
+// LoadStages does, with the runner's Expressions: the organization's and
+// projects' variables, and each pipeline revision's expressions compiled
+// once.
+func (r *Runner) LoadStages(ctx context.Context) ([]Stage, []error, error) {
+	return loadStages(ctx, r.System, r.Expressions)
+}
+
+func loadStages(ctx context.Context, sys *controllerapi.Client, x *Expressions) ([]Stage, []error, error) {
 	projects, err := sys.ListAll(ctx, "Project", "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("load pipelines: %w", err)
@@ -371,7 +402,7 @@ func LoadStages(ctx context.Context, sys *controllerapi.Client) ([]Stage, []erro
 	var stages []Stage
 	var problems []error
 	for _, p := range pipelines {
-		s, errs := Stages(p, endpoints[(&spec.Resource{Object: p}).Project()])
+		s, errs := stagesOf(p, endpoints[(&spec.Resource{Object: p}).Project()], x)
 		stages = append(stages, s...)
 		problems = append(problems, errs...)
 	}

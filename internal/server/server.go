@@ -141,8 +141,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.git = gitrepo.NewManager(filepath.Join(cfg.DataDir, "git"), log, remotes)
 	runs := pipeline.NewRuns(s.DB)
 	runs.Owner, runs.Metrics = s.proc.ID, s.Metrics
+	exprs, err := pipeline.NewExpressions(cfg.Organization, cfg.Variables.Organization, cfg.Variables.Projects)
+	if err != nil {
+		return nil, err
+	}
 	bot := pipeline.Identity{Name: "System Sync", Email: cfg.BotEmail}
-	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics, Bot: bot}
+	s.Runner = &pipeline.Runner{DB: s.DB, Git: s.git, Loader: reconcile.NewLoader(), System: system, Runs: runs, Log: log, Metrics: s.Metrics,
+		Bot: bot, Expressions: exprs}
 	if cfg.Controller.URL == "" {
 		// The embedded controller's sealers seal and unseal, in this
 		// process: their private keys never leave it.
@@ -170,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.Console, err = web.NewConsole(web.Options{
 		DB: s.DB, Store: s.Store, Keys: s.Keys, Runs: runs, Sync: syncNow, Resolve: s.Runner.Resolve,
 		Stages: func(ctx context.Context) ([]pipeline.Stage, error) {
-			stages, _, err := pipeline.LoadStages(ctx, s.Runner.System)
+			stages, _, err := s.Runner.LoadStages(ctx)
 			return stages, err
 		},
 		Web: cfg.Web, BaseURL: s.BaseURL, LocalMode: cfg.LocalMode(), AdminKeyFile: s.AdminKeySource, PollInterval: cfg.PollInterval,

@@ -221,7 +221,7 @@ func checkAgent(ch *checker, spec map[string]any) {
 
 func checkPipeline(ch *checker, spec map[string]any) {
 	ch.boolean(spec, "spec", "active")
-	ch.named(spec, "spec", "variables", nil)
+	checkVariables(ch, spec, "spec")
 	stages := map[string]bool{}
 	ch.items(spec, "spec", "stages", func(st map[string]any, p string) {
 		if n, ok := ch.str(st, p, "name"); ok {
@@ -232,7 +232,8 @@ func checkPipeline(ch *checker, spec map[string]any) {
 		}
 		typ, _ := ch.str(st, p, "type")
 		ch.named(st, p, "next", nil)
-		ch.named(st, p, "variables", nil)
+		checkVariables(ch, st, p)
+		checkPreConditions(ch, st, p)
 		if typ == "SystemSync" {
 			checkSystemSyncStage(ch, st, p)
 		}
@@ -257,6 +258,7 @@ func TriggerConfig(cfg map[string]any) (cronExpression any, repo map[string]any)
 // is a warning.
 func checkTrigger(ch *checker, tr map[string]any, p string) {
 	typ, _ := ch.str(tr, p, "type")
+	checkVariables(ch, tr, p)
 	cfg, _ := ch.mapping(tr, p, "config")
 	exprIn, exprAt := cfg, joinKey(p, "config")
 	repoIn, repoAt, repoKey := cfg, exprAt, "repo"
@@ -313,6 +315,7 @@ func checkSystemSyncStage(ch *checker, st map[string]any, p string) {
 	}
 	ch.named(cfg, cp, "includedResources", nil)
 	ch.named(cfg, cp, "excludedResources", nil)
+	checkTemplates(ch, cfg, cp)
 }
 
 func checkInfraProvisioner(ch *checker, spec map[string]any) {

@@ -498,3 +498,24 @@ func TestAppManifestNamesTheConsole(t *testing.T) {
 		t.Fatalf("default_permissions %v: the console needs email_addresses: read", m.Permissions)
 	}
 }
+
+// TestPipelinePageShowsStagesNotRunByTheBot: a stage of a type the bot
+// does not run is kept and shown as such, with the order next gives.
+func TestPipelinePageShowsStagesNotRunByTheBot(t *testing.T) {
+	ctx := context.Background()
+	env := startConsole(t, config.Web{}, nil)
+	obj := map[string]any{"apiVersion": "gitops.k8smgmt.io/v3", "kind": "Pipeline", "metadata": map[string]any{"name": "two", "project": "default"},
+		"spec": map[string]any{"stages": []any{
+			map[string]any{"name": "sync", "type": "SystemSync", "next": []any{map[string]any{"name": "deploy"}},
+				"config": map[string]any{"gitToSystemSync": true, "sourceRepo": map[string]any{"repository": "r", "revision": "main"}}},
+			map[string]any{"name": "deploy", "type": "DeployWorkload", "config": map[string]any{"workload": "echo"}}}}}
+	if _, _, err := env.store.Apply(ctx, spec.Key{Kind: "Pipeline", Project: "default", Name: "two"}, obj, "admin@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	v := env.visitor(t)
+	v.signIn("admin-key")
+	p := v.get("/pipelines/default/two")
+	if p.code != http.StatusOK || !strings.Contains(p.body, "then deploy") || !strings.Contains(p.body, "<td>DeployWorkload</td>\n<td><em>not run by this bot</em>") {
+		t.Fatalf("pipeline page %d:\n%s", p.code, p.body)
+	}
+}

@@ -92,6 +92,7 @@ type stageView struct {
 	SourceAsDest             bool
 	Included, Excluded       []string
 	PreConditions            []string
+	Next                     []string // the stages that run after it
 }
 
 // triggerView is one of spec.triggers.
@@ -196,7 +197,7 @@ func (c *Console) pipelinePage(w http.ResponseWriter, r *http.Request, v *viewer
 	for _, s := range stages {
 		sm, _ := s.(map[string]any)
 		cfg, _ := sm["config"].(map[string]any)
-		sv := stageView{Type: fmt.Sprint(sm["type"])}
+		sv := stageView{Type: fmt.Sprint(sm["type"]), Next: names(sm["next"])}
 		sv.Name, _ = sm["name"].(string)
 		if sv.Type == "SystemSync" {
 			sv.GitToSystem, sv.SystemToGit = cfg["gitToSystemSync"] == true, cfg["systemToGitSync"] == true
