@@ -94,7 +94,9 @@ func (a *localApp) push(t *testing.T, msg string, files map[string]string) {
 		if err == nil {
 			return
 		}
-		if try == 5 || !strings.Contains(string(out), "fetch first") {
+		// "fetch first": it pushed before our pull; "cannot lock ref": it
+		// pushed while ours was in flight.
+		if try == 5 || !strings.Contains(string(out), "fetch first") && !strings.Contains(string(out), "cannot lock ref") {
 			t.Fatalf("git push: %v\n%s", err, out)
 		}
 		git(t, a.work, "pull", "-q", "--rebase", "origin", "main")
@@ -147,13 +149,18 @@ type runRow struct {
 	Trigger, Status                            string
 }
 
-// eventuallyTrue waits up to 60 s for cond, polling.
-func eventuallyTrue(t *testing.T, what string, cond func() bool) {
+// eventually waits up to 60 s for cond, polling; when it times out, it
+// fails with the server's latest log lines, which say why.
+func (a *localApp) eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			logs := a.stderr.String()
+			if len(logs) > 8000 {
+				logs = "…" + logs[len(logs)-8000:]
+			}
+			t.Fatalf("timed out waiting for %s; the server's log ends:\n%s", what, logs)
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
@@ -272,10 +279,16 @@ func TestSecretsAreNeverWrittenToGitNorLogged(t *testing.T) {
 
 	// Both sides move: the clean resources arrive, and every secret is
 	// refused where it is.
-	eventuallyTrue(t, "clean-api in both repositories and clean-git in the system", func() bool {
+	seen := ""
+	a.eventually(t, "clean-api in both repositories and clean-git in the system", func() bool {
 		code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/clean-git", "", nil)
-		return code == 200 && exec.Command("git", "-C", a.demo, "cat-file", "-e", "main:projects/default/namespaces/clean-api.yaml").Run() == nil &&
-			exec.Command("git", "-C", dest, "cat-file", "-e", "main:projects/default/namespaces/clean-api.yaml").Run() == nil
+		inDemo := exec.Command("git", "-C", a.demo, "cat-file", "-e", "main:projects/default/namespaces/clean-api.yaml").Run() == nil
+		inDest := exec.Command("git", "-C", dest, "cat-file", "-e", "main:projects/default/namespaces/clean-api.yaml").Run() == nil
+		if now := fmt.Sprintf("clean-git in the system: %d, clean-api in demo: %v, in dest: %v", code, inDemo, inDest); now != seen {
+			t.Log(now)
+			seen = now
+		}
+		return code == 200 && inDemo && inDest
 	})
 	for _, pl := range []string{"system-sync", "to-dest"} {
 		code, body := a.send(t, "POST", "/api/pipelines/default/"+pl+"/run", "", nil)
@@ -284,7 +297,7 @@ func TestSecretsAreNeverWrittenToGitNorLogged(t *testing.T) {
 		}
 	}
 	for _, pl := range []string{"system-sync", "to-dest"} {
-		eventuallyTrue(t, pl+"'s manual run, with a failed row for each API secret", func() bool {
+		a.eventually(t, pl+"'s manual run, with a failed row for each API secret", func() bool {
 			rows, busy := a.rows(t, pl)
 			if busy {
 				return false
@@ -449,7 +462,7 @@ func TestOneSizeLimitForTheAPIAndGit(t *testing.T) {
 	}
 	path := "projects/default/namespaces/big.yaml"
 	var file string
-	eventuallyTrue(t, "the 3 MB Namespace in Git", func() bool {
+	a.eventually(t, "the 3 MB Namespace in Git", func() bool {
 		file = gitOut(a.demo, "show", "main:"+path)
 		return file != ""
 	})
@@ -463,11 +476,11 @@ func TestOneSizeLimitForTheAPIAndGit(t *testing.T) {
 		"projects/default/namespaces/after-big.yaml": namespaceYAML("after-big"),
 		"projects/default/namespaces/huge.yaml":      namespaceYAML("huge") + "# " + strings.Repeat("x", spec.MaxResourceBytes) + "\n",
 	})
-	eventuallyTrue(t, "after-big in the system", func() bool {
+	a.eventually(t, "after-big in the system", func() bool {
 		code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/after-big", "", nil)
 		return code == 200
 	})
-	eventuallyTrue(t, "the push's run", func() bool {
+	a.eventually(t, "the push's run", func() bool {
 		_, rows := a.latestRun(t, "system-sync", "Webhook")
 		return hasPath(rows, "projects/default/namespaces/huge.yaml")
 	})
@@ -570,7 +583,7 @@ func TestNumbersAndTextAreExactOrRefused(t *testing.T) {
 	}
 	for name, v := range exact {
 		var file string
-		eventuallyTrue(t, name+" in Git", func() bool {
+		a.eventually(t, name+" in Git", func() bool {
 			file = gitOut(a.demo, "show", "main:projects/default/namespaces/"+name+".yaml")
 			return file != ""
 		})
@@ -592,7 +605,7 @@ func TestNumbersAndTextAreExactOrRefused(t *testing.T) {
 		"projects/default/namespaces/git-latin.yaml": strings.Replace(namespaceYAML("git-latin"), "metadata:\n", "metadata:\n  description: caf\xe9\n", 1),
 		"projects/default/namespaces/git-ok.yaml":    withQuota("git-ok", "42"),
 	})
-	eventuallyTrue(t, "git-ok in the system and the push's run", func() bool {
+	a.eventually(t, "git-ok in the system and the push's run", func() bool {
 		code, _ := a.send(t, "GET", "/apis/infra.k8smgmt.io/v3/projects/default/namespaces/git-ok", "", nil)
 		_, rows := a.latestRun(t, "system-sync", "Webhook")
 		return code == 200 && hasPath(rows, "projects/default/namespaces/git-ok.yaml")
@@ -636,7 +649,7 @@ func (a *localApp) runNow(t *testing.T, pipeline string) (string, []runRow) {
 		Status string   `json:"status"`
 		Rows   []runRow `json:"rows"`
 	}
-	eventuallyTrue(t, "the manual run's end", func() bool {
+	a.eventually(t, "the manual run's end", func() bool {
 		_, body := a.send(t, "GET", fmt.Sprintf("/api/runs/%d", started.ID), "", nil)
 		return json.Unmarshal([]byte(body), &run) == nil && run.Status != "" && run.Status != "In Progress"
 	})

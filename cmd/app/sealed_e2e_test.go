@@ -62,7 +62,7 @@ func TestSealedSecretsRoundTrip(t *testing.T) {
 	a.apply(t, repo("bob"))
 	const file, artifact = "projects/default/repositories/creds.yaml", "projects/default/repositories/artifacts/creds/sealed-secret.yaml"
 	show := func(path string) string { return gitOut(a.demo, "show", "main:"+path) }
-	eventuallyTrue(t, "creds.yaml and its artifact in Git", func() bool {
+	a.eventually(t, "creds.yaml and its artifact in Git", func() bool {
 		return strings.Contains(show(file), "sealed://") && show(artifact) != ""
 	})
 	for _, want := range []string{"endpoint: sealed://endpoint", "password: sealed://credentials.password",
@@ -89,7 +89,7 @@ func TestSealedSecretsRoundTrip(t *testing.T) {
 	// From Git: the file changes, the system keeps the clear values.
 	git(t, a.work, "pull", "-q", "origin", "main")
 	a.push(t, "alice", map[string]string{file: strings.Replace(show(file), "username: bob", "username: alice", 1)})
-	eventuallyTrue(t, "username alice in the system", func() bool { return field(system(), "spec.credentials.username") == "alice" })
+	a.eventually(t, "username alice in the system", func() bool { return field(system(), "spec.credentials.username") == "alice" })
 	if got := system(); !spec.Equal(spec.Canonical(got), spec.Canonical(repo("alice"))) {
 		t.Fatalf("after the change from Git the system holds %v", got)
 	}
@@ -101,12 +101,12 @@ func TestSealedSecretsRoundTrip(t *testing.T) {
 	}
 	art.Data["credentials.password"] = base64.StdEncoding.EncodeToString(ct)
 	a.push(t, "a password sealed with the certificate", map[string]string{artifact: string(art.Render())})
-	eventuallyTrue(t, "the kubesealed password in the system", func() bool { return field(system(), "spec.credentials.password") == kubesealed })
+	a.eventually(t, "the kubesealed password in the system", func() bool { return field(system(), "spec.credentials.password") == kubesealed })
 
 	// A reference with no artifact: that file's invalid row, naming the field.
 	broken := strings.NewReplacer("name: creds", "name: broken", "username: alice", "username: eve").Replace(show(file))
 	a.push(t, "a reference without its artifact", map[string]string{"projects/default/repositories/broken.yaml": broken})
-	eventuallyTrue(t, "broken.yaml's invalid row", func() bool {
+	a.eventually(t, "broken.yaml's invalid row", func() bool {
 		rows, _ := a.rows(t, "system-sync")
 		for _, r := range rows {
 			if r.Name == "broken" && r.Action == "invalid" && strings.Contains(r.Message, "spec.credentials.password") &&
@@ -127,7 +127,7 @@ func TestSealedSecretsRoundTrip(t *testing.T) {
 		spec.SetField(r, "spec.credentials.password", kubesealed)
 		return r
 	}())
-	eventuallyTrue(t, "username frank in Git", func() bool { return strings.Contains(show(file), "username: frank") })
+	a.eventually(t, "username frank in Git", func() bool { return strings.Contains(show(file), "username: frank") })
 	if got := gitOut(a.demo, "rev-parse", "main:"+artifact); got != artBlob {
 		t.Errorf("the artifact was rewritten though no value changed:\n%s", gitOut(a.demo, "log", "-3", "--stat", "main"))
 	}

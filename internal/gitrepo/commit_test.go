@@ -274,3 +274,34 @@ func gitHash(t *testing.T, w *gittest.Work, content string) string {
 	}
 	return w.Run("hash-object", p)
 }
+
+// TestPushRacedByAnotherPush: the branch moves after the remote advertised
+// it and before it updates it (another push landed in between), so the
+// remote's own compare-and-swap fails. That is a non-fast-forward to try
+// again on the new tip, not a refusal.
+func TestPushRacedByAnotherPush(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, url, w, base := seeded(t, map[string]string{"a.yaml": "a: 1\n"})
+	theirs := w.Write(map[string]string{"a.yaml": "a: theirs\n"}).Commit("theirs")
+	w.Push("other")
+	// Between the advertisement and the update, main moves to theirs.
+	writeHook(t, filepath.Join(srv.Root, "specs.git"), "pre-receive",
+		"#!/bin/sh\nenv -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES git update-ref refs/heads/main "+theirs+"\n")
+	r := newRepo(t, url)
+	if _, err := r.Fetch(ctx, Auth{}, "main"); err != nil {
+		t.Fatal(err)
+	}
+	sig := Signature{Name: "Bot", Email: "bot@example.com"}
+	ours, err := r.Commit(ctx, base, []FileChange{{Path: "b.yaml", Data: []byte("b: ours\n")}}, sig, sig, "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Push(ctx, Auth{}, ours, "main", false)
+	if !errors.Is(err, ErrNonFastForward) || errors.Is(err, ErrPushRejected) {
+		t.Fatalf("push raced by another: %v, want ErrNonFastForward only", err)
+	}
+	if got := w.Run("ls-remote", "origin", "refs/heads/main"); !strings.HasPrefix(got, theirs) {
+		t.Fatalf("remote main is %s, want theirs %s", got, theirs)
+	}
+}

@@ -219,7 +219,11 @@ func classifyPushError(err error, remoteMsg string) error {
 		msg = " (remote says: " + msg + ")"
 	}
 	switch {
-	case strings.Contains(text, "non-fast-forward"), strings.Contains(text, "fetch first"):
+	case strings.Contains(text, "non-fast-forward"), strings.Contains(text, "fetch first"),
+		// Another push moved the branch after the remote advertised it:
+		// its compare-and-swap failed ("cannot lock ref 'refs/heads/main':
+		// is at X but expected Y"), which is the same race.
+		strings.Contains(remoteMsg, "cannot lock ref"), strings.Contains(remoteMsg, "incorrect old value provided"):
 		return fmt.Errorf("%w: %w%s", ErrNonFastForward, err, msg)
 	case strings.Contains(text, "command error on "):
 		// The remote's report-status said "ng <ref> <reason>".
