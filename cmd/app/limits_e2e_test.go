@@ -32,8 +32,10 @@ type localApp struct {
 func startLocal(t *testing.T) *localApp {
 	t.Helper()
 	dir := t.TempDir()
+	// At debug level: the secret tests scan every line the server writes,
+	// and a wait that times out shows what it did.
 	env := []string{"SYSTEMSYNC_DATA_DIR=" + dir, "SYSTEMSYNC_LISTEN=127.0.0.1:0", "SYSTEMSYNC_API_KEY=" + localKey,
-		"SYSTEMSYNC_POLL_INTERVAL=200ms", "SYSTEMSYNC_COMMIT_WINDOW=200ms", "SYSTEMSYNC_DATABASE_URL=" + storetest.URL(t)}
+		"SYSTEMSYNC_POLL_INTERVAL=200ms", "SYSTEMSYNC_COMMIT_WINDOW=200ms", "SYSTEMSYNC_LOG_LEVEL=debug", "SYSTEMSYNC_DATABASE_URL=" + storetest.URL(t)}
 	base, stdout, stderr, _ := startInProcess(t, env)
 	a := &localApp{base: base, dir: dir, demo: filepath.Join(dir, "repos", "demo.git"), work: t.TempDir(), stdout: stdout, stderr: stderr}
 	git(t, a.work, "clone", "-q", a.demo, ".")
@@ -157,10 +159,22 @@ func (a *localApp) eventually(t *testing.T, what string, cond func() bool) {
 	for !cond() {
 		if time.Now().After(deadline) {
 			logs := a.stderr.String()
-			if len(logs) > 8000 {
-				logs = "…" + logs[len(logs)-8000:]
+			if len(logs) > 300000 {
+				logs = "…" + logs[len(logs)-300000:]
 			}
-			t.Fatalf("timed out waiting for %s; the server's log ends:\n%s", what, logs)
+			var runs strings.Builder
+			for id := 1; id < 8; id++ {
+				_, body := a.send(t, "GET", fmt.Sprintf("/api/runs/%d", id), "", nil)
+				fmt.Fprintf(&runs, "%d: %.5000s\n", id, body)
+			}
+			var kept []string
+			for _, l := range strings.Split(logs, "\n") {
+				if !strings.Contains(l, "git fetch") && !strings.Contains(l, "River") && !strings.Contains(l, "producer") && !strings.Contains(l, "leadership") {
+					kept = append(kept, l)
+				}
+			}
+			logs = strings.Join(kept, "\n")
+			t.Fatalf("timed out waiting for %s; runs:\n%s\nthe server's log ends:\n%s", what, runs.String(), logs)
 		}
 		time.Sleep(150 * time.Millisecond)
 	}

@@ -55,14 +55,8 @@ func (a *App) apply(ctx context.Context, log *slog.Logger, inst int64, repo repo
 	if err != nil {
 		return fail(err)
 	}
-	at, err := a.runner.Tip(ctx, st, sha)
-	if err != nil {
-		return fail(err)
-	}
-	if at != sha {
-		log.Info("the branch moved on since the commit: applying its tip", "stage", st.ID(), "commit", sha, "tip", at)
-	}
-	applied, err := a.runner.ApplyWith(ctx, st, at, trigger, payload, pipeline.ApplyOptions{Moved: moved})
+	// ApplyWith applies the branch's tip when sha is behind it.
+	applied, err := a.runner.ApplyWith(ctx, st, sha, trigger, payload, pipeline.ApplyOptions{Moved: moved})
 	if err != nil {
 		return fail(err)
 	}

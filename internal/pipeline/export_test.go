@@ -558,3 +558,54 @@ func TestSeparateDestinationGetsTheSystem(t *testing.T) {
 		t.Fatalf("the source was written: %s", gittest.Git(t, e.bareDir, "log", "-1", "--format=%s", "main"))
 	}
 }
+
+// TestApplyOfACommitAnExportOvertookDeletesNothing: a person pushes a
+// commit, and before its apply runs, a change made in the system is
+// exported on top of it (as when the poller fetched the push just before
+// the follower's export landed). The apply of the older commit must not
+// read the exported resource's absence from that commit as a deletion in
+// Git: it applies the branch's tip, which holds both.
+func TestApplyOfACommitAnExportOvertookDeletesNothing(t *testing.T) {
+	ctx := context.Background()
+	e, _ := setupWithController(t, "")
+	e.work.Write(map[string]string{"projects/default/namespaces/a.yaml": ns("default", "a", "dev")}).Commit("a")
+	e.work.Push("main")
+	if _, err := e.runner.SyncNow(ctx, "default", "system-sync"); err != nil {
+		t.Fatal(err)
+	}
+	e.work.Run("pull", "-q", "origin", "main")
+	pushed := e.work.Write(map[string]string{"projects/default/namespaces/g.yaml": ns("default", "g", "dev")}).Commit("g")
+	e.work.Push("main")
+
+	// The system's change is exported on top of the push, not yet applied.
+	if _, err := e.sys.Apply(ctx, nsObj("b", "dev")); err != nil {
+		t.Fatal(err)
+	}
+	stages, _, err := e.runner.LoadStages(ctx)
+	if err != nil || len(stages) != 1 {
+		t.Fatalf("stages %v, %v", stages, err)
+	}
+	k := spec.Key{Kind: "Namespace", Project: "default", Name: "b"}
+	out, err := e.runner.Export(ctx, stages[0], pipeline.TriggerInternal, []pipeline.Change{{Key: k, Type: "Create", User: "alice@example.com"}}, pipeline.ExportOptions{})
+	if err != nil || out.Commit == "" || out.Review {
+		t.Fatalf("export: %+v, %v", out, err)
+	}
+	if parent := e.work.Run("ls-remote", "origin", "refs/heads/main"); !strings.HasPrefix(parent, out.Commit) {
+		t.Fatalf("main is %s, want the export %s", parent, out.Commit)
+	}
+
+	// Now the push's apply runs, with the push's commit.
+	applied, err := e.runner.Apply(ctx, stages[0], pushed, pipeline.TriggerWebhook, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sys.Get(ctx, "Namespace", "default", "b"); err != nil {
+		t.Fatalf("the exported b was deleted from the system by the older commit's apply: %v", err)
+	}
+	if _, err := e.sys.Get(ctx, "Namespace", "default", "g"); err != nil {
+		t.Fatalf("the pushed g was not applied: %v", err)
+	}
+	if applied.Run == nil || applied.Run.Commit != out.Commit {
+		t.Fatalf("applied run %+v, want it at the branch's tip %s", applied.Run, out.Commit)
+	}
+}

@@ -364,23 +364,20 @@ func (r *Runner) committer(ctx context.Context, st Stage, sha string) string {
 	return who
 }
 
-// Tip returns the commit to apply for a push of sha to the stage's
-// branch: the branch's tip when sha is behind it (a late delivery, the
-// bot's own commit on top), so that a run never applies an older tree
-// over a newer one; sha otherwise (the branch moved elsewhere, or is gone).
-func (r *Runner) Tip(ctx context.Context, st Stage, sha string) (string, error) {
-	repo, tip, err := r.fetch(ctx, st.Source.URL, st.Source.Revision)
+// tip returns the commit to apply for a push of sha to the stage's
+// branch: the branch's tip when sha is behind it (a late delivery, a poll
+// that an export overtook, the bot's own commit on top), so that a run
+// never applies an older tree over a newer one, whose resources the
+// system already holds and the sync state records; sha otherwise (the
+// branch moved elsewhere, or is gone). ApplyWith calls it under the
+// stage's lock, so an export cannot land between the two.
+func (r *Runner) tip(ctx context.Context, st Stage, repo *gitrepo.Repo, sha string) (string, error) {
+	_, tip, err := r.fetch(ctx, st.Source.URL, st.Source.Revision)
 	if errors.Is(err, gitrepo.ErrRefNotFound) {
 		return sha, nil
 	}
-	if err != nil {
-		return "", err
-	}
-	if tip == sha {
-		return sha, nil
-	}
-	if _, _, err := r.fetch(ctx, st.Source.URL, sha); err != nil {
-		return "", err
+	if err != nil || tip == sha {
+		return sha, err
 	}
 	ahead := 0 // commits of sha the tip lacks
 	if _, err := repo.Commits(ctx, tip, sha, 1, func(gitrepo.CommitInfo) bool { ahead++; return false }); err != nil {
@@ -389,6 +386,7 @@ func (r *Runner) Tip(ctx context.Context, st Stage, sha string) (string, error) 
 	if ahead > 0 {
 		return sha, nil
 	}
+	r.Log.Info("the branch moved on since the commit: applying its tip", "stage", st.ID(), "commit", sha, "tip", tip)
 	return tip, nil
 }
 
@@ -462,6 +460,9 @@ func (r *Runner) ApplyWith(ctx context.Context, st Stage, ref, trigger string, p
 	defer r.lock(st.ID())()
 	sys := r.readSystem(ctx, st, st.ID()) // while Git fetches
 	repo, sha, err := r.fetch(ctx, st.Source.URL, ref)
+	if err == nil && ref == sha && ref != st.Source.Revision {
+		sha, err = r.tip(ctx, st, repo, sha)
+	}
 	if err != nil {
 		sys.abandon()
 		return nil, err
