@@ -59,18 +59,29 @@ func (r *Repo) Push(ctx context.Context, auth Auth, commit, branch string, force
 	return nil
 }
 
-func (r *Repo) push(ctx context.Context, commit, branch string, force bool) error {
-	hash, err := parseSHA(commit)
-	if err != nil {
-		return err
-	}
+// branchRef is branch (a name, or a full "refs/heads/..." ref) as the
+// branch ref it names, refused when it is not a safe branch name or holds
+// a refspec's characters.
+func branchRef(branch string) (plumbing.ReferenceName, error) {
 	full := branch
 	if !strings.HasPrefix(full, "refs/") {
 		full = "refs/heads/" + branch
 	}
 	name := plumbing.ReferenceName(full)
 	if err := name.Validate(); err != nil || !name.IsBranch() || !name.IsSafe() || strings.ContainsAny(full, "+:*") {
-		return fmt.Errorf("invalid branch name %q", branch)
+		return "", fmt.Errorf("invalid branch name %q", branch)
+	}
+	return name, nil
+}
+
+func (r *Repo) push(ctx context.Context, commit, branch string, force bool) error {
+	hash, err := parseSHA(commit)
+	if err != nil {
+		return err
+	}
+	name, err := branchRef(branch)
+	if err != nil {
+		return err
 	}
 
 	r.netMu.Lock()
@@ -93,7 +104,7 @@ func (r *Repo) push(ctx context.Context, commit, branch string, force bool) erro
 	if err != nil {
 		return classifyPushError(err, remoteMsg.String())
 	}
-	r.log.Debug("git push", "branch", full, "sha", hash.String(), "force", force, "own_pack", sent, "took", time.Since(start))
+	r.log.Debug("git push", "branch", name.String(), "sha", hash.String(), "force", force, "own_pack", sent, "took", time.Since(start))
 	return nil
 }
 
@@ -270,13 +281,9 @@ func (r *Repo) DeleteBranch(ctx context.Context, auth Auth, branch string) error
 }
 
 func (r *Repo) deleteBranch(ctx context.Context, branch string) error {
-	full := branch
-	if !strings.HasPrefix(full, "refs/") {
-		full = "refs/heads/" + branch
-	}
-	name := plumbing.ReferenceName(full)
-	if err := name.Validate(); err != nil || !name.IsBranch() || !name.IsSafe() || strings.ContainsAny(full, "+:*") {
-		return fmt.Errorf("invalid branch name %q", branch)
+	name, err := branchRef(branch)
+	if err != nil {
+		return err
 	}
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
@@ -305,10 +312,10 @@ func (r *Repo) deleteBranch(ctx context.Context, branch string) error {
 			return classifyPushError(err, remoteMsg.String())
 		}
 	}
-	tracking := plumbing.ReferenceName("refs/remotes/" + remoteName + "/" + strings.TrimPrefix(full, "refs/heads/"))
+	tracking := plumbing.ReferenceName("refs/remotes/" + remoteName + "/" + name.Short())
 	if err := r.net.st.RemoveReference(tracking); err != nil {
 		return fmt.Errorf("remove %s: %w", tracking, err)
 	}
-	r.log.Debug("git push delete", "branch", full, "present", present)
+	r.log.Debug("git push delete", "branch", name.String(), "present", present)
 	return nil
 }

@@ -106,6 +106,21 @@ func (c *Console) target(r *http.Request) (*spec.Kind, string, error) {
 	return k, project, nil
 }
 
+// named is the kind and key the request's path names; with a method, it
+// refuses first a viewer who may not make that request of that kind.
+func (c *Console) named(r *http.Request, v *viewer, method string) (*spec.Kind, spec.Key, error) {
+	k, project, err := c.target(r)
+	if err != nil {
+		return nil, spec.Key{}, err
+	}
+	if method != "" {
+		if err := access.Check(v.Principal, access.ForResource(method, k.Name)); err != nil {
+			return nil, spec.Key{}, err
+		}
+	}
+	return k, spec.Key{Kind: k.Name, Project: project, Name: r.PathValue("name")}, nil
+}
+
 type resourcesPage struct {
 	Kind       *spec.Kind
 	Project    string
@@ -198,12 +213,11 @@ func (resourcePage) nav() string     { return "projects" }
 // resource is GET /projects/{project}/{plural}/{name}: the YAML, where it
 // lives in Git, its last sync and run.
 func (c *Console) resource(w http.ResponseWriter, r *http.Request, v *viewer) {
-	k, project, err := c.target(r)
+	k, key, err := c.named(r, v, "")
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	key := spec.Key{Kind: k.Name, Project: project, Name: r.PathValue("name")}
 	st, err := c.opt.Store.Get(r.Context(), key)
 	if err != nil {
 		c.fail(w, r, v, err)
@@ -330,42 +344,29 @@ func (p editPage) Action() string {
 	return base + url.PathEscape(p.Name)
 }
 
-// checkWrite refuses a viewer who may not write resources of kind k.
-func checkWrite(v *viewer, k *spec.Kind) error {
-	return access.Check(v.Principal, access.ForResource(http.MethodPost, k.Name))
-}
-
 func (c *Console) editResource(w http.ResponseWriter, r *http.Request, v *viewer) {
-	k, project, err := c.target(r)
+	k, key, err := c.named(r, v, http.MethodPost)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	if err := checkWrite(v, k); err != nil {
-		c.fail(w, r, v, err)
-		return
-	}
-	key := spec.Key{Kind: k.Name, Project: project, Name: r.PathValue("name")}
 	st, err := c.opt.Store.Get(r.Context(), key)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
 	obj, masked := shown(v, st.Object)
-	c.render(w, r, http.StatusOK, "edit", v, editPage{Kind: k, Project: project, Name: key.Name, Masked: masked,
+	c.render(w, r, http.StatusOK, "edit", v, editPage{Kind: k, Project: key.Project, Name: key.Name, Masked: masked,
 		YAML: renderYAML(obj), ResourceVersion: strconv.FormatInt(st.ResourceVersion, 10)})
 }
 
 func (c *Console) newResource(w http.ResponseWriter, r *http.Request, v *viewer) {
-	k, project, err := c.target(r)
+	k, key, err := c.named(r, v, http.MethodPost)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	if err := checkWrite(v, k); err != nil {
-		c.fail(w, r, v, err)
-		return
-	}
+	project := key.Project
 	skeleton := fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata:\n  name: \n  project: %s\nspec: {}\n", k.APIVersion(), k.Name, project)
 	c.render(w, r, http.StatusOK, "edit", v, editPage{Kind: k, Project: project, New: true, YAML: skeleton})
 }
@@ -386,15 +387,12 @@ func (c *Console) saveResource(w http.ResponseWriter, r *http.Request, v *viewer
 // form. A resource changed meanwhile is shown with the diff against what
 // is stored now.
 func (c *Console) postResource(w http.ResponseWriter, r *http.Request, v *viewer, create bool) {
-	k, project, err := c.target(r)
+	k, key, err := c.named(r, v, http.MethodPost)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	if err := checkWrite(v, k); err != nil {
-		c.fail(w, r, v, err)
-		return
-	}
+	project := key.Project
 	r.Body = http.MaxBytesReader(w, r.Body, maxYAML+64<<10)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -408,7 +406,7 @@ func (c *Console) postResource(w http.ResponseWriter, r *http.Request, v *viewer
 	text := strings.ReplaceAll(r.PostForm.Get("yaml"), "\r\n", "\n")
 	page := editPage{Kind: k, Project: project, New: create, YAML: text, ResourceVersion: r.PostForm.Get("resourceVersion")}
 	if !create {
-		page.Name = r.PathValue("name")
+		page.Name = key.Name
 	}
 	at := spec.Context{Kind: k.Name, Project: project, Name: page.Name}
 	action := r.PostForm.Get("action")
@@ -422,7 +420,7 @@ func (c *Console) postResource(w http.ResponseWriter, r *http.Request, v *viewer
 		return
 	}
 	page.Warnings = warnings
-	key := res.Key()
+	key = res.Key() // what the YAML names (CheckBody holds it to the path)
 	current, err := c.opt.Store.Get(r.Context(), key)
 	var apiErr *controller.Error
 	exists := err == nil
@@ -531,41 +529,32 @@ func (p deletePage) title() string { return "Delete " + p.Kind.Name + " " + p.Na
 func (deletePage) nav() string     { return "projects" }
 
 func (c *Console) confirmDelete(w http.ResponseWriter, r *http.Request, v *viewer) {
-	k, project, err := c.target(r)
+	k, key, err := c.named(r, v, http.MethodDelete)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	if err := access.Check(v.Principal, access.ForResource(http.MethodDelete, k.Name)); err != nil {
-		c.fail(w, r, v, err)
-		return
-	}
-	st, err := c.opt.Store.Get(r.Context(), spec.Key{Kind: k.Name, Project: project, Name: r.PathValue("name")})
+	st, err := c.opt.Store.Get(r.Context(), key)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
 	obj, _ := shown(v, st.Object)
-	c.render(w, r, http.StatusOK, "delete", v, deletePage{Kind: k, Project: project, Name: r.PathValue("name"), YAML: renderYAML(obj)})
+	c.render(w, r, http.StatusOK, "delete", v, deletePage{Kind: k, Project: key.Project, Name: key.Name, YAML: renderYAML(obj)})
 }
 
 // deleteResource is the confirmed delete, as the viewer.
 func (c *Console) deleteResource(w http.ResponseWriter, r *http.Request, v *viewer) {
-	k, project, err := c.target(r)
+	k, key, err := c.named(r, v, http.MethodDelete)
 	if err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
-	if err := access.Check(v.Principal, access.ForResource(http.MethodDelete, k.Name)); err != nil {
-		c.fail(w, r, v, err)
-		return
-	}
-	key := spec.Key{Kind: k.Name, Project: project, Name: r.PathValue("name")}
 	if err := c.opt.Store.Delete(r.Context(), key, v.Email); err != nil {
 		c.fail(w, r, v, err)
 		return
 	}
 	c.opt.Log.InfoContext(r.Context(), "console delete", "key", key.String(), "user", v.Email)
 	c.flash(r, "%s %s deleted: the file goes from Git as your change.", k.Name, key.Name)
-	http.Redirect(w, r, "/projects/"+url.PathEscape(project)+"/"+k.Plural, http.StatusSeeOther)
+	http.Redirect(w, r, "/projects/"+url.PathEscape(key.Project)+"/"+k.Plural, http.StatusSeeOther)
 }
