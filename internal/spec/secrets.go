@@ -452,6 +452,18 @@ var tokenPrefixes = []string{"glpat-", "gldt-", "glptt-", "glrt-", "ghp_", "gho_
 // tokenPrefixes, or a user name of 20 or more letters, digits, '-' and '_'
 // with both letters and digits; a placeholder is not one.
 func urlWithTokenUser(s string) string {
+	return firstURLUserinfo(s, func(scheme, userinfo, host string) string {
+		if strings.IndexByte(userinfo, ':') >= 0 || !isTokenUser(userinfo) {
+			return ""
+		}
+		return scheme + "…@" + host
+	})
+}
+
+// firstURLUserinfo finds each URL in s with user info (scheme://userinfo@host)
+// and returns what show makes of the first one it makes something of
+// (scheme is "https://", say), or "".
+func firstURLUserinfo(s string, show func(scheme, userinfo, host string) string) string {
 	for from := 0; ; {
 		i := strings.Index(s[from:], "://")
 		if i < 0 {
@@ -471,10 +483,12 @@ func urlWithTokenUser(s string) string {
 			authority = authority[:end]
 		}
 		at := strings.LastIndexByte(authority, '@')
-		if at < 0 || strings.IndexByte(authority[:at], ':') >= 0 || !isTokenUser(authority[:at]) {
+		if at < 0 {
 			continue
 		}
-		return s[scheme:i+3] + "…@" + authority[at+1:]
+		if out := show(s[scheme:i+3], authority[:at], authority[at+1:]); out != "" {
+			return out
+		}
 	}
 }
 
@@ -757,34 +771,13 @@ func indexFold(s, word string) int {
 // password, shown with the password left out (https://bob:…@host), or "".
 // A placeholder for a password is not one.
 func urlWithPassword(s string) string {
-	for from := 0; ; {
-		i := strings.Index(s[from:], "://")
-		if i < 0 {
+	return firstURLUserinfo(s, func(scheme, userinfo, host string) string {
+		user, pass, hasPass := strings.Cut(userinfo, ":")
+		if !hasPass || pass == "" || isPlaceholder(pass) {
 			return ""
 		}
-		i += from
-		from = i + 3
-		scheme := i
-		for scheme > 0 && (isAlnum(s[scheme-1]) || strings.IndexByte("+.-", s[scheme-1]) >= 0) {
-			scheme--
-		}
-		if c := s[scheme] | 0x20; scheme == i || c < 'a' || c > 'z' {
-			continue
-		}
-		authority := s[i+3:]
-		if end := strings.IndexAny(authority, "/?#\"'`<>\\ \t\r\n,;|"); end >= 0 {
-			authority = authority[:end]
-		}
-		at := strings.LastIndexByte(authority, '@')
-		if at < 0 {
-			continue
-		}
-		user, pass, hasPass := strings.Cut(authority[:at], ":")
-		if !hasPass || pass == "" || isPlaceholder(pass) {
-			continue
-		}
-		return s[scheme:i+3] + user + ":…@" + authority[at+1:]
-	}
+		return scheme + user + ":…@" + host
+	})
 }
 
 // isPlaceholder reports whether a password in a URL stands for one:
