@@ -303,31 +303,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (access.Principa
 		return access.Principal{}, errorf(http.StatusUnauthorized, "missing X-API-KEY header")
 	}
 	h := hashKey(secret)
-	now := time.Now()
-	k.mu.Lock()
-	c, ok := k.cache[h]
-	gen := k.gen
-	k.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.p, nil
-	}
-	key, err := scanKey(k.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE key_hash = ?`, h))
-	if errors.Is(err, sql.ErrNoRows) {
-		return access.Principal{}, errorf(http.StatusUnauthorized, "unknown API key")
-	}
-	if err != nil {
-		return access.Principal{}, fmt.Errorf("look up API key: %w", err)
-	}
-	if key.RevokedAt != nil {
-		return access.Principal{}, errorf(http.StatusUnauthorized, "revoked API key")
-	}
-	p := access.Principal{Email: key.Email, Role: key.Role, KeyID: key.ID}
-	k.mu.Lock()
-	if k.gen == gen { // no revocation here since the read: it may be kept
-		k.cache[h] = cachedKey{p: p, until: now.Add(k.ttl)}
-	}
-	k.mu.Unlock()
-	return p, nil
+	return k.lookup(ctx, h, `key_hash = ?`, h, "look up API key")
 }
 
 // ByID returns who holds the key named id, as Authenticate does for the
@@ -338,7 +314,14 @@ func (k *Keys) ByID(ctx context.Context, id string) (access.Principal, error) {
 	if id == "" {
 		return access.Principal{}, errorf(http.StatusUnauthorized, "no API key named")
 	}
-	cacheKey := "id:" + id // never a hash: those are hex, without a colon
+	// The cache key is never a hash: those are hex, without a colon.
+	return k.lookup(ctx, "id:"+id, `id = ?`, id, "look up API key "+id)
+}
+
+// lookup returns who holds the key the column where (arg its value) finds:
+// from the cache under cacheKey while its answer is kept, else from the
+// database, caching it unless a revocation came meanwhile.
+func (k *Keys) lookup(ctx context.Context, cacheKey, where, arg, what string) (access.Principal, error) {
 	now := time.Now()
 	k.mu.Lock()
 	c, ok := k.cache[cacheKey]
@@ -347,19 +330,19 @@ func (k *Keys) ByID(ctx context.Context, id string) (access.Principal, error) {
 	if ok && now.Before(c.until) {
 		return c.p, nil
 	}
-	key, err := scanKey(k.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	key, err := scanKey(k.db.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return access.Principal{}, errorf(http.StatusUnauthorized, "unknown API key")
 	}
 	if err != nil {
-		return access.Principal{}, fmt.Errorf("look up API key %s: %w", id, err)
+		return access.Principal{}, fmt.Errorf("%s: %w", what, err)
 	}
 	if key.RevokedAt != nil {
 		return access.Principal{}, errorf(http.StatusUnauthorized, "revoked API key")
 	}
 	p := access.Principal{Email: key.Email, Role: key.Role, KeyID: key.ID}
 	k.mu.Lock()
-	if k.gen == gen {
+	if k.gen == gen { // no revocation here since the read: it may be kept
 		k.cache[cacheKey] = cachedKey{p: p, until: now.Add(k.ttl)}
 	}
 	k.mu.Unlock()
