@@ -68,8 +68,13 @@ func TestStalePlanIsMadeAgainAndItsMergeIsAConflict(t *testing.T) {
 	if code, resp, _ := b.deliver(t, "pull_request", "opened.payload.json", func(m map[string]any) { githubtest.SetPull(m, b.gh, owner, repoName, pr) }); code != http.StatusAccepted {
 		t.Fatalf("pull_request delivery: %d %s", code, resp)
 	}
-	eventually(t, "the plan comment", func() bool { return len(b.gh.Comments(owner, repoName, 12)) == 1 })
-	first := planCheck(b, head, 0)
+	// The comment and the completed check run are posted one after the
+	// other: wait for both.
+	var first *github.CheckRun
+	eventually(t, "the plan comment and check run", func() bool {
+		first = planCheck(b, head, 0)
+		return len(b.gh.Comments(owner, repoName, 12)) == 1 && first != nil
+	})
 	if first == nil || first.GetConclusion() != "success" || !strings.Contains(b.gh.Comments(owner, repoName, 12)[0].GetBody(), "update | Namespace `default/x`") {
 		t.Fatalf("the first plan: %v\n%s", first, b.gh.Comments(owner, repoName, 12)[0].GetBody())
 	}
