@@ -47,7 +47,8 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string) ([]int64, er
 	err = r.EachStage(ctx, mine, func(ctx context.Context, st Stage) error {
 		var o ExportOptions
 		if st.GitToSystem {
-			applied, err := r.Apply(ctx, st, st.Source.Revision, TriggerManual, manualPayload(ctx))
+			// The run stays In Progress until its export half ends it.
+			applied, err := r.ApplyWith(ctx, st, st.Source.Revision, TriggerManual, manualPayload(ctx), ApplyOptions{KeepOpen: st.SystemToGit})
 			if err != nil {
 				return err
 			}
@@ -59,6 +60,7 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string) ([]int64, er
 		if st.SystemToGit {
 			out, err := r.Export(ctx, st, TriggerManual, nil, o)
 			if err != nil {
+				r.endOpenRun(ctx, o, err)
 				return err
 			}
 			if out.Run != nil {
@@ -74,4 +76,19 @@ func (r *Runner) SyncNow(ctx context.Context, project, name string) ([]int64, er
 	})
 	slices.Sort(ids)
 	return ids, err
+}
+
+// endOpenRun ends as Failed, with what it had applied, the run of a
+// manual sync whose export failed before recording its end.
+func (r *Runner) endOpenRun(ctx context.Context, o ExportOptions, err error) {
+	if o.RunID == 0 {
+		return
+	}
+	run, gerr := r.Runs.Get(ctx, o.RunID)
+	if gerr != nil || run.EndedAt != nil {
+		return
+	}
+	if ferr := r.Runs.Finish(context.WithoutCancel(ctx), o.RunID, StatusFailed, "", err.Error(), o.PriorRows); ferr != nil {
+		r.Log.Warn("end the manual run", "run", o.RunID, "err", ferr)
+	}
 }

@@ -419,6 +419,11 @@ type ApplyOptions struct {
 	// resource that the apply would change is a conflict instead, never a
 	// silent overwrite.
 	Moved map[spec.Key]string
+	// KeepOpen leaves a run that applied without an error In Progress,
+	// its rows in Applied.Run only: the export half of a manual sync
+	// finishes it (ExportOptions.RunID and PriorRows), so that nobody sees
+	// it end before it has.
+	KeepOpen bool
 }
 
 // Apply fetches ref, plans it with Git winning first syncs, applies the
@@ -558,6 +563,15 @@ func (r *Runner) ApplyWith(ctx context.Context, st Stage, ref, trigger string, p
 	msg := ""
 	if err != nil {
 		status, msg = StatusFailed, err.Error()
+	}
+	if err == nil && opt.KeepOpen {
+		r.appliedAt(ctx, st, sha)
+		run, err := r.Runs.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		run.Rows = rows
+		return &Applied{Run: run, Planned: planned, Results: results}, nil
 	}
 	if ferr := r.Runs.Finish(context.WithoutCancel(ctx), id, status, sha, msg, rows); ferr != nil {
 		return nil, errors.Join(err, ferr)
