@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -168,19 +170,19 @@ func TestSecretIsNotExportedOthersAre(t *testing.T) {
 	if strings.Contains(e.work.Run("ls-files"), "creds.yaml") {
 		t.Fatal("a clear-text password was written to Git")
 	}
-	var failed bool
-	runs, _ := e.runner.Runs.List(ctx, "default/system-sync", 10)
-	for _, r := range runs {
-		run, _ := e.runner.Runs.Get(ctx, r.ID)
-		for _, row := range run.Rows {
-			if row.Name == "creds" && row.Outcome == "failed" && strings.Contains(row.Message, "SecretSealer") {
-				failed = true
+	// The export's run gets its rows when it ends, after the push.
+	waitFor(t, "a failed run row pointing at the Secret Sealer", func() bool {
+		runs, _ := e.runner.Runs.List(ctx, "default/system-sync", 10)
+		for _, r := range runs {
+			run, _ := e.runner.Runs.Get(ctx, r.ID)
+			for _, row := range run.Rows {
+				if row.Name == "creds" && row.Outcome == "failed" && strings.Contains(row.Message, "SecretSealer") {
+					return true
+				}
 			}
 		}
-	}
-	if !failed {
-		t.Fatal("no failed run row pointing at the Secret Sealer")
-	}
+		return false
+	})
 }
 
 func TestProtectedBranchGoesToAReviewBranch(t *testing.T) {
@@ -607,5 +609,58 @@ func TestApplyOfACommitAnExportOvertookDeletesNothing(t *testing.T) {
 	}
 	if applied.Run == nil || applied.Run.Commit != out.Commit {
 		t.Fatalf("applied run %+v, want it at the branch's tip %s", applied.Run, out.Commit)
+	}
+}
+
+// TestManualSyncEndsItsRunOnlyAfterItsExport: the Run button's run of a
+// stage syncing both ways stays In Progress from its apply until its
+// export has pushed, then ends once, with the rows of both halves.
+func TestManualSyncEndsItsRunOnlyAfterItsExport(t *testing.T) {
+	ctx := context.Background()
+	e, _ := setupWithController(t, "")
+	e.work.Write(map[string]string{"projects/default/namespaces/a.yaml": ns("default", "a", "dev")}).Commit("a")
+	e.work.Push("main")
+	// The export's push waits, in the remote's pre-receive hook, until the
+	// test has looked at the run.
+	dir := t.TempDir()
+	pushing, goOn := filepath.Join(dir, "pushing"), filepath.Join(dir, "go-on")
+	writeHook(t, filepath.Join(e.bareDir, "hooks", "pre-receive"), fmt.Sprintf(
+		"#!/bin/sh\ncat >/dev/null\ntouch %q\nwhile [ ! -e %q ]; do sleep 0.05; done\n", pushing, goOn))
+	t.Cleanup(func() { _ = os.WriteFile(goOn, nil, 0o644) }) // a failing test lets the push end
+	type result struct {
+		ids []int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ids, err := e.runner.SyncNow(ctx, "default", "system-sync")
+		done <- result{ids, err}
+	}()
+	waitFor(t, "the export's push", func() bool { _, err := os.Stat(pushing); return err == nil })
+	runs, err := e.runner.Runs.List(ctx, "default/system-sync", 10)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs while the export pushes: %+v, %v", runs, err)
+	}
+	if runs[0].Status != pipeline.StatusInProgress || runs[0].EndedAt != nil {
+		t.Fatalf("the run ended before its export: %s, ended %v", runs[0].Status, runs[0].EndedAt)
+	}
+	if err := os.WriteFile(goOn, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.err != nil || len(res.ids) != 1 {
+		t.Fatalf("manual sync: %v, %v", res.ids, res.err)
+	}
+	run, err := e.runner.Runs.Get(ctx, res.ids[0])
+	if err != nil || run.Status != pipeline.StatusSuccess || run.EndedAt == nil {
+		t.Fatalf("the run after its export: %+v, %v", run, err)
+	}
+	var applied, exported bool
+	for _, row := range run.Rows {
+		applied = applied || row.Name == "a" && row.Outcome == "applied" && row.Action != "export"
+		exported = exported || row.Action == "export" && row.Outcome == "applied"
+	}
+	if !applied || !exported {
+		t.Fatalf("rows of one half missing (apply %v, export %v): %+v", applied, exported, run.Rows)
 	}
 }

@@ -327,6 +327,8 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Fatalf("Run: %d at %s", code, admin.location())
 		}
 		admin.waitText("#status", pipeline.StatusSuccess)
+		// live.js shows the status, then reloads the page for its rows.
+		admin.waitText("#output-rows", "Namespace default/from-git")
 		if got := admin.text("#trigger"); got != pipeline.TriggerManual {
 			t.Fatalf("trigger %q", got)
 		}
