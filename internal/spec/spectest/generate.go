@@ -18,7 +18,7 @@ type File struct {
 
 // Generate returns n realistic spec files in the repository layout (projects/<p>.yaml for a handful of projects,
 // then a mix of Cluster (eks and aks), Namespace, Addon, Blueprint, Workload, Repository, Pipeline, Override ... shaped like
-// the real files in /work/shared/testdata/rafay-specs, 20–100 lines each), deterministic for a seed. Every file valid.
+// the real files in testdata/rafay-specs, 20–100 lines each), deterministic for a seed. Every file valid.
 //
 // The first files are the Projects (between 1 and 8 of them, fewer when n
 // is small); the others are spread over the projects round-robin, each
