@@ -240,15 +240,7 @@ func TestRunButtonOutlastsTheTimeouts(t *testing.T) {
 	work.Write(map[string]string{"README.md": "specs\n"}).Commit("init")
 	work.Push("main")
 	admin := controllerapi.New(remote.URL, controllertest.AdminKey)
-	for _, obj := range []map[string]any{
-		{"apiVersion": "integrations.k8smgmt.io/v3", "kind": "Repository", "metadata": map[string]any{"name": "specs", "project": "default"},
-			"spec": map[string]any{"type": "Git", "endpoint": repoURL}},
-		{"apiVersion": "gitops.k8smgmt.io/v3", "kind": "Pipeline", "metadata": map[string]any{"name": "system-sync", "project": "default"},
-			"spec": map[string]any{"stages": []any{map[string]any{"name": "sync", "type": "SystemSync", "config": map[string]any{
-				"gitToSystemSync": true, "systemToGitSync": true, "sourceAsDestination": true,
-				"includedResources": []any{map[string]any{"name": "Namespace"}},
-				"sourceRepo":        map[string]any{"repository": "specs", "revision": "main"}}}}}},
-	} {
+	for _, obj := range controllertest.SyncSpecs(repoURL, true) {
 		if _, err := admin.Apply(ctx, obj); err != nil {
 			t.Fatal(err)
 		}

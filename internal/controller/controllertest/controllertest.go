@@ -76,3 +76,19 @@ func (c *Controller) WithoutEventLog(t testing.TB) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// SyncSpecs is what a test applies to a controller so that the bot syncs
+// a Git repository with it: the Repository "specs" at url and the Pipeline
+// "system-sync" of project default, whose one stage syncs Namespaces from
+// main into the system, and back to the same branch when systemToGit.
+func SyncSpecs(url string, systemToGit bool) []map[string]any {
+	return []map[string]any{
+		{"apiVersion": "integrations.k8smgmt.io/v3", "kind": "Repository", "metadata": map[string]any{"name": "specs", "project": "default"},
+			"spec": map[string]any{"type": "Git", "endpoint": url}},
+		{"apiVersion": "gitops.k8smgmt.io/v3", "kind": "Pipeline", "metadata": map[string]any{"name": "system-sync", "project": "default"},
+			"spec": map[string]any{"stages": []any{map[string]any{"name": "sync", "type": "SystemSync", "config": map[string]any{
+				"gitToSystemSync": true, "systemToGitSync": systemToGit, "sourceAsDestination": true,
+				"includedResources": []any{map[string]any{"name": "Namespace"}},
+				"sourceRepo":        map[string]any{"repository": "specs", "revision": "main"}}}}}},
+	}
+}
