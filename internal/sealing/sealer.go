@@ -180,10 +180,7 @@ func (s *Sealer) Seal(obj map[string]any, name string, prev *Artifact) (art *Art
 	}
 	label := art.label()
 	sealed := map[string]bool{}
-	for i, f := range fields {
-		if i > 0 && fields[i-1].Path == f.Path {
-			continue // found twice (by its key's name and by its form): sealed once
-		}
+	for _, f := range fields {
 		clear, _ := spec.FieldAt(obj, f.Path)
 		value, _ := clear.(string)
 		entry, _ := entryOf(f.Path)

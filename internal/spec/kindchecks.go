@@ -62,14 +62,11 @@ func checkCluster(ch *checker, spec map[string]any) {
 	}
 }
 
-// clusterName is metadata.name of the resource being checked.
-func (ch *checker) clusterName() string { return ch.r.Name() }
-
 // sameClusterName warns when the name a cluster's config gives differs
 // from metadata.name.
 func (ch *checker) sameClusterName(md map[string]any, parent string) {
 	if n, ok := ch.str(md, parent, "name"); ok {
-		if want := ch.clusterName(); want != "" && n != want {
+		if want := ch.r.Name(); want != "" && n != want {
 			ch.warn(joinKey(parent, "name"), "is %q, while metadata.name is %q: the cluster is known by two names", n, want)
 		}
 	}

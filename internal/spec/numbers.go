@@ -52,16 +52,7 @@ func numberMessage(text string) string {
 // jsonFaultProblem is the Problem of a JSON body's value that the tree
 // cannot hold as written.
 func jsonFaultProblem(body []byte, f *jsontree.Fault) Problem {
-	field := ""
-	for _, p := range f.Path {
-		switch x := p.(type) {
-		case string:
-			field = joinKey(field, x)
-		case int:
-			field = joinIndex(field, x)
-		}
-	}
-	p := Problem{Line: 1 + bytes.Count(body[:f.Offset], []byte("\n")), Field: field}
+	p := Problem{Line: 1 + bytes.Count(body[:f.Offset], []byte("\n")), Field: pathText(f.Path)}
 	if f.Number != "" {
 		p.Message = numberMessage(f.Number)
 	} else {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/systemsync/systemsync/internal/expr"
@@ -118,7 +119,7 @@ func checkVariables(ch *checker, m map[string]any, parent string) {
 		}
 		if _, err := expr.Value(expr.Variable{Name: name, Type: typ, Value: v["value"]}); err != nil {
 			field := joinKey(p, "value")
-			if !contains(expr.Types, typ) {
+			if !slices.Contains(expr.Types, typ) {
 				field = joinKey(p, "type")
 			}
 			ch.add(field, "variable %s: %v", name, err)
@@ -154,13 +155,4 @@ func quoteExpr(s string) string {
 		s = s[:117] + "..."
 	}
 	return "`" + s + "`"
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -96,6 +96,15 @@ func (p Problem) String() string {
 	return s + p.Message
 }
 
+// ProblemsText is ps on one line, each as its String, "; " between them.
+func ProblemsText(ps []Problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
 // HasErrors reports whether any of ps is an error.
 func HasErrors(ps []Problem) bool {
 	for _, p := range ps {

@@ -135,8 +135,17 @@ func RestoreSecrets(obj, stored map[string]any) (map[string]any, error) {
 	return obj, nil
 }
 
-// fieldPathText writes path as a field path (spec.credentials.password).
+// fieldPathText writes path as a field path (spec.credentials.password),
+// "(resource)" when it is empty.
 func fieldPathText(path []any) string {
+	if s := pathText(path); s != "" {
+		return s
+	}
+	return "(resource)"
+}
+
+// pathText writes path (keys and indexes) as a field path.
+func pathText(path []any) string {
 	s := ""
 	for _, p := range path {
 		switch p := p.(type) {
@@ -145,9 +154,6 @@ func fieldPathText(path []any) string {
 		case int:
 			s = joinIndex(s, p)
 		}
-	}
-	if s == "" {
-		return "(resource)"
 	}
 	return s
 }

@@ -156,7 +156,8 @@ func (s *secretScan) add(at *step, msg string) bool {
 	if !s.all {
 		return true
 	}
-	s.found = append(s.found, secretFound{at.String(), at.String(), msg, false})
+	p := at.String()
+	s.found = append(s.found, secretFound{p, p, msg, false})
 	return false
 }
 
@@ -169,7 +170,8 @@ func (s *secretScan) addKey(at *step, msg string) bool {
 	if len(shown) > 4 {
 		shown = shown[:4] + "…"
 	}
-	s.found = append(s.found, secretFound{at.String(), joinKey(at.up.String(), shown), msg, true})
+	up := at.up.String()
+	s.found = append(s.found, secretFound{joinKey(up, at.key), joinKey(up, shown), msg, true})
 	return false
 }
 

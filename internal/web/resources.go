@@ -244,8 +244,10 @@ func shown(v *viewer, obj map[string]any) (_ map[string]any, masked bool) {
 	if v.Role.Can(access.ReadSecrets) {
 		return obj, false
 	}
-	m := spec.MaskSecrets(obj)
-	return m, len(spec.SecretFields(obj)) > 0
+	if len(spec.SecretFields(obj)) == 0 {
+		return obj, false
+	}
+	return spec.MaskSecrets(obj), true
 }
 
 // placesOf returns where key lives in Git: the file of each stage that
