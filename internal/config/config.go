@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -153,21 +154,12 @@ func (v Variables) check() []error {
 	for i, x := range v.Organization {
 		one(fmt.Sprintf("variables.organization[%d]", i), x)
 	}
-	for _, p := range sortedKeys(v.Projects) {
+	for _, p := range slices.Sorted(maps.Keys(v.Projects)) {
 		for i, x := range v.Projects[p] {
 			one(fmt.Sprintf("variables.projects.%s[%d]", p, i), x)
 		}
 	}
 	return errs
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Remotes is the remotes section. Outside local mode the bot fetches from

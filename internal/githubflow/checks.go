@@ -90,12 +90,9 @@ func (a *App) apply(ctx context.Context, log *slog.Logger, inst int64, repo repo
 		anns); err != nil {
 		return err
 	}
-	for _, pr := range prs {
-		if pr.GetMergeCommitSHA() != sha && pr.GetHead().GetSHA() != sha {
-			continue
-		}
-		if _, _, err := gh.Issues.CreateComment(ctx, owner, name, pr.GetNumber(), &github.IssueComment{Body: &body}); err != nil {
-			return fmt.Errorf("comment on #%d: %w", pr.GetNumber(), err)
+	for _, n := range merged {
+		if _, _, err := gh.Issues.CreateComment(ctx, owner, name, n, &github.IssueComment{Body: &body}); err != nil {
+			return fmt.Errorf("comment on #%d: %w", n, err)
 		}
 	}
 	log.Info("applied push", "repo", repo.FullName, "stage", st.ID(), "sha", sha, "run", run.ID, "status", run.Status,

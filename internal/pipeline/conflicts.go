@@ -187,6 +187,19 @@ func (r *Runs) ConflictsOnBranch(ctx context.Context, repoURLs []string, branch 
 	return out, nil
 }
 
+// conflictOf is the conflict of req.Key that run req.Run found;
+// ErrConflictNotFound when there is none.
+func (r *Runner) conflictOf(ctx context.Context, req ResolveRequest) (Conflict, error) {
+	list, err := queryConflicts(ctx, r.DB, `run_id = ? AND kind = ? AND project = ? AND name = ?`, req.Run, req.Key.Kind, req.Key.Project, req.Key.Name)
+	if err != nil {
+		return Conflict{}, fmt.Errorf("read the conflict of %s in run %d: %w", req.Key, req.Run, err)
+	}
+	if len(list) == 0 {
+		return Conflict{}, fmt.Errorf("%w: run %d has no conflict of %s", ErrConflictNotFound, req.Run, req.Key)
+	}
+	return list[0], nil
+}
+
 // RecordResolution records that the conflict of req.Key found by run
 // req.Run was resolved as req says by what people did in Git (a conflict
 // pull request merged: the merge's push brings the system's version to
@@ -195,14 +208,10 @@ func (r *Runs) ConflictsOnBranch(ctx context.Context, repoURLs []string, branch 
 // branches are deleted. A conflict the merge's run found in agreement
 // already (KeepAgreed) is given req's resolution.
 func (r *Runner) RecordResolution(ctx context.Context, req ResolveRequest) error {
-	list, err := queryConflicts(ctx, r.DB, `run_id = ? AND kind = ? AND project = ? AND name = ?`, req.Run, req.Key.Kind, req.Key.Project, req.Key.Name)
+	cf, err := r.conflictOf(ctx, req)
 	if err != nil {
-		return fmt.Errorf("read the conflict of %s in run %d: %w", req.Key, req.Run, err)
+		return err
 	}
-	if len(list) == 0 {
-		return fmt.Errorf("%w: run %d has no conflict of %s", ErrConflictNotFound, req.Run, req.Key)
-	}
-	cf := list[0]
 	if cf.Resolution != nil {
 		if cf.Resolution.Keep != KeepAgreed {
 			return nil
@@ -432,14 +441,10 @@ func (r *Runner) Resolve(ctx context.Context, req ResolveRequest) (*Run, error) 
 	if req.Keep != KeepGit && req.Keep != KeepSystem {
 		return nil, fmt.Errorf("%w: keep must be %q or %q, not %q", ErrCannotResolve, KeepGit, KeepSystem, req.Keep)
 	}
-	list, err := queryConflicts(ctx, r.DB, `run_id = ? AND kind = ? AND project = ? AND name = ?`, req.Run, req.Key.Kind, req.Key.Project, req.Key.Name)
+	cf, err := r.conflictOf(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("read the conflict of %s in run %d: %w", req.Key, req.Run, err)
+		return nil, err
 	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("%w: run %d has no conflict of %s", ErrConflictNotFound, req.Run, req.Key)
-	}
-	cf := list[0]
 	if cf.Resolution != nil {
 		return nil, fmt.Errorf("%w: the conflict of %s in run %d was resolved (%s) by %s via %s", ErrConflictResolved, req.Key, req.Run, cf.Resolution.Keep, cf.Resolution.By, cf.Resolution.Via)
 	}
@@ -539,7 +544,7 @@ func (r *Runner) Resolve(ctx context.Context, req ResolveRequest) (*Run, error) 
 func canKeepGit(c *reconcile.Change) error {
 	switch {
 	case c.Action == reconcile.Invalid || c.Action == reconcile.Blocked:
-		return fmt.Errorf("%w: Git's version of %s cannot be applied: %s", ErrCannotResolve, c.Key, problemsLine(c.Problems))
+		return fmt.Errorf("%w: Git's version of %s cannot be applied: %s", ErrCannotResolve, c.Key, spec.ProblemsText(c.Problems))
 	case c.Action == reconcile.Ignored:
 		return fmt.Errorf("%w: %s is outside the stage: %s", ErrCannotResolve, c.Key, c.Reason)
 	case c.Desired() != nil:
@@ -635,14 +640,6 @@ func (r *Runner) keepSystem(ctx context.Context, repo *gitrepo.Repo, side RepoRe
 		return "", nil, err
 	}
 	return sha, []Row{row}, nil
-}
-
-func problemsLine(ps []spec.Problem) string {
-	var parts []string
-	for _, p := range ps {
-		parts = append(parts, p.String())
-	}
-	return strings.Join(parts, "; ")
 }
 
 func joinMessage(a, b string) string {

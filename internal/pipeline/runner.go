@@ -591,8 +591,15 @@ func (r *Runner) ApplyWith(ctx context.Context, st Stage, ref, trigger string, p
 // carriedPaths returns whether a path is unchanged between the commit
 // the stage last applied and sha: what a problem of that file only
 // carries over. With no such commit (the stage's first apply), or one that
-// cannot be read, every path counts as changed.
+// cannot be read, every path counts as changed. The commits are compared
+// when it is first asked, so a run with no problem to judge compares none.
 func (r *Runner) carriedPaths(ctx context.Context, repo *gitrepo.Repo, st Stage, sha string) func(path string) bool {
+	carried := sync.OnceValue(func() func(string) bool { return r.readCarried(ctx, repo, st, sha) })
+	return func(path string) bool { return carried()(path) }
+}
+
+// readCarried is carriedPaths' answer, read now.
+func (r *Runner) readCarried(ctx context.Context, repo *gitrepo.Repo, st Stage, sha string) func(path string) bool {
 	none := func(string) bool { return false }
 	last, err := r.DB.Position(ctx, appliedPosition(st.ID()))
 	if err != nil || last == "" || sha == "" {

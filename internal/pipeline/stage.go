@@ -355,7 +355,7 @@ func repoRef(v any) RepoRef {
 	if p, ok := m["path"].(map[string]any); ok {
 		ref.Path, _ = p["name"].(string)
 	}
-	ref.Path = strings.Trim(path.Clean("/"+ref.Path), "/")
+	ref.Path = cleanFolder(ref.Path)
 	return ref
 }
 

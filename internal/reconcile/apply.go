@@ -92,7 +92,7 @@ func ApplyToSystem(ctx context.Context, plan *Plan, sys System, states StateStor
 		case Export, ExportDelete:
 			r.Outcome = Pending
 		case Invalid, Blocked:
-			r.Message = problemsText(c.Problems)
+			r.Message = spec.ProblemsText(c.Problems)
 		case Conflict, Ignored, Skip:
 			r.Message = c.Reason
 		}
@@ -119,17 +119,6 @@ func applyOne(ctx context.Context, c *Change, sys System, states StateStore) Res
 		if err := states.Save(ctx, c.Key, State{Path: c.Path, GitHash: c.gitHash, SystemHash: Hash(got)}); err != nil {
 			return Result{Change: c, Outcome: Failed, Message: fmt.Sprintf("applied, but the sync state was not saved: %v", err)}
 		}
-		return Result{Change: c, Outcome: Applied, Message: problemsText(c.Problems)} // its warnings
+		return Result{Change: c, Outcome: Applied, Message: spec.ProblemsText(c.Problems)} // its warnings
 	}
-}
-
-func problemsText(ps []spec.Problem) string {
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += "; "
-		}
-		s += p.String()
-	}
-	return s
 }

@@ -353,7 +353,7 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 		}
 		data, err := src.Blob(ctx, e.BlobSHA, MaxFileBytes)
 		if err == nil {
-			l.checkContent(f, data, info)
+			checkContent(f, data, info)
 		}
 		release()
 		if err != nil {
@@ -364,10 +364,6 @@ func (l *Loader) check(ctx context.Context, src TreeSource, e TreeEntry, repoPat
 	l.cache[key] = &cached{file: f, lastLoad: l.loads}
 	l.mu.Unlock()
 	return f, nil
-}
-
-func (l *Loader) checkContent(f *File, data []byte, info spec.PathInfo) {
-	checkContent(f, data, info)
 }
 
 // checkContent checks data as the one resource of the spec file f, whose
